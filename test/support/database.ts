@@ -1,0 +1,22 @@
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Creates a fresh database on the run's embedded Postgres (started by
+ * test/global-setup.ts) and returns its URL. One per test file or scenario.
+ */
+export async function createTestDatabase(prefix = 't'): Promise<string> {
+  const adminUrl = process.env.TEST_PG_ADMIN_URL;
+  if (!adminUrl) throw new Error('TEST_PG_ADMIN_URL is not set: run the tests through `npm test`.');
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
