@@ -1,0 +1,33 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { TokenSource } from './token-store.js';
+import type { TokenMode } from './wechat-token.options.js';
+
+/** A row of `access_token`: one token fetched from WeChat. Created by the migrations in `migrations/`. */
+@Entity({ name: 'access_token' })
+@Index('access_token_app_id_id_idx', ['appId', 'id'])
+export class AccessTokenEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint' })
+  id!: string;
+
+  @Column({ name: 'app_id', type: 'varchar', length: 64 })
+  appId!: string;
+
+  /** Text: WeChat asks for at least 512 characters of room. */
+  @Column({ name: 'access_token', type: 'text' })
+  accessToken!: string;
+
+  @Column({ name: 'fetched_at', type: 'timestamptz' })
+  fetchedAt!: Date;
+
+  @Column({ name: 'expires_at', type: 'timestamptz' })
+  expiresAt!: Date;
+
+  @Column({ type: 'varchar', length: 16 })
+  source!: TokenSource;
+
+  @Column({ type: 'varchar', length: 8, default: 'token' })
+  mode!: TokenMode;
+
+  @Column({ name: 'instance_id', type: 'varchar', length: 128, nullable: true })
+  instanceId!: string | null;
+}

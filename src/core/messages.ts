@@ -1,0 +1,75 @@
+/**
+ * Every operator-facing message text of the module, in one place. Hints say
+ * what to do; none of them may carry a secret or a token.
+ */
+
+/** What an operator should do about a WeChat errcode met while fetching a token. */
+export function wechatErrorHint(errcode: number, errmsg: string): string {
+  switch (errcode) {
+    case -1:
+      return 'WeChat is busy; the fetch is retried with backoff while the current token is served.';
+    case 40001:
+      return 'WeChat refused the AppSecret (40001 on fetch): check the secret, and that no other server resets it.';
+    case 40002:
+      return 'WeChat rejected grant_type: this is a bug in the client; report it.';
+    case 40013:
+      return 'WeChat does not know this AppID: check the appId in WECHAT_ACCOUNTS.';
+    case 40125:
+      return 'The AppSecret is wrong: copy it again from the WeChat console (or reset it there) and update WECHAT_ACCOUNTS.';
+    case 40164: {
+      const ip = ipFromErrmsg(errmsg);
+      return ip
+        ? `Add ${ip} to the account's IP whitelist in the WeChat console (Development > Basic configuration > IP whitelist).`
+        : "Add this server's public IP to the account's IP whitelist in the WeChat console.";
+    }
+    case 40243:
+      return 'The AppSecret is frozen: unfreeze it in the WeChat console, then force a refresh.';
+    case 41002:
+      return 'The request had no appid: check the appId in WECHAT_ACCOUNTS.';
+    case 41004:
+      return 'The request had no secret: check the secret in WECHAT_ACCOUNTS.';
+    case 45009:
+      return "The account's daily quota of token fetches is used up: fetching resumes at midnight (Asia/Shanghai), or reset the quota with /cgi-bin/clear_quota.";
+    case 45011:
+      return 'WeChat refused the forced refresh (at most one per 30 s and 20 a day): the current token stays served.';
+    case 89501:
+      return 'This IP waits for the admin to confirm it: ask the account admin to confirm in the WeChat app.';
+    case 89503:
+      return 'This call needs the admin to confirm it: ask the account admin to confirm in the WeChat app, then force a refresh.';
+    case 89506:
+      return 'The admin refused this IP twice within 24 hours: no fetch from this IP for 24 hours; use another IP or ask the admin.';
+    case 89507:
+      return 'The admin refused this IP within the last hour: no fetch from this IP for 1 hour.';
+    default:
+      return `WeChat answered errcode ${errcode}: see WeChat's global return codes.`;
+  }
+}
+
+/** The client IP that WeChat names in a 40164 errmsg ("invalid ip 1.2.3.4 ipv6 ..."). */
+export function ipFromErrmsg(errmsg: string): string | undefined {
+  return /invalid ip ([0-9a-fA-F.:]+)/.exec(errmsg)?.[1];
+}
+
+export const MESSAGES = {
+  unknownAccount: (appId: string) =>
+    `Unknown account "${appId}": it is not among the configured accounts (WECHAT_ACCOUNTS).`,
+  appIdRequired: () =>
+    'An appId is required: several accounts are configured, so getAccessToken() cannot choose one.',
+  tokenUnavailable: (appId: string, reason?: string) =>
+    `No valid access_token for ${appId}${reason ? `: ${reason}` : ''}.`,
+  forceTooSoon: (appId: string, retryAfter: number) =>
+    `A forced refresh of ${appId} happened less than the minimum interval ago: retry in ${retryAfter} s.`,
+  quotaExhausted: (appId: string, until: string) =>
+    `The daily quota of ${appId} is used up: no fetch until ${until}.`,
+  backoff: (appId: string, until: string) =>
+    `The last fetch for ${appId} failed: the next try is not before ${until}.`,
+  stableForceLimit: (appId: string, retryAfter: number) =>
+    `WeChat allows a forced stable_token refresh of ${appId} at most every 30 s and 20 times a day: retry in ${retryAfter} s.`,
+  lockBusy: (appId: string) =>
+    `Another replica is refreshing ${appId} and did not finish in time; the current token stays served.`,
+  storeUnavailable: (detail: string) => `The database is unavailable (${detail}): no fetch without the cluster lock.`,
+  badUpstreamBody: (detail: string) => `WeChat answered without a valid token: ${detail}.`,
+  upstreamHttp: (status: number) => `WeChat answered HTTP ${status}.`,
+  upstreamTimeout: (ms: number) => `WeChat did not answer within ${ms} ms.`,
+  upstreamNetwork: (code: string) => `WeChat could not be reached (${code}).`,
+} as const;

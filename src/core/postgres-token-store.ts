@@ -1,0 +1,318 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
+import { DataSource, type EntityManager } from 'typeorm';
+import {
+  LockBusyError,
+  type AttemptSummary,
+  type FailedAttempt,
+  type FetchAttempt,
+  type LockedAccount,
+  type NewToken,
+  type StoredToken,
+  type TokenStore,
+  type TokenWatch,
+  type TokenWatchHandlers,
+} from './token-store.js';
+
+/** The NOTIFY channel on which a committed token row is announced, payload `<appId> <id>`. */
+export const TOKEN_CHANNEL = 'wechat_access_token';
+/** First key of the two-key advisory lock, so our locks never clash with the host app's. */
+const LOCK_NAMESPACE = 0x5754_4b4e; // "WTKN"
+/** SQLSTATE lock_not_available: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+const TOKEN_COLUMNS = `id, app_id, access_token, fetched_at, expires_at, source, mode, instance_id`;
+
+interface TokenRow {
+  id: string;
+  app_id: string;
+  access_token: string;
+  fetched_at: Date;
+  expires_at: Date;
+  source: StoredToken['source'];
+  mode: StoredToken['mode'];
+  instance_id: string | null;
+}
+
+function toToken(row: TokenRow): StoredToken {
+  return {
+    id: String(row.id),
+    appId: row.app_id,
+    accessToken: row.access_token,
+    fetchedAt: new Date(row.fetched_at),
+    expiresAt: new Date(row.expires_at),
+    source: row.source,
+    mode: row.mode,
+    instanceId: row.instance_id,
+  };
+}
+
+/**
+ * The default `TokenStore`: `access_token` and `token_fetch_attempt` in
+ * Postgres, through the app's TypeORM DataSource. The cluster lock is a
+ * transaction-level advisory lock (no session locks: they break behind
+ * PgBouncer's transaction pooling), and new rows are announced with NOTIFY.
+ */
+@Injectable()
+export class PostgresTokenStore implements TokenStore {
+  private readonly logger = new Logger('WechatTokenStore');
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async databaseTime(): Promise<number> {
+    const rows: { ms: number }[] = await this.dataSource.query(
+      `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
+    );
+    return Number(rows[0].ms);
+  }
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
+  async latest(appIds: readonly string[]): Promise<StoredToken[]> {
+    if (appIds.length === 0) return [];
+    // One index probe per account (LATERAL), not a scan of the history.
+    const rows: TokenRow[] = await this.dataSource.query(
+      `SELECT t.* FROM unnest($1::varchar[]) AS a(app_id)
+       CROSS JOIN LATERAL (
+         SELECT ${TOKEN_COLUMNS} FROM access_token
+         WHERE app_id = a.app_id ORDER BY id DESC LIMIT 1
+       ) t`,
+      [appIds],
+    );
+    return rows.map(toToken);
+  }
+
+  async byId(id: string): Promise<StoredToken | null> {
+    const rows: TokenRow[] = await this.dataSource.query(
+      `SELECT ${TOKEN_COLUMNS} FROM access_token WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ? toToken(rows[0]) : null;
+  }
+
+  async history(appId: string, limit: number, beforeId?: string): Promise<StoredToken[]> {
+    const rows: TokenRow[] = await this.dataSource.query(
+      `SELECT ${TOKEN_COLUMNS} FROM access_token
+       WHERE app_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+       ORDER BY id DESC LIMIT $3`,
+      [appId, beforeId ?? null, limit],
+    );
+    return rows.map(toToken);
+  }
+
+  async attemptsSince(appId: string, since: Date): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM token_fetch_attempt WHERE app_id = $1 AND attempted_at >= $2`,
+      [appId, since],
+    );
+    return rows[0].n;
+  }
+
+  async withAccountLock<T>(
+    appId: string,
+    waitMs: number,
+    work: (account: LockedAccount) => Promise<T>,
+  ): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(waitMs))}ms`]);
+      try {
+        await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [LOCK_NAMESPACE, appId]);
+      } catch (error) {
+        if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockBusyError(appId);
+        throw error;
+      }
+      await manager.query(`SELECT set_config('lock_timeout', '0', true)`);
+      return work(new LockedPostgresAccount(manager, appId));
+    });
+  }
+
+  async watch(handlers: TokenWatchHandlers): Promise<TokenWatch> {
+    const listener = new TokenListener(this.pool(), handlers, this.logger);
+    await listener.start();
+    return listener;
+  }
+
+  private pool(): pg.Pool {
+    // The pg Pool behind TypeORM's Postgres driver: the listener borrows one
+    // connection from it for as long as it listens.
+    return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+  }
+}
+
+/** The store's operations inside one account's locked transaction. */
+class LockedPostgresAccount implements LockedAccount {
+  constructor(
+    private readonly manager: EntityManager,
+    private readonly appId: string,
+  ) {}
+
+  async latest(): Promise<StoredToken | null> {
+    const rows: TokenRow[] = await this.manager.query(
+      `SELECT ${TOKEN_COLUMNS} FROM access_token WHERE app_id = $1 ORDER BY id DESC LIMIT 1`,
+      [this.appId],
+    );
+    return rows[0] ? toToken(rows[0]) : null;
+  }
+
+  async summary(dayStart: Date, now: Date): Promise<AttemptSummary> {
+    // 25 h back covers the quota day and WeChat's longest ban (89506: 24 h).
+    const since = new Date(Math.min(dayStart.getTime(), now.getTime() - 25 * 3600_000));
+    const [totals]: {
+      attempts_today: number;
+      stable_forces_today: number;
+      last_stable_force_at: Date | null;
+      last_forced_at: Date | null;
+      last_success_at: Date | null;
+    }[] = await this.manager.query(
+      `SELECT
+         count(*) FILTER (WHERE attempted_at >= $2)::int AS attempts_today,
+         count(*) FILTER (WHERE attempted_at >= $2 AND force_refresh AND endpoint = 'stable_token')::int
+           AS stable_forces_today,
+         max(attempted_at) FILTER (WHERE force_refresh AND endpoint = 'stable_token') AS last_stable_force_at,
+         max(attempted_at) FILTER (WHERE source IN ('forced', 'stale_report')) AS last_forced_at,
+         max(attempted_at) FILTER (WHERE outcome IN ('ok', 'unchanged')) AS last_success_at
+       FROM token_fetch_attempt WHERE app_id = $1 AND attempted_at >= $3`,
+      [this.appId, dayStart, since],
+    );
+    const failures: (FailedAttempt & { total: number })[] = (
+      await this.manager.query(
+        `SELECT outcome, errcode, errmsg, attempted_at, count(*) OVER ()::int AS total
+         FROM token_fetch_attempt
+         WHERE app_id = $1 AND attempted_at >= $2 AND attempted_at > COALESCE($3, '-infinity'::timestamptz)
+           AND outcome NOT IN ('ok', 'unchanged')
+         ORDER BY attempted_at DESC, id DESC LIMIT 5`,
+        [this.appId, since, totals.last_success_at],
+      )
+    ).map((row: { outcome: FailedAttempt['outcome']; errcode: number | null; errmsg: string | null; attempted_at: Date; total: number }) => ({
+      outcome: row.outcome,
+      errcode: row.errcode,
+      errmsg: row.errmsg,
+      attemptedAt: new Date(row.attempted_at),
+      total: row.total,
+    }));
+    return {
+      attemptsToday: totals.attempts_today,
+      stableForcesToday: totals.stable_forces_today,
+      lastStableForceAt: totals.last_stable_force_at ? new Date(totals.last_stable_force_at) : null,
+      lastForcedAt: totals.last_forced_at ? new Date(totals.last_forced_at) : null,
+      failuresSinceSuccess: failures.map(({ total: _total, ...failure }) => failure),
+      failureCount: failures[0]?.total ?? 0,
+    };
+  }
+
+  async recordAttempt(attempt: Omit<FetchAttempt, 'appId'>): Promise<void> {
+    await this.manager.query(
+      `INSERT INTO token_fetch_attempt
+         (app_id, attempted_at, endpoint, force_refresh, source, outcome, errcode, errmsg, latency_ms, instance_id, token_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        this.appId,
+        attempt.attemptedAt,
+        attempt.endpoint,
+        attempt.forceRefresh,
+        attempt.source,
+        attempt.outcome,
+        attempt.errcode,
+        attempt.errmsg,
+        Math.round(attempt.latencyMs),
+        attempt.instanceId,
+        attempt.tokenId,
+      ],
+    );
+  }
+
+  async insertToken(token: Omit<NewToken, 'appId'>): Promise<StoredToken> {
+    const rows: TokenRow[] = await this.manager.query(
+      `INSERT INTO access_token (app_id, access_token, fetched_at, expires_at, source, mode, instance_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${TOKEN_COLUMNS}`,
+      [this.appId, token.accessToken, token.fetchedAt, token.expiresAt, token.source, token.mode, token.instanceId],
+    );
+    const stored = toToken(rows[0]);
+    // Delivered when the transaction commits, never for a rolled-back row.
+    await this.manager.query(`SELECT pg_notify($1, $2)`, [TOKEN_CHANNEL, `${stored.appId} ${stored.id}`]);
+    return stored;
+  }
+}
+
+/**
+ * Holds one pooled connection in LISTEN. When it breaks (Postgres restarted,
+ * network cut) it reconnects with backoff and says so through `onConnected`,
+ * so the service re-reads the table for whatever it missed.
+ */
+class TokenListener implements TokenWatch {
+  private client?: pg.PoolClient;
+  private closed = false;
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelayMs = 500;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly handlers: TokenWatchHandlers,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Connects once; on failure keeps retrying in the background (the first error is reported). */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      await client.query(`UNLISTEN ${TOKEN_CHANNEL}`).catch(() => undefined);
+      client.release();
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      client.on('notification', (message) => {
+        if (message.channel !== TOKEN_CHANNEL || !message.payload) return;
+        const [appId, id] = message.payload.split(' ');
+        if (appId && id) this.handlers.onToken(appId, id);
+      });
+      client.on('error', (error) => this.lost(client, error));
+      await client.query(`LISTEN ${TOKEN_CHANNEL}`);
+      if (this.closed) {
+        client.release();
+        return;
+      }
+      this.client = client;
+      this.retryDelayMs = 500;
+      this.handlers.onConnected();
+    } catch (error) {
+      this.lost(client, error as Error);
+    }
+  }
+
+  private lost(client: pg.PoolClient | undefined, error: Error): void {
+    if (client) {
+      client.removeAllListeners('notification');
+      // Keep a no-op listener: a late 'error' must not crash the process.
+      client.removeAllListeners('error').on('error', () => undefined);
+      if (this.client === client) this.client = undefined;
+      try {
+        client.release(error);
+      } catch {
+        // already released
+      }
+    }
+    if (this.closed || this.retryTimer) return;
+    this.handlers.onError(error);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connect();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, 10_000);
+  }
+}

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import type { AttemptSummary, StoredToken } from './token-store.js';
+import type { TokenMode } from './wechat-token.options.js';
+
+/**
+ * The refresh rules, as pure functions of time and the stored rows, so every
+ * replica that reads the same rows reaches the same decision.
+ */
+
+const SECOND = 1000;
+const HOUR = 3600 * SECOND;
+const DAY = 24 * HOUR;
+/** Asia/Shanghai is UTC+8 all year (no daylight saving). */
+const SHANGHAI_OFFSET = 8 * HOUR;
+
+/** WeChat rotates a stable_token only when it has at most this long left. */
+export const STABLE_RENEW_WINDOW_SECONDS = 300;
+/** WeChat's own limits of stable_token `force_refresh`. */
+export const STABLE_FORCE_MIN_INTERVAL_SECONDS = 30;
+export const STABLE_FORCE_DAILY_LIMIT = 20;
+/** Served `expires_in` is shortened by this much to absorb clock skew between us, clients and WeChat. */
+export const SERVED_SKEW_MARGIN_SECONDS = 30;
+/** `getAccessToken()` does not hand out a token with less than this left: it would die on the way. */
+export const MIN_USABLE_SECONDS = 2;
+
+const TRANSIENT_BASE_SECONDS = 1;
+const TRANSIENT_CAP_SECONDS = 180;
+const CONFIG_RETRY_SECONDS = 300;
+
+/** Start of the WeChat quota day (midnight Asia/Shanghai) that contains `nowMs`. */
+export function quotaDayStart(nowMs: number): number {
+  return Math.floor((nowMs + SHANGHAI_OFFSET) / DAY) * DAY - SHANGHAI_OFFSET;
+}
+
+/** A number in [0, 1) that every replica computes alike for the same inputs. */
+export function stableFraction(...parts: string[]): number {
+  const digest = createHash('sha256').update(parts.join('\u0000')).digest();
+  return digest.readUInt32BE(0) / 0x1_0000_0000;
+}
+
+/** How long before expiry a token is refreshed: min(ahead, a quarter of its lifetime). */
+export function refreshLead(token: StoredToken, aheadSeconds: number, mode: TokenMode): number {
+  const lifetime = token.expiresAt.getTime() - token.fetchedAt.getTime();
+  let lead = Math.min(aheadSeconds * SECOND, lifetime / 4);
+  // A stable_token call earlier than WeChat's renew window hands back the same token.
+  if (mode === 'stable') lead = Math.min(lead, STABLE_RENEW_WINDOW_SECONDS * SECOND);
+  return lead;
+}
+
+/**
+ * When the scheduled refresh of `token` is due. Spread by a per-token jitter
+ * (at most 30 s, or a twentieth of the lifetime) so many accounts do not all
+ * fall in one tick; the jitter only moves the refresh earlier, so the lead
+ * still holds. For stable tokens the jitter would land before WeChat's renew
+ * window, so it moves the refresh later instead, inside the window.
+ */
+export function plannedRefreshAt(token: StoredToken, aheadSeconds: number, mode: TokenMode): number {
+  const expiresAt = token.expiresAt.getTime();
+  const lifetime = expiresAt - token.fetchedAt.getTime();
+  const jitter = Math.min(30 * SECOND, lifetime / 20) * stableFraction(token.appId, token.id);
+  const lead = refreshLead(token, aheadSeconds, mode);
+  return mode === 'stable' ? expiresAt - lead + Math.min(jitter, lead / 2) : expiresAt - lead - jitter;
+}
+
+/**
+ * The `expires_in` to hand a client along with `token`: the time WeChat is
+ * sure to keep it alive. In `token` mode the next fetch kills it `overlap`
+ * seconds later, and that fetch is planned (or, when overdue, could happen
+ * now); in `stable` mode it lives to its own expiry. Less a skew margin.
+ */
+export function servedExpiresIn(
+  token: StoredToken,
+  nowMs: number,
+  mode: TokenMode,
+  aheadSeconds: number,
+  overlapSeconds: number,
+): number {
+  const expiresAt = token.expiresAt.getTime();
+  let aliveUntil = expiresAt;
+  if (mode === 'token') {
+    const nextFetch = Math.max(plannedRefreshAt(token, aheadSeconds, mode), nowMs);
+    aliveUntil = Math.min(expiresAt, nextFetch + overlapSeconds * SECOND);
+  }
+  const seconds = Math.floor((aliveUntil - nowMs) / SECOND) - SERVED_SKEW_MARGIN_SECONDS;
+  const remaining = Math.floor((expiresAt - nowMs) / SECOND);
+  // Near the end, the margin would leave nothing: hand out what is really left.
+  return Math.max(1, Math.min(remaining, seconds > 0 ? seconds : remaining));
+}
+
+/** How a failed fetch is treated. */
+export type FailureClass = 'transient' | 'config' | 'quota' | 'refused_1h' | 'refused_24h';
+
+/** Classifies a failure by WeChat errcode (null: transport failure, treated as transient). */
+export function classifyFailure(errcode: number | null): FailureClass {
+  if (errcode === null || errcode === -1) return 'transient';
+  if (errcode === 45009) return 'quota';
+  if (errcode === 89507) return 'refused_1h';
+  if (errcode === 89506) return 'refused_24h';
+  // 40164, 89501, 89503, 40013, 40125, 40001, 40243 and anything unknown:
+  // retrying cannot fix them, so never a loop.
+  return 'config';
+}
+
+/**
+ * The earliest time the next fetch may go to WeChat, after the failures in
+ * `summary`; null when nothing holds it back. `forced` refreshes skip the
+ * backoff of transient and configuration errors (an operator who fixed the
+ * whitelist wants to try at once) but not WeChat's own bans or the quota.
+ */
+export function nextAllowedFetch(
+  appId: string,
+  summary: AttemptSummary,
+  nowMs: number,
+  dailyQuota: number,
+  forced: boolean,
+): { at: number; reason: 'quota' | 'backoff' } | null {
+  const dayEnd = quotaDayStart(nowMs) + DAY;
+  if (summary.attemptsToday >= dailyQuota) return { at: dayEnd, reason: 'quota' };
+  const last = summary.failuresSinceSuccess[0];
+  if (!last) return null;
+  const lastAt = last.attemptedAt.getTime();
+  const kind = classifyFailure(last.errcode);
+  let delay: number;
+  switch (kind) {
+    case 'quota':
+      return lastAt >= quotaDayStart(nowMs) ? { at: dayEnd, reason: 'quota' } : null;
+    case 'refused_1h':
+      delay = HOUR;
+      break;
+    case 'refused_24h':
+      delay = DAY;
+      break;
+    case 'config':
+      if (forced) return null;
+      delay = CONFIG_RETRY_SECONDS * SECOND;
+      break;
+    case 'transient': {
+      if (forced) return null;
+      const exponent = Math.min(summary.failureCount - 1, 20);
+      const base = Math.min(TRANSIENT_BASE_SECONDS * 2 ** exponent, TRANSIENT_CAP_SECONDS) * SECOND;
+      // Jitter in [base/2, base], alike on every replica for the same attempt.
+      delay = base / 2 + (base / 2) * stableFraction(appId, String(lastAt));
+      break;
+    }
+  }
+  const at = lastAt + delay;
+  return at > nowMs ? { at, reason: 'backoff' } : null;
+}

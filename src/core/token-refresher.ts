@@ -1,0 +1,215 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CLOCK, type Clock } from './clock.js';
+import { mask } from './mask.js';
+import { MESSAGES } from './messages.js';
+import {
+  nextAllowedFetch,
+  plannedRefreshAt,
+  quotaDayStart,
+  STABLE_FORCE_DAILY_LIMIT,
+  STABLE_FORCE_MIN_INTERVAL_SECONDS,
+} from './refresh-policy.js';
+import { TOKEN_STORE, type AttemptSummary, type LockedAccount, type StoredToken, type TokenSource, type TokenStore } from './token-store.js';
+import { WechatApiClient, type FetchedToken } from './wechat-api.client.js';
+import { RefreshRefusedError, WechatApiError, WechatTransportError, type RefreshRefusalReason } from './wechat-token.errors.js';
+import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
+import type { ResolvedWechatTokenOptions, WechatAccount } from './wechat-token.options.js';
+
+/** What the caller wants from a refresh. */
+export interface RefreshIntent {
+  source: TokenSource;
+  /** A forced refresh: fetch even if the newest row is fresh (rate-limited). */
+  force: boolean;
+  /** With `force`: fetch only if this is still the newest token (someone else may have replaced it). */
+  staleToken?: string;
+}
+
+/** The outcome of one pass through the account's lock. */
+export interface RefreshOutcome {
+  /** The newest token afterwards (fetched now, or found in the table). */
+  token: StoredToken | null;
+  /** Whether WeChat was called. */
+  calledWechat: boolean;
+  /** The fetch failed with this. */
+  failure?: WechatApiError | WechatTransportError;
+  /** The fetch was not tried; nothing was sent to WeChat. */
+  refusal?: RefreshRefusedError;
+  /** The newest failure in the fetch log since the last success (from any replica). */
+  lastFailure?: { errcode: number; errmsg: string; at: Date };
+}
+
+const SECOND = 1000;
+
+/**
+ * One refresh, done the cluster-safe way: take the account's advisory lock,
+ * re-read the newest row (another replica may have refreshed already), decide
+ * from the fetch log whether a call is allowed (backoff, quota, forced-refresh
+ * limits), call WeChat, then log the attempt and insert the token before the
+ * lock is released. The lock is held only around that; the WeChat call has a
+ * hard timeout, so the wait of other replicas is bounded.
+ */
+@Injectable()
+export class TokenRefresher {
+  private readonly logger = new Logger('WechatTokenRefresher');
+
+  constructor(
+    @Inject(TOKEN_STORE) private readonly store: TokenStore,
+    private readonly api: WechatApiClient,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(WECHAT_TOKEN_OPTIONS) private readonly options: ResolvedWechatTokenOptions,
+  ) {}
+
+  /** How long a replica waits for another's lock: its fetch may take the whole HTTP timeout. */
+  get lockWaitMs(): number {
+    return this.options.httpTimeoutMs + 2 * SECOND;
+  }
+
+  /** Runs one refresh of `account` under the cluster lock. Throws only for database trouble (and `LockBusyError`). */
+  refresh(account: Required<WechatAccount>, intent: RefreshIntent): Promise<RefreshOutcome> {
+    return this.store.withAccountLock(account.appId, this.lockWaitMs, (locked) =>
+      this.refreshLocked(account, intent, locked),
+    );
+  }
+
+  private async refreshLocked(
+    account: Required<WechatAccount>,
+    intent: RefreshIntent,
+    locked: LockedAccount,
+  ): Promise<RefreshOutcome> {
+    const now = this.clock.now();
+    const latest = await locked.latest();
+    if (this.alreadyDone(account, intent, latest, now)) {
+      return { token: latest, calledWechat: false };
+    }
+
+    const summary = await locked.summary(new Date(quotaDayStart(now)), new Date(now));
+    const lastFailure = describeFailure(summary);
+    const refusal = this.refusal(account, intent, summary, now);
+    if (refusal) return { token: latest, calledWechat: false, refusal, lastFailure };
+
+    const forceRefresh = intent.force && account.mode === 'stable';
+    const startedAt = this.clock.now();
+    const started = performance.now();
+    let fetched: FetchedToken;
+    try {
+      fetched =
+        account.mode === 'stable'
+          ? await this.api.fetchStableToken(account, forceRefresh)
+          : await this.api.fetchToken(account);
+    } catch (error) {
+      const failure = error as WechatApiError | WechatTransportError;
+      await locked.recordAttempt({
+        endpoint: account.mode === 'stable' ? 'stable_token' : 'token',
+        forceRefresh,
+        source: intent.source,
+        outcome: failure instanceof WechatApiError ? 'errcode' : failure.reason,
+        errcode: failure.errcode,
+        errmsg: failure.errmsg,
+        latencyMs: performance.now() - started,
+        attemptedAt: new Date(startedAt),
+        instanceId: this.options.instanceId,
+        tokenId: null,
+      });
+      this.logger.warn(`Fetching the token of ${account.appId} failed: ${failure.message}`);
+      return {
+        token: latest,
+        calledWechat: true,
+        failure,
+        lastFailure: { errcode: failure.errcode, errmsg: failure.errmsg, at: new Date(startedAt) },
+      };
+    }
+
+    const attempt = {
+      endpoint: account.mode === 'stable' ? ('stable_token' as const) : ('token' as const),
+      forceRefresh,
+      source: intent.source,
+      errcode: null,
+      errmsg: null,
+      latencyMs: performance.now() - started,
+      attemptedAt: new Date(startedAt),
+      instanceId: this.options.instanceId,
+    };
+    // stable_token hands back the token we hold while it has time left: no new row.
+    if (latest && fetched.accessToken === latest.accessToken) {
+      await locked.recordAttempt({ ...attempt, outcome: 'unchanged', tokenId: latest.id });
+      return { token: latest, calledWechat: true };
+    }
+    // Counted from the request's start: WeChat's clock started at or after it.
+    const token = await locked.insertToken({
+      accessToken: fetched.accessToken,
+      fetchedAt: new Date(startedAt),
+      expiresAt: new Date(startedAt + fetched.expiresIn * SECOND),
+      source: intent.source,
+      mode: account.mode,
+      instanceId: this.options.instanceId,
+    });
+    await locked.recordAttempt({ ...attempt, outcome: 'ok', tokenId: token.id });
+    this.logger.log(
+      `New access_token for ${account.appId} (${intent.source}): ${mask(token.accessToken)}, expires ${token.expiresAt.toISOString()}`,
+    );
+    return { token, calledWechat: true };
+  }
+
+  /** Whether the newest row already answers the intent, so WeChat need not be called. */
+  private alreadyDone(
+    account: Required<WechatAccount>,
+    intent: RefreshIntent,
+    latest: StoredToken | null,
+    now: number,
+  ): boolean {
+    if (!latest || latest.expiresAt.getTime() <= now) return false;
+    if (intent.force) {
+      // A stale report of a token that is no longer the newest: someone already refreshed.
+      return intent.staleToken !== undefined && intent.staleToken !== latest.accessToken;
+    }
+    if (intent.source === 'on_demand') return true;
+    return now < plannedRefreshAt(latest, this.options.refreshAheadSeconds, account.mode);
+  }
+
+  /** Why WeChat must not be called now, if it must not. */
+  private refusal(
+    account: Required<WechatAccount>,
+    intent: RefreshIntent,
+    summary: AttemptSummary,
+    now: number,
+  ): RefreshRefusedError | undefined {
+    const { appId } = account;
+    const refuse = (reason: RefreshRefusalReason, until: number, message: string) =>
+      new RefreshRefusedError(appId, reason, Math.max(1, Math.ceil((until - now) / SECOND)), message);
+
+    if (intent.force) {
+      const minInterval = this.options.forceRefreshMinIntervalSeconds * SECOND;
+      const lastForced = summary.lastForcedAt?.getTime();
+      if (lastForced !== undefined && now - lastForced < minInterval) {
+        const until = lastForced + minInterval;
+        return refuse('min_interval', until, MESSAGES.forceTooSoon(appId, Math.ceil((until - now) / SECOND)));
+      }
+      if (account.mode === 'stable') {
+        const lastStableForce = summary.lastStableForceAt?.getTime();
+        const stableInterval = STABLE_FORCE_MIN_INTERVAL_SECONDS * SECOND;
+        if (lastStableForce !== undefined && now - lastStableForce < stableInterval) {
+          const until = lastStableForce + stableInterval;
+          return refuse('stable_force_limit', until, MESSAGES.stableForceLimit(appId, Math.ceil((until - now) / SECOND)));
+        }
+        if (summary.stableForcesToday >= STABLE_FORCE_DAILY_LIMIT) {
+          const until = quotaDayStart(now) + 24 * 3600 * SECOND;
+          return refuse('stable_force_limit', until, MESSAGES.stableForceLimit(appId, Math.ceil((until - now) / SECOND)));
+        }
+      }
+    }
+    const gate = nextAllowedFetch(appId, summary, now, this.options.dailyQuota, intent.force);
+    if (!gate) return undefined;
+    const until = new Date(gate.at).toISOString();
+    return refuse(
+      gate.reason,
+      gate.at,
+      gate.reason === 'quota' ? MESSAGES.quotaExhausted(appId, until) : MESSAGES.backoff(appId, until),
+    );
+  }
+}
+
+function describeFailure(summary: AttemptSummary): RefreshOutcome['lastFailure'] {
+  const last = summary.failuresSinceSuccess[0];
+  if (!last) return undefined;
+  return { errcode: last.errcode ?? -1, errmsg: last.errmsg ?? last.outcome, at: last.attemptedAt };
+}

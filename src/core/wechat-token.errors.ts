@@ -1,0 +1,95 @@
+import { MESSAGES, wechatErrorHint } from './messages.js';
+
+/** Base class of the module's errors: a stable `code` to branch on. */
+export abstract class WechatTokenError extends Error {
+  abstract readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** WeChat answered a token fetch with an errcode. */
+export class WechatApiError extends WechatTokenError {
+  readonly code = 'WECHAT_API_ERROR';
+  /** What an operator should do about it. */
+  readonly hint: string;
+  constructor(
+    readonly errcode: number,
+    readonly errmsg: string,
+  ) {
+    const hint = wechatErrorHint(errcode, errmsg);
+    super(`WeChat errcode ${errcode}: ${errmsg}. ${hint}`);
+    this.hint = hint;
+  }
+}
+
+/**
+ * WeChat could not be reached or answered something that is not a token:
+ * timeout, connection error, HTTP 5xx, non-JSON, a body without a valid token.
+ * Treated like errcode -1 (transient).
+ */
+export class WechatTransportError extends WechatTokenError {
+  readonly code = 'WECHAT_UNREACHABLE';
+  readonly errcode = -1;
+  readonly hint = wechatErrorHint(-1, '');
+  constructor(
+    readonly reason: 'timeout' | 'network' | 'http' | 'body',
+    message: string,
+  ) {
+    super(message);
+  }
+  get errmsg(): string {
+    return this.message;
+  }
+}
+
+/** No usable token for the account: never fetched, or expired while fetches failed. */
+export class TokenUnavailableError extends WechatTokenError {
+  readonly code = 'TOKEN_UNAVAILABLE';
+  constructor(
+    readonly appId: string,
+    /** The last failure that explains why, if any. */
+    readonly lastError?: { errcode: number; errmsg: string; hint: string },
+  ) {
+    super(MESSAGES.tokenUnavailable(appId, lastError ? `${lastError.errmsg} ${lastError.hint}` : undefined));
+  }
+}
+
+/** The appId is not one of the configured accounts. */
+export class UnknownAccountError extends WechatTokenError {
+  readonly code = 'UNKNOWN_ACCOUNT';
+  constructor(
+    readonly appId: string,
+    message = MESSAGES.unknownAccount(appId),
+  ) {
+    super(message);
+  }
+}
+
+/** Why a refresh was refused before calling WeChat. */
+export type RefreshRefusalReason = 'min_interval' | 'quota' | 'backoff' | 'stable_force_limit' | 'lock_busy';
+
+/**
+ * A refresh was refused without calling WeChat; the current token (if any)
+ * stays served. `retryAfterSeconds` says when trying again can succeed.
+ */
+export class RefreshRefusedError extends WechatTokenError {
+  readonly code = 'REFRESH_REFUSED';
+  constructor(
+    readonly appId: string,
+    readonly reason: RefreshRefusalReason,
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The database (and so the cluster lock) could not be reached. */
+export class TokenStoreUnavailableError extends WechatTokenError {
+  readonly code = 'STORE_UNAVAILABLE';
+  constructor(detail: string) {
+    super(MESSAGES.storeUnavailable(detail));
+  }
+}

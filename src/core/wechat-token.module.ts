@@ -1,0 +1,44 @@
+import { HttpModule } from '@nestjs/axios';
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { hostname } from 'node:os';
+import { AccessTokenEntity } from './access-token.entity.js';
+import { CLOCK, ClusterClock } from './clock.js';
+import { PostgresTokenStore } from './postgres-token-store.js';
+import { RefreshScheduler } from './refresh.scheduler.js';
+import { TokenFetchAttemptEntity } from './token-fetch-attempt.entity.js';
+import { TokenRefresher } from './token-refresher.js';
+import { TOKEN_STORE } from './token-store.js';
+import { WechatApiClient } from './wechat-api.client.js';
+import {
+  ConfigurableWechatTokenModule,
+  WECHAT_TOKEN_MODULE_OPTIONS,
+  WECHAT_TOKEN_OPTIONS,
+} from './wechat-token.module-definition.js';
+import { resolveOptions, type WechatTokenModuleOptions } from './wechat-token.options.js';
+import { WechatTokenService } from './wechat-token.service.js';
+
+/**
+ * Keeps the access_tokens of WeChat accounts: fetched once for the whole
+ * cluster, stored in Postgres, refreshed ahead of expiry. Needs a TypeORM
+ * Postgres DataSource (with the migrations of `WECHAT_TOKEN_MIGRATIONS` run)
+ * and `ScheduleModule.forRoot()` in the app. Exports `WechatTokenService`.
+ */
+@Module({
+  imports: [HttpModule, TypeOrmModule.forFeature([AccessTokenEntity, TokenFetchAttemptEntity])],
+  providers: [
+    {
+      provide: WECHAT_TOKEN_OPTIONS,
+      useFactory: (options: WechatTokenModuleOptions) => resolveOptions(options, `${hostname()}:${process.pid}`),
+      inject: [WECHAT_TOKEN_MODULE_OPTIONS],
+    },
+    { provide: CLOCK, useClass: ClusterClock },
+    { provide: TOKEN_STORE, useClass: PostgresTokenStore },
+    WechatApiClient,
+    TokenRefresher,
+    WechatTokenService,
+    RefreshScheduler,
+  ],
+  exports: [WechatTokenService, WECHAT_TOKEN_OPTIONS],
+})
+export class WechatTokenModule extends ConfigurableWechatTokenModule {}

@@ -1,0 +1,118 @@
+/** How an account fetches its token from WeChat. */
+export type TokenMode = 'token' | 'stable';
+
+/** One WeChat Official Account / Mini Program served by the module. */
+export interface WechatAccount {
+  /** The account's AppID, e.g. `wx1234567890abcdef`. */
+  appId: string;
+  /** The account's AppSecret. Never logged. */
+  secret: string;
+  /**
+   * `token` (default) fetches with `GET /cgi-bin/token`; `stable` with
+   * `POST /cgi-bin/stable_token`, which WeChat now recommends.
+   */
+  mode?: TokenMode;
+}
+
+/** Options of `WechatTokenModule.forRoot()` / `forRootAsync()`. */
+export interface WechatTokenModuleOptions {
+  /** The accounts whose tokens this module keeps. At least one. */
+  accounts: WechatAccount[];
+  /** Where WeChat's API is. Default `https://api.weixin.qq.com`. */
+  apiBaseUrl?: string;
+  /** Six-field cron of the refresh check. Default every 30 s: `*\/30 * * * * *`. */
+  refreshCron?: string;
+  /** Refresh when remaining life ≤ min(this, a quarter of the lifetime). Default 600. */
+  refreshAheadSeconds?: number;
+  /** How long WeChat keeps the previous token alive after a new fetch. Default 300. */
+  overlapSeconds?: number;
+  /** Hard timeout of one call to WeChat, in milliseconds. Default 5000. */
+  httpTimeoutMs?: number;
+  /** Upstream calls allowed per account per day (WeChat's quota). Default 2000. */
+  dailyQuota?: number;
+  /** Minimum seconds between two forced refreshes of one account, cluster-wide. Default 30. */
+  forceRefreshMinIntervalSeconds?: number;
+  /** Seconds between full re-reads of the table (NOTIFY is only a hint). Default 60. */
+  resyncIntervalSeconds?: number;
+  /** How many accounts are fetched at once at start-up and per tick. Default 4. */
+  concurrency?: number;
+  /** Listen for other replicas' new tokens with Postgres LISTEN/NOTIFY. Default true. */
+  listen?: boolean;
+  /** Name of this replica in the fetch log. Default `<hostname>:<pid>`. */
+  instanceId?: string;
+}
+
+/** Options after defaults are applied: what the module's classes read. */
+export interface ResolvedWechatTokenOptions extends Required<Omit<WechatTokenModuleOptions, 'accounts'>> {
+  accounts: Required<WechatAccount>[];
+}
+
+/** Defaults of every optional option. */
+export const DEFAULT_OPTIONS = {
+  apiBaseUrl: 'https://api.weixin.qq.com',
+  refreshCron: '*/30 * * * * *',
+  refreshAheadSeconds: 600,
+  overlapSeconds: 300,
+  httpTimeoutMs: 5000,
+  dailyQuota: 2000,
+  forceRefreshMinIntervalSeconds: 30,
+  resyncIntervalSeconds: 60,
+  concurrency: 4,
+  listen: true,
+} as const;
+
+/** Thrown by `resolveOptions` for options that cannot work; the message names the option. */
+export class InvalidOptionsError extends Error {
+  constructor(message: string) {
+    super(`WechatTokenModule: ${message}`);
+    this.name = 'InvalidOptionsError';
+  }
+}
+
+/** Applies defaults and checks what the module cannot work without. */
+export function resolveOptions(options: WechatTokenModuleOptions, instanceId: string): ResolvedWechatTokenOptions {
+  if (!Array.isArray(options.accounts) || options.accounts.length === 0) {
+    throw new InvalidOptionsError('`accounts` must list at least one account.');
+  }
+  const seen = new Set<string>();
+  const accounts = options.accounts.map((account, index) => {
+    if (!account?.appId || typeof account.appId !== 'string') {
+      throw new InvalidOptionsError(`accounts[${index}] has no appId.`);
+    }
+    if (!account.secret || typeof account.secret !== 'string') {
+      throw new InvalidOptionsError(`account ${account.appId} has no secret.`);
+    }
+    if (seen.has(account.appId)) throw new InvalidOptionsError(`account ${account.appId} is listed twice.`);
+    seen.add(account.appId);
+    const mode = account.mode ?? 'token';
+    if (mode !== 'token' && mode !== 'stable') {
+      throw new InvalidOptionsError(`account ${account.appId} has mode "${String(mode)}"; use "token" or "stable".`);
+    }
+    return { appId: account.appId, secret: account.secret, mode };
+  });
+  const resolved: ResolvedWechatTokenOptions = {
+    ...DEFAULT_OPTIONS,
+    instanceId,
+    ...withoutUndefined(options),
+    accounts,
+  };
+  for (const key of [
+    'refreshAheadSeconds',
+    'overlapSeconds',
+    'httpTimeoutMs',
+    'dailyQuota',
+    'forceRefreshMinIntervalSeconds',
+    'resyncIntervalSeconds',
+    'concurrency',
+  ] as const) {
+    const value = resolved[key];
+    if (!Number.isFinite(value) || value < (key === 'forceRefreshMinIntervalSeconds' ? 0 : 1)) {
+      throw new InvalidOptionsError(`\`${key}\` must be a positive number (got ${String(value)}).`);
+    }
+  }
+  return resolved;
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
