@@ -67,7 +67,8 @@ export const MESSAGES = {
     `WeChat allows a forced stable_token refresh of ${appId} at most every 30 s and 20 times a day: retry in ${retryAfter} s.`,
   lockBusy: (appId: string) =>
     `Another replica is refreshing ${appId} and did not finish in time; the current token stays served.`,
-  storeUnavailable: (detail: string) => `The database is unavailable (${detail}): no fetch without the cluster lock.`,
+  storeUnavailable: (detail: string) =>
+    `The database is unavailable (${detail}): no fetch without the cluster lock.`,
   badUpstreamBody: (detail: string) => `WeChat answered without a valid token: ${detail}.`,
   upstreamHttp: (status: number) => `WeChat answered HTTP ${status}.`,
   upstreamTimeout: (ms: number) => `WeChat did not answer within ${ms} ms.`,

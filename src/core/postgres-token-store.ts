@@ -117,7 +117,9 @@ export class PostgresTokenStore implements TokenStore {
     work: (account: LockedAccount) => Promise<T>,
   ): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(waitMs))}ms`]);
+      await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [
+        `${Math.max(1, Math.round(waitMs))}ms`,
+      ]);
       try {
         await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [LOCK_NAMESPACE, appId]);
       } catch (error) {
@@ -186,13 +188,21 @@ class LockedPostgresAccount implements LockedAccount {
          ORDER BY attempted_at DESC, id DESC LIMIT 5`,
         [this.appId, since, totals.last_success_at],
       )
-    ).map((row: { outcome: FailedAttempt['outcome']; errcode: number | null; errmsg: string | null; attempted_at: Date; total: number }) => ({
-      outcome: row.outcome,
-      errcode: row.errcode,
-      errmsg: row.errmsg,
-      attemptedAt: new Date(row.attempted_at),
-      total: row.total,
-    }));
+    ).map(
+      (row: {
+        outcome: FailedAttempt['outcome'];
+        errcode: number | null;
+        errmsg: string | null;
+        attempted_at: Date;
+        total: number;
+      }) => ({
+        outcome: row.outcome,
+        errcode: row.errcode,
+        errmsg: row.errmsg,
+        attemptedAt: new Date(row.attempted_at),
+        total: row.total,
+      }),
+    );
     return {
       attemptsToday: totals.attempts_today,
       stableForcesToday: totals.stable_forces_today,
@@ -228,7 +238,15 @@ class LockedPostgresAccount implements LockedAccount {
     const rows: TokenRow[] = await this.manager.query(
       `INSERT INTO access_token (app_id, access_token, fetched_at, expires_at, source, mode, instance_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${TOKEN_COLUMNS}`,
-      [this.appId, token.accessToken, token.fetchedAt, token.expiresAt, token.source, token.mode, token.instanceId],
+      [
+        this.appId,
+        token.accessToken,
+        token.fetchedAt,
+        token.expiresAt,
+        token.source,
+        token.mode,
+        token.instanceId,
+      ],
     );
     const stored = toToken(rows[0]);
     // Delivered when the transaction commits, never for a rolled-back row.

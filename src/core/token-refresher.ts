@@ -9,9 +9,21 @@ import {
   STABLE_FORCE_DAILY_LIMIT,
   STABLE_FORCE_MIN_INTERVAL_SECONDS,
 } from './refresh-policy.js';
-import { TOKEN_STORE, type AttemptSummary, type LockedAccount, type StoredToken, type TokenSource, type TokenStore } from './token-store.js';
+import {
+  TOKEN_STORE,
+  type AttemptSummary,
+  type LockedAccount,
+  type StoredToken,
+  type TokenSource,
+  type TokenStore,
+} from './token-store.js';
 import { WechatApiClient, type FetchedToken } from './wechat-api.client.js';
-import { RefreshRefusedError, WechatApiError, WechatTransportError, type RefreshRefusalReason } from './wechat-token.errors.js';
+import {
+  RefreshRefusedError,
+  WechatApiError,
+  WechatTransportError,
+  type RefreshRefusalReason,
+} from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatTokenOptions, WechatAccount } from './wechat-token.options.js';
 
@@ -189,11 +201,19 @@ export class TokenRefresher {
         const stableInterval = STABLE_FORCE_MIN_INTERVAL_SECONDS * SECOND;
         if (lastStableForce !== undefined && now - lastStableForce < stableInterval) {
           const until = lastStableForce + stableInterval;
-          return refuse('stable_force_limit', until, MESSAGES.stableForceLimit(appId, Math.ceil((until - now) / SECOND)));
+          return refuse(
+            'stable_force_limit',
+            until,
+            MESSAGES.stableForceLimit(appId, Math.ceil((until - now) / SECOND)),
+          );
         }
         if (summary.stableForcesToday >= STABLE_FORCE_DAILY_LIMIT) {
           const until = quotaDayStart(now) + 24 * 3600 * SECOND;
-          return refuse('stable_force_limit', until, MESSAGES.stableForceLimit(appId, Math.ceil((until - now) / SECOND)));
+          return refuse(
+            'stable_force_limit',
+            until,
+            MESSAGES.stableForceLimit(appId, Math.ceil((until - now) / SECOND)),
+          );
         }
       }
     }

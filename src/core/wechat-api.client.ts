@@ -50,7 +50,11 @@ export class WechatApiClient {
     });
   }
 
-  private async call(request: { method: 'GET' | 'POST'; url: string; data?: unknown }): Promise<FetchedToken> {
+  private async call(request: {
+    method: 'GET' | 'POST';
+    url: string;
+    data?: unknown;
+  }): Promise<FetchedToken> {
     const timeoutMs = this.options.httpTimeoutMs;
     let body: unknown;
     try {
@@ -66,7 +70,8 @@ export class WechatApiClient {
           maxRedirects: 0,
         }),
       );
-      if (response.status >= 300) throw new WechatTransportError('http', MESSAGES.upstreamHttp(response.status));
+      if (response.status >= 300)
+        throw new WechatTransportError('http', MESSAGES.upstreamHttp(response.status));
       body = response.data;
     } catch (error) {
       throw toTransportError(error, timeoutMs);

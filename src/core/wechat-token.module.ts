@@ -29,7 +29,8 @@ import { WechatTokenService } from './wechat-token.service.js';
   providers: [
     {
       provide: WECHAT_TOKEN_OPTIONS,
-      useFactory: (options: WechatTokenModuleOptions) => resolveOptions(options, `${hostname()}:${process.pid}`),
+      useFactory: (options: WechatTokenModuleOptions) =>
+        resolveOptions(options, `${hostname()}:${process.pid}`),
       inject: [WECHAT_TOKEN_MODULE_OPTIONS],
     },
     { provide: CLOCK, useClass: ClusterClock },

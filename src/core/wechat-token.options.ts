@@ -70,7 +70,10 @@ export class InvalidOptionsError extends Error {
 }
 
 /** Applies defaults and checks what the module cannot work without. */
-export function resolveOptions(options: WechatTokenModuleOptions, instanceId: string): ResolvedWechatTokenOptions {
+export function resolveOptions(
+  options: WechatTokenModuleOptions,
+  instanceId: string,
+): ResolvedWechatTokenOptions {
   if (!Array.isArray(options.accounts) || options.accounts.length === 0) {
     throw new InvalidOptionsError('`accounts` must list at least one account.');
   }
@@ -86,7 +89,9 @@ export function resolveOptions(options: WechatTokenModuleOptions, instanceId: st
     seen.add(account.appId);
     const mode = account.mode ?? 'token';
     if (mode !== 'token' && mode !== 'stable') {
-      throw new InvalidOptionsError(`account ${account.appId} has mode "${String(mode)}"; use "token" or "stable".`);
+      throw new InvalidOptionsError(
+        `account ${account.appId} has mode "${String(mode)}"; use "token" or "stable".`,
+      );
     }
     return { appId: account.appId, secret: account.secret, mode };
   });

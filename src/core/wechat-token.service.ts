@@ -1,11 +1,23 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { CLOCK, ClusterClock, type Clock } from './clock.js';
 import { mask } from './mask.js';
 import { MESSAGES, wechatErrorHint } from './messages.js';
 import { MIN_USABLE_SECONDS, plannedRefreshAt, quotaDayStart, servedExpiresIn } from './refresh-policy.js';
 import { isStaleTokenAnswer } from './stale-token.js';
 import { TokenRefresher, type RefreshIntent, type RefreshOutcome } from './token-refresher.js';
-import { LockBusyError, TOKEN_STORE, type StoredToken, type TokenStore, type TokenWatch } from './token-store.js';
+import {
+  LockBusyError,
+  TOKEN_STORE,
+  type StoredToken,
+  type TokenStore,
+  type TokenWatch,
+} from './token-store.js';
 import {
   RefreshRefusedError,
   TokenStoreUnavailableError,
@@ -123,7 +135,8 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
   async getServedToken(appId?: string): Promise<ServedToken> {
     const state = this.stateOf(appId);
     const now = this.clock.now();
-    const token = state.expiresAtMs - now > MIN_USABLE_SECONDS * SECOND ? state.current! : await this.obtain(state);
+    const token =
+      state.expiresAtMs - now > MIN_USABLE_SECONDS * SECOND ? state.current! : await this.obtain(state);
     return {
       accessToken: token.accessToken,
       tokenId: token.id,
@@ -149,7 +162,12 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     const { staleToken } = options;
     // Joining a refresh already under way in this replica: it may replace the stale token.
     if (state.inflight) await state.inflight.catch(() => undefined);
-    if (staleToken !== undefined && state.current && state.current.accessToken !== staleToken && this.isUsable(state)) {
+    if (
+      staleToken !== undefined &&
+      state.current &&
+      state.current.accessToken !== staleToken &&
+      this.isUsable(state)
+    ) {
       return this.status(appId);
     }
     const outcome = await this.run(state, {
@@ -215,7 +233,8 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
   async refreshDue(): Promise<{ due: number }> {
     const now = this.clock.now();
     const due = [...this.states.values()].filter(
-      (state) => !state.inflight && now >= state.nextAttemptAtMs && (!state.current || now >= state.refreshAtMs),
+      (state) =>
+        !state.inflight && now >= state.nextAttemptAtMs && (!state.current || now >= state.refreshAtMs),
     );
     await this.forEachBounded(due, (state) => this.run(state, { source: 'schedule', force: false }));
     return { due: due.length };
@@ -238,13 +257,16 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     try {
       await this.resync();
     } catch (error) {
-      this.logger.error(`Could not read stored tokens at start: ${describe(error)}; retrying in the background.`);
+      this.logger.error(
+        `Could not read stored tokens at start: ${describe(error)}; retrying in the background.`,
+      );
     }
     if (this.options.listen) {
       this.watch = await this.store.watch({
         onToken: (appId, id) => void this.onNotified(appId, id),
         onConnected: () => void this.resync().catch(() => undefined),
-        onError: (error) => this.logger.warn(`Token listener lost its connection (${describe(error)}); reconnecting.`),
+        onError: (error) =>
+          this.logger.warn(`Token listener lost its connection (${describe(error)}); reconnecting.`),
       });
     }
     this.resyncTimer = setInterval(() => {
@@ -305,7 +327,12 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     } catch (error) {
       state.nextAttemptAtMs = this.clock.now() + RETRY_AFTER_TROUBLE_MS;
       if (error instanceof LockBusyError) {
-        const refusal = new RefreshRefusedError(appId, 'lock_busy', RETRY_AFTER_TROUBLE_MS / SECOND, MESSAGES.lockBusy(appId));
+        const refusal = new RefreshRefusedError(
+          appId,
+          'lock_busy',
+          RETRY_AFTER_TROUBLE_MS / SECOND,
+          MESSAGES.lockBusy(appId),
+        );
         return { token: state.current ?? null, calledWechat: false, refusal };
       }
       if (error instanceof WechatTokenError) throw error;
@@ -349,7 +376,10 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     state.current = token;
     state.expiresAtMs = token.expiresAt.getTime();
     state.refreshAtMs = plannedRefreshAt(token, this.options.refreshAheadSeconds, state.account.mode);
-    if (replaced) this.logger.log(`${token.appId}: now serving ${mask(token.accessToken)} (replaces ${mask(replaced.accessToken)})`);
+    if (replaced)
+      this.logger.log(
+        `${token.appId}: now serving ${mask(token.accessToken)} (replaces ${mask(replaced.accessToken)})`,
+      );
     for (const listener of this.changeListeners) listener(token.appId);
   }
 
@@ -410,7 +440,9 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
       fetchedAt: token?.fetchedAt.toISOString() ?? null,
       expiresAt: token?.expiresAt.toISOString() ?? null,
       expiresIn: token ? Math.max(0, Math.floor((state.expiresAtMs - now) / SECOND)) : 0,
-      nextRefreshAt: token ? new Date(Math.max(state.refreshAtMs, state.nextAttemptAtMs)).toISOString() : null,
+      nextRefreshAt: token
+        ? new Date(Math.max(state.refreshAtMs, state.nextAttemptAtMs)).toISOString()
+        : null,
       blockedUntil: blocked ? new Date(state.nextAttemptAtMs).toISOString() : null,
       blockedReason: blocked ? state.blockedReason! : null,
       lastError: state.lastError ?? null,

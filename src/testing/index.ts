@@ -1,0 +1,25 @@
+/**
+ * `nestjs-wechat-token/testing`: a WeChat token API sandbox for your own tests.
+ *
+ * ```ts
+ * const sandbox = new WechatSandbox({ accounts: [WechatSandbox.randomAccount()] });
+ * const baseUrl = await sandbox.start(); // point the module's WeChat base URL here
+ * // ...
+ * await sandbox.stop();
+ * ```
+ */
+export { WechatSandbox } from './wechat-sandbox.js';
+export { DEFAULT_SANDBOX_SETTINGS } from './sandbox-settings.js';
+export type {
+  SandboxAccount,
+  SandboxAppStats,
+  SandboxCallRecord,
+  SandboxEndpoint,
+  SandboxEndpointStats,
+  SandboxFault,
+  SandboxListenOptions,
+  SandboxStats,
+  SandboxTokenState,
+  WechatSandboxOptions,
+  WechatSandboxSettings,
+} from './wechat-sandbox.types.js';

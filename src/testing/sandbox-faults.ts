@@ -1,0 +1,80 @@
+import { asObject } from './sandbox-settings.js';
+import type { SandboxEndpoint, SandboxFault } from './wechat-sandbox.types.js';
+
+/** A queued fault and how many more calls it applies to. */
+interface QueuedFault {
+  readonly fault: SandboxFault;
+  remaining: number;
+}
+
+/** Injected faults, applied first-in first-out to the calls they match. */
+export class SandboxFaultQueue {
+  private queue: QueuedFault[] = [];
+
+  /** Queues a fault (validated, as it may come from JSON over the control API). */
+  add(input: unknown): void {
+    const fault = parseFault(input);
+    this.queue.push({ fault, remaining: fault.times ?? 1 });
+  }
+
+  /** Takes one use of the oldest fault matching this call, if any. */
+  take(endpoint: SandboxEndpoint, appId: string): SandboxFault | undefined {
+    const index = this.queue.findIndex(
+      ({ fault }) =>
+        (fault.endpoint === undefined || fault.endpoint === endpoint) &&
+        (fault.appId === undefined || fault.appId === appId),
+    );
+    if (index < 0) return undefined;
+    const queued = this.queue[index];
+    queued.remaining -= 1;
+    if (queued.remaining <= 0) this.queue.splice(index, 1);
+    return queued.fault;
+  }
+
+  /** Number of faults still queued. */
+  get size(): number {
+    return this.queue.length;
+  }
+
+  /** Drops every queued fault. */
+  clear(): void {
+    this.queue = [];
+  }
+}
+
+function parseFault(input: unknown): SandboxFault {
+  const source = asObject(input, 'fault');
+  const known = ['errcode', 'errmsg', 'httpStatus', 'nonJsonBody', 'delayMs', 'times', 'appId', 'endpoint'];
+  const unknown = Object.keys(source).find((name) => !known.includes(name));
+  if (unknown !== undefined) throw new TypeError(`unknown fault field "${unknown}"`);
+  const { errcode, errmsg, httpStatus, nonJsonBody, delayMs, times, appId, endpoint } = source;
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) throw new TypeError(`fault.${message}`);
+  };
+  check(errcode === undefined || Number.isInteger(errcode), 'errcode must be an integer');
+  check(errmsg === undefined || typeof errmsg === 'string', 'errmsg must be a string');
+  check(
+    httpStatus === undefined ||
+      (Number.isInteger(httpStatus) && Number(httpStatus) >= 200 && Number(httpStatus) <= 599),
+    'httpStatus must be an HTTP status (200-599)',
+  );
+  check(nonJsonBody === undefined || typeof nonJsonBody === 'boolean', 'nonJsonBody must be a boolean');
+  check(
+    delayMs === undefined || (Number.isInteger(delayMs) && Number(delayMs) >= 0),
+    'delayMs must be an integer >= 0',
+  );
+  check(
+    times === undefined || (Number.isInteger(times) && Number(times) >= 1),
+    'times must be an integer >= 1',
+  );
+  check(appId === undefined || typeof appId === 'string', 'appId must be a string');
+  check(
+    endpoint === undefined || endpoint === 'token' || endpoint === 'stable_token',
+    'endpoint must be token or stable_token',
+  );
+  check(
+    errcode !== undefined || httpStatus !== undefined || nonJsonBody === true || delayMs !== undefined,
+    'needs errcode, httpStatus, nonJsonBody or delayMs',
+  );
+  return { ...source } as SandboxFault;
+}

@@ -1,0 +1,67 @@
+/** One appid's usage on the current Beijing day. */
+interface AppUsage {
+  day: number;
+  normalCalls: number;
+  forceRefreshes: number;
+  /** Last successful force refresh; survives midnight, as the interval rule does not care about days. */
+  lastForceAt: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** WeChat's quotas reset at midnight Asia/Shanghai (UTC+8, no daylight saving). */
+const SHANGHAI_OFFSET_MS = 8 * 60 * 60 * 1000;
+
+/** Day number in Asia/Shanghai for an epoch-ms time. */
+export function shanghaiDay(now: number): number {
+  return Math.floor((now + SHANGHAI_OFFSET_MS) / DAY_MS);
+}
+
+/**
+ * Per-appid daily counters: normal-mode fetches (for 45009) and stable_token
+ * force refreshes (for 45011).
+ */
+export class SandboxQuota {
+  private readonly usage = new Map<string, AppUsage>();
+
+  /** Whether one more normal-mode fetch fits in today's quota. */
+  allowsNormalCall(appId: string, now: number, dailyQuota: number): boolean {
+    return this.today(appId, now).normalCalls < dailyQuota;
+  }
+
+  /** Counts a normal-mode fetch that was answered with a token. */
+  recordNormalCall(appId: string, now: number): void {
+    this.today(appId, now).normalCalls += 1;
+  }
+
+  /** Whether a force refresh is allowed now: far enough from the last one and under the daily limit. */
+  allowsForceRefresh(appId: string, now: number, minIntervalMs: number, dailyLimit: number): boolean {
+    const usage = this.today(appId, now);
+    return usage.forceRefreshes < dailyLimit && now - usage.lastForceAt >= minIntervalMs;
+  }
+
+  /** Counts a force refresh that was answered with a token. */
+  recordForceRefresh(appId: string, now: number): void {
+    const usage = this.today(appId, now);
+    usage.forceRefreshes += 1;
+    usage.lastForceAt = now;
+  }
+
+  /** Forgets all usage. */
+  clear(): void {
+    this.usage.clear();
+  }
+
+  private today(appId: string, now: number): AppUsage {
+    const day = shanghaiDay(now);
+    let usage = this.usage.get(appId);
+    if (!usage) {
+      usage = { day, normalCalls: 0, forceRefreshes: 0, lastForceAt: -Infinity };
+      this.usage.set(appId, usage);
+    } else if (usage.day !== day) {
+      usage.day = day;
+      usage.normalCalls = 0;
+      usage.forceRefreshes = 0;
+    }
+    return usage;
+  }
+}

@@ -1,0 +1,84 @@
+import type {
+  SandboxAppStats,
+  SandboxCallRecord,
+  SandboxEndpoint,
+  SandboxStats,
+} from './wechat-sandbox.types.js';
+
+/** The log keeps this many calls, so a sandbox left running (the demo) does not grow forever. */
+const LOG_LIMIT = 10_000;
+
+/** Counts token-issuing calls: received when they arrive, successful when answered with a token. */
+export class SandboxStatsRecorder {
+  private calls = 0;
+  private successes = 0;
+  /** A Map, not an object: appids come from callers, and `__proto__` must stay a plain key. */
+  private readonly apps = new Map<string, SandboxAppStats>();
+  private log: SandboxCallRecord[] = [];
+
+  /** Counts a call as soon as it arrives (before any delay), so in-flight calls are visible. */
+  begin(at: number, endpoint: SandboxEndpoint, appId: string, forceRefresh: boolean): SandboxCallRecord {
+    const record: SandboxCallRecord = {
+      at,
+      endpoint,
+      appId,
+      forceRefresh,
+      errcode: null,
+      httpStatus: null,
+      faulted: false,
+    };
+    this.calls += 1;
+    this.app(appId)[endpoint].calls += 1;
+    this.log.push(record);
+    if (this.log.length > LOG_LIMIT) this.log.shift();
+    return record;
+  }
+
+  /** Records how a call was answered. */
+  finish(record: SandboxCallRecord, httpStatus: number, errcode: number | null, faulted: boolean): void {
+    record.httpStatus = httpStatus;
+    record.errcode = errcode;
+    record.faulted = faulted;
+    if (httpStatus === 200 && errcode === 0) {
+      this.successes += 1;
+      this.app(record.appId)[record.endpoint].successes += 1;
+    }
+  }
+
+  /** Calls received, optionally only for one appid and/or endpoint. */
+  count(appId?: string, endpoint?: SandboxEndpoint): number {
+    const apps =
+      appId === undefined ? [...this.apps.values()] : [this.apps.get(appId)].filter((app) => !!app);
+    return apps.reduce(
+      (sum, app) => sum + (endpoint ? app[endpoint].calls : app.token.calls + app.stable_token.calls),
+      0,
+    );
+  }
+
+  /** A deep copy of the counters and the log. */
+  snapshot(): SandboxStats {
+    return structuredClone({
+      calls: this.calls,
+      successes: this.successes,
+      apps: Object.fromEntries(this.apps),
+      log: this.log,
+    });
+  }
+
+  /** Zeroes every counter and empties the log. */
+  clear(): void {
+    this.calls = 0;
+    this.successes = 0;
+    this.apps.clear();
+    this.log = [];
+  }
+
+  private app(appId: string): SandboxAppStats {
+    let app = this.apps.get(appId);
+    if (!app) {
+      app = { token: { calls: 0, successes: 0 }, stable_token: { calls: 0, successes: 0 } };
+      this.apps.set(appId, app);
+    }
+    return app;
+  }
+}

@@ -1,0 +1,14 @@
+import type { Clock } from '../../src/core/clock.js';
+
+/** A clock that moves only when told: shared by the module and the sandbox in a test. */
+export class ManualClock implements Clock {
+  constructor(private ms = Date.now()) {}
+
+  now(): number {
+    return this.ms;
+  }
+
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}

@@ -1,0 +1,147 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { WECHAT_TOKEN_MIGRATIONS } from '../../migrations/index.js';
+import { CLOCK } from '../../src/core/clock.js';
+import { RefreshScheduler } from '../../src/core/refresh.scheduler.js';
+import { WechatTokenModule } from '../../src/core/wechat-token.module.js';
+import type { TokenMode, WechatTokenModuleOptions } from '../../src/core/wechat-token.options.js';
+import { WechatTokenService } from '../../src/core/wechat-token.service.js';
+import { WechatSandbox, type WechatSandboxOptions } from '../../src/testing/index.js';
+import { CaptureLogger } from './capture-logger.js';
+import { createTestDatabase } from './database.js';
+import type { ManualClock } from './manual-clock.js';
+
+/** A test account: wx + 16 hex digits, like WeChat's. */
+export function testAccount(mode: TokenMode = 'token') {
+  return { appId: `wx${randomBytes(8).toString('hex')}`, secret: randomBytes(16).toString('hex'), mode };
+}
+
+export interface ModuleFixtureOptions {
+  /** Accounts (default: one token-mode account). */
+  accounts?: ReturnType<typeof testAccount>[];
+  /** Module options beyond accounts and the sandbox URL. */
+  module?: Partial<WechatTokenModuleOptions>;
+  /** A clock shared with the sandbox; default real time. */
+  clock?: ManualClock;
+  /** Sandbox settings. */
+  sandbox?: Omit<WechatSandboxOptions, 'accounts' | 'now'>;
+}
+
+/**
+ * A Nest app with only `WechatTokenModule` (as a host app would import it),
+ * on a fresh database of the run's embedded Postgres, talking over loopback
+ * HTTP to a `WechatSandbox`. `restart()` builds a new app on the same
+ * database and sandbox, as a process restart would.
+ */
+export class ModuleFixture {
+  app!: INestApplicationContext;
+  readonly logger = new CaptureLogger();
+
+  private constructor(
+    readonly sandbox: WechatSandbox,
+    readonly sandboxUrl: string,
+    readonly databaseUrl: string,
+    readonly accounts: ReturnType<typeof testAccount>[],
+    private readonly options: ModuleFixtureOptions,
+  ) {}
+
+  static async start(options: ModuleFixtureOptions = {}): Promise<ModuleFixture> {
+    const accounts = options.accounts ?? [testAccount()];
+    const clock = options.clock;
+    const sandbox = new WechatSandbox({
+      ...options.sandbox,
+      accounts: accounts.map(({ appId, secret }) => ({ appId, secret })),
+      ...(clock ? { now: () => clock.now() } : {}),
+    });
+    const sandboxUrl = await sandbox.start();
+    const fixture = new ModuleFixture(
+      sandbox,
+      sandboxUrl,
+      await createTestDatabase('mod'),
+      accounts,
+      options,
+    );
+    await fixture.boot();
+    return fixture;
+  }
+
+  get service(): WechatTokenService {
+    return this.app.get(WechatTokenService);
+  }
+
+  get scheduler(): RefreshScheduler {
+    return this.app.get(RefreshScheduler);
+  }
+
+  get appId(): string {
+    return this.accounts[0].appId;
+  }
+
+  /** Builds and starts the app (again). */
+  async boot(): Promise<void> {
+    const builder = Test.createTestingModule({
+      imports: [
+        ScheduleModule.forRoot(),
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: this.databaseUrl,
+          autoLoadEntities: true,
+          migrations: WECHAT_TOKEN_MIGRATIONS,
+          migrationsRun: true,
+          // A test may stop scheduling; the cron's default is 30 s: tests drive ticks themselves.
+        }),
+        WechatTokenModule.forRoot({
+          accounts: this.accounts,
+          apiBaseUrl: this.sandboxUrl,
+          // Far in the future: tests call `scheduler.tick()` themselves.
+          refreshCron: '0 0 0 1 1 *',
+          httpTimeoutMs: 2000,
+          ...this.options.module,
+        }),
+      ],
+    });
+    if (this.options.clock) builder.overrideProvider(CLOCK).useValue(this.options.clock);
+    const moduleRef = await builder.compile();
+    moduleRef.useLogger(this.logger);
+    this.app = await moduleRef.init();
+  }
+
+  /** Waits for the start-up fetches the service kicks off in the background. */
+  async settle(): Promise<void> {
+    await (this.service as unknown as { warmUp?: Promise<void> }).warmUp;
+  }
+
+  async restart(): Promise<void> {
+    await this.app.close();
+    await this.boot();
+  }
+
+  /** Runs SQL on the fixture's database. */
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Calls the sandbox's API with a token: the proof that a served token works. */
+  async tokenWorks(token: string): Promise<{ ok: boolean; errcode?: number }> {
+    const response = await fetch(
+      `${this.sandboxUrl}/cgi-bin/get_api_domain_ip?access_token=${encodeURIComponent(token)}`,
+    );
+    const body = (await response.json()) as { errcode?: number; ip_list?: string[] };
+    return { ok: Array.isArray(body.ip_list), errcode: body.errcode };
+  }
+
+  async close(): Promise<void> {
+    await this.app?.close();
+    await this.sandbox.stop();
+  }
+}
