@@ -19,7 +19,9 @@ export const STABLE_RENEW_WINDOW_SECONDS = 300;
 export const STABLE_FORCE_MIN_INTERVAL_SECONDS = 30;
 export const STABLE_FORCE_DAILY_LIMIT = 20;
 /** Served `expires_in` is shortened by this much to absorb clock skew between us, clients and WeChat. */
-export const SERVED_SKEW_MARGIN_SECONDS = 30;
+export const SERVED_SKEW_MARGIN_SECONDS = 15;
+/** The most a planned refresh is moved by jitter: enough to spread accounts over a few 30 s ticks. */
+export const MAX_JITTER_SECONDS = 45;
 /** `getAccessToken()` does not hand out a token with less than this left: it would die on the way. */
 export const MIN_USABLE_SECONDS = 2;
 
@@ -49,7 +51,7 @@ export function refreshLead(token: StoredToken, aheadSeconds: number, mode: Toke
 
 /**
  * When the scheduled refresh of `token` is due. Spread by a per-token jitter
- * (at most 30 s, or a twentieth of the lifetime) so many accounts do not all
+ * (at most 45 s, or a twentieth of the lifetime) so many accounts do not all
  * fall in one tick; the jitter only moves the refresh earlier, so the lead
  * still holds. For stable tokens the jitter would land before WeChat's renew
  * window, so it moves the refresh later instead, inside the window.
@@ -57,7 +59,7 @@ export function refreshLead(token: StoredToken, aheadSeconds: number, mode: Toke
 export function plannedRefreshAt(token: StoredToken, aheadSeconds: number, mode: TokenMode): number {
   const expiresAt = token.expiresAt.getTime();
   const lifetime = expiresAt - token.fetchedAt.getTime();
-  const jitter = Math.min(30 * SECOND, lifetime / 20) * stableFraction(token.appId, token.id);
+  const jitter = Math.min(MAX_JITTER_SECONDS * SECOND, lifetime / 20) * stableFraction(token.appId, token.id);
   const lead = refreshLead(token, aheadSeconds, mode);
   return mode === 'stable' ? expiresAt - lead + Math.min(jitter, lead / 2) : expiresAt - lead - jitter;
 }

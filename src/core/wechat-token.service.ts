@@ -397,6 +397,12 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
   private async onNotified(appId: string, id: string): Promise<void> {
     const state = this.states.get(appId);
     if (!state || (state.current && BigInt(state.current.id) >= BigInt(id))) return;
+    if (state.inflight) {
+      // Our own refresh is under way (often the very row notified): it ends with
+      // the newest row in hand, so look again only after it, if still needed.
+      await state.inflight.catch(() => undefined);
+      return this.onNotified(appId, id);
+    }
     try {
       const token = await this.store.byId(id);
       if (token) this.adopt(state, token);

@@ -29,6 +29,8 @@ export interface ModuleFixtureOptions {
   clock?: ManualClock;
   /** Sandbox settings. */
   sandbox?: Omit<WechatSandboxOptions, 'accounts' | 'now'>;
+  /** Puts something (a probe, a proxy) between the module and the sandbox: returns the URL the module calls. */
+  interpose?: (sandboxUrl: string) => Promise<string>;
 }
 
 /**
@@ -44,6 +46,8 @@ export class ModuleFixture {
   private constructor(
     readonly sandbox: WechatSandbox,
     readonly sandboxUrl: string,
+    /** Where the module calls WeChat: the sandbox, or what `interpose` put in front of it. */
+    readonly apiBaseUrl: string,
     readonly databaseUrl: string,
     readonly accounts: ReturnType<typeof testAccount>[],
     private readonly options: ModuleFixtureOptions,
@@ -58,15 +62,16 @@ export class ModuleFixture {
       ...(clock ? { now: () => clock.now() } : {}),
     });
     const sandboxUrl = await sandbox.start();
-    const fixture = new ModuleFixture(
-      sandbox,
-      sandboxUrl,
-      await createTestDatabase('mod'),
-      accounts,
-      options,
-    );
-    await fixture.boot();
-    return fixture;
+    try {
+      const apiBaseUrl = options.interpose ? await options.interpose(sandboxUrl) : sandboxUrl;
+      const databaseUrl = await createTestDatabase('mod');
+      const fixture = new ModuleFixture(sandbox, sandboxUrl, apiBaseUrl, databaseUrl, accounts, options);
+      await fixture.boot();
+      return fixture;
+    } catch (error) {
+      await sandbox.stop();
+      throw error;
+    }
   }
 
   get service(): WechatTokenService {
@@ -96,7 +101,7 @@ export class ModuleFixture {
         }),
         WechatTokenModule.forRoot({
           accounts: this.accounts,
-          apiBaseUrl: this.sandboxUrl,
+          apiBaseUrl: this.apiBaseUrl,
           // Far in the future: tests call `scheduler.tick()` themselves.
           refreshCron: '0 0 0 1 1 *',
           httpTimeoutMs: 2000,

@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { RefreshRefusedError } from '../src/core/wechat-token.errors.js';
+import { ManualClock } from './support/manual-clock.js';
+import { ModuleFixture, testAccount } from './support/module-fixture.js';
+
+// 10:00 in Shanghai: a whole quota day ahead, whatever the real time.
+const MORNING = Date.UTC(2026, 10, 21, 2, 0, 0);
+
+// Issue 5: accounts in stable_token mode follow stable_token's own rules.
+describe('stable_token accounts', () => {
+  let fixture: ModuleFixture | undefined;
+  afterEach(async () => {
+    await fixture?.close();
+    fixture = undefined;
+  });
+
+  async function rows(f: ModuleFixture) {
+    return f.query<{ access_token: string; source: string }>(
+      'SELECT access_token, source FROM access_token ORDER BY id',
+    );
+  }
+
+  it('uses only stable_token; a refresh WeChat answers with the same token adds no row', async () => {
+    const clock = new ManualClock(MORNING);
+    // WeChat (the sandbox) renews only in the last 100 s; we plan for its documented 300 s.
+    fixture = await ModuleFixture.start({
+      clock,
+      accounts: [testAccount('stable')],
+      sandbox: { stableRenewWindowSeconds: 100 },
+    });
+    const token = await fixture.service.getAccessToken();
+    expect(fixture.sandbox.fetchCount(fixture.appId, 'stable_token')).toBe(1);
+
+    clock.advance(7200 - 250); // inside our window, outside the sandbox's
+    await fixture.scheduler.tick();
+    expect(fixture.sandbox.fetchCount(fixture.appId, 'stable_token')).toBe(2);
+    expect(await rows(fixture)).toHaveLength(1);
+    expect(await fixture.service.getAccessToken()).toBe(token);
+    // The schedule moved on: the next tick does not call again at once.
+    clock.advance(1);
+    await fixture.scheduler.tick();
+    expect(fixture.sandbox.fetchCount(fixture.appId, 'stable_token')).toBe(2);
+
+    clock.advance(160); // now inside the sandbox's window too: a new token
+    await fixture.scheduler.tick();
+    const renewed = await fixture.service.getAccessToken();
+    expect(renewed).not.toBe(token);
+    expect((await rows(fixture)).map((row) => row.source)).toEqual(['startup', 'schedule']);
+    // stable_token rotation leaves the old token alive to its own expiry.
+    expect(fixture.sandbox.tokenState(token)).toBe('live');
+    expect(fixture.sandbox.fetchCount(fixture.appId, 'token')).toBe(0);
+    const outcomes = await fixture.query<{ outcome: string; endpoint: string }>(
+      'SELECT outcome, endpoint FROM token_fetch_attempt ORDER BY id',
+    );
+    expect(outcomes).toEqual([
+      { outcome: 'ok', endpoint: 'stable_token' },
+      { outcome: 'unchanged', endpoint: 'stable_token' },
+      { outcome: 'ok', endpoint: 'stable_token' },
+    ]);
+  });
+
+  it('forces with force_refresh, at most once per 30 s and 20 times a day, refusing before calling WeChat', async () => {
+    const clock = new ManualClock(MORNING);
+    fixture = await ModuleFixture.start({
+      clock,
+      accounts: [testAccount('stable')],
+      // Our own minimum interval out of the way, so WeChat's stable_token limits are what is tested.
+      module: { forceRefreshMinIntervalSeconds: 0 },
+    });
+    const first = await fixture.service.getAccessToken();
+    await fixture.service.refresh(fixture.appId);
+    const forced = await fixture.service.getAccessToken();
+    expect(forced).not.toBe(first);
+    expect(fixture.sandbox.stats().log.at(-1)?.forceRefresh).toBe(true);
+
+    const callsBefore = fixture.sandbox.fetchCount(fixture.appId);
+    clock.advance(10);
+    const tooSoon = await fixture.service.refresh(fixture.appId).catch((e: unknown) => e);
+    expect(tooSoon).toBeInstanceOf(RefreshRefusedError);
+    expect((tooSoon as RefreshRefusedError).reason).toBe('stable_force_limit');
+    expect((tooSoon as RefreshRefusedError).retryAfterSeconds).toBe(20);
+    expect(fixture.sandbox.fetchCount(fixture.appId)).toBe(callsBefore);
+    expect(await fixture.service.getAccessToken()).toBe(forced);
+
+    for (let n = 2; n <= 20; n++) {
+      clock.advance(31);
+      await fixture.service.refresh(fixture.appId);
+    }
+    clock.advance(31);
+    const overLimit = await fixture.service.refresh(fixture.appId).catch((e: unknown) => e);
+    expect(overLimit).toBeInstanceOf(RefreshRefusedError);
+    expect((overLimit as RefreshRefusedError).reason).toBe('stable_force_limit');
+    const forces = fixture.sandbox.stats().log.filter((call) => call.forceRefresh);
+    expect(forces).toHaveLength(20);
+    expect(forces.every((call) => call.errcode === 0)).toBe(true);
+    expect(await fixture.service.getAccessToken()).toBe(
+      fixture.sandbox.latestToken(fixture.appId, 'stable_token'),
+    );
+  });
+
+  it('keeps a token account off stable_token and a stable account off /cgi-bin/token', async () => {
+    const clock = new ManualClock(MORNING);
+    const token = testAccount('token');
+    const stable = testAccount('stable');
+    fixture = await ModuleFixture.start({ clock, accounts: [token, stable] });
+    await fixture.service.getAccessToken(token.appId);
+    await fixture.service.getAccessToken(stable.appId);
+    clock.advance(7200 - 200);
+    await fixture.scheduler.tick();
+    await fixture.service.refresh(token.appId);
+    clock.advance(40);
+    await fixture.service.refresh(stable.appId);
+    const stats = fixture.sandbox.stats().apps;
+    expect(stats[token.appId].stable_token.calls).toBe(0);
+    expect(stats[token.appId].token.calls).toBeGreaterThanOrEqual(2);
+    expect(stats[stable.appId].token.calls).toBe(0);
+    expect(stats[stable.appId].stable_token.calls).toBeGreaterThanOrEqual(2);
+  });
+});
