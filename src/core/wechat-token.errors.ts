@@ -51,8 +51,15 @@ export class TokenUnavailableError extends WechatTokenError {
     readonly appId: string,
     /** The last failure that explains why, if any. */
     readonly lastError?: { errcode: number; errmsg: string; hint: string },
+    /** What stopped the fetch now (e.g. the database is down), if not WeChat. */
+    readonly reason?: string,
   ) {
-    super(MESSAGES.tokenUnavailable(appId, lastError ? `${lastError.errmsg} ${lastError.hint}` : undefined));
+    super(
+      MESSAGES.tokenUnavailable(
+        appId,
+        reason ?? (lastError ? `${lastError.errmsg} ${lastError.hint}` : undefined),
+      ),
+    );
   }
 }
 

@@ -293,10 +293,15 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
   }
 
   private async obtain(state: AccountState): Promise<StoredToken> {
+    let trouble: string | undefined;
     if (this.clock.now() >= state.nextAttemptAtMs || state.inflight) {
-      await this.run(state, { source: 'on_demand', force: false });
+      try {
+        await this.run(state, { source: 'on_demand', force: false });
+      } catch (error) {
+        trouble = describe(error);
+      }
     }
-    if (!this.isUsable(state)) throw new TokenUnavailableError(state.account.appId, state.lastError);
+    if (!this.isUsable(state)) throw new TokenUnavailableError(state.account.appId, state.lastError, trouble);
     return state.current!;
   }
 

@@ -1,0 +1,179 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Clock } from './clock.js';
+import { TokenRefresher } from './token-refresher.js';
+import {
+  LockBusyError,
+  type AttemptSummary,
+  type FetchAttempt,
+  type LockedAccount,
+  type StoredToken,
+  type TokenStore,
+  type TokenWatchHandlers,
+} from './token-store.js';
+import type { FetchedToken, WechatApiClient } from './wechat-api.client.js';
+import {
+  TokenStoreUnavailableError,
+  TokenUnavailableError,
+  UnknownAccountError,
+} from './wechat-token.errors.js';
+import { resolveOptions } from './wechat-token.options.js';
+import { WechatTokenService } from './wechat-token.service.js';
+
+/** An in-memory TokenStore: a promise chain per account stands in for the advisory lock. */
+class FakeStore implements TokenStore {
+  tokens: StoredToken[] = [];
+  attempts: FetchAttempt[] = [];
+  down = false;
+  lockBusy = false;
+  handlers?: TokenWatchHandlers;
+  private locks = new Map<string, Promise<unknown>>();
+
+  private check(): void {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+  }
+  async databaseTime() {
+    this.check();
+    return Date.now();
+  }
+  async ping() {
+    this.check();
+  }
+  async latest(appIds: readonly string[]) {
+    this.check();
+    return appIds.flatMap((appId) => this.tokens.filter((t) => t.appId === appId).slice(-1));
+  }
+  async byId(id: string) {
+    return this.tokens.find((t) => t.id === id) ?? null;
+  }
+  async history() {
+    return [];
+  }
+  async attemptsSince() {
+    return this.attempts.length;
+  }
+  async watch(handlers: TokenWatchHandlers) {
+    this.handlers = handlers;
+    return { close: async () => undefined };
+  }
+  withAccountLock<T>(
+    appId: string,
+    _waitMs: number,
+    work: (account: LockedAccount) => Promise<T>,
+  ): Promise<T> {
+    this.check();
+    if (this.lockBusy) return Promise.reject(new LockBusyError(appId));
+    const previous = this.locks.get(appId) ?? Promise.resolve();
+    const run = previous.then(() => work(this.locked(appId)));
+    this.locks.set(
+      appId,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+  private locked(appId: string): LockedAccount {
+    return {
+      latest: async () => this.tokens.filter((t) => t.appId === appId).at(-1) ?? null,
+      summary: async (): Promise<AttemptSummary> => ({
+        attemptsToday: this.attempts.length,
+        stableForcesToday: 0,
+        lastStableForceAt: null,
+        lastForcedAt: null,
+        failuresSinceSuccess: [],
+        failureCount: 0,
+      }),
+      recordAttempt: async (attempt) => {
+        this.attempts.push({ ...attempt, appId });
+      },
+      insertToken: async (token) => {
+        const stored = { ...token, appId, id: String(this.tokens.length + 1) };
+        this.tokens.push(stored);
+        return stored;
+      },
+    };
+  }
+}
+
+class FakeApi {
+  calls = 0;
+  async fetchToken(): Promise<FetchedToken> {
+    this.calls++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return { accessToken: `token-number-${this.calls}-${'x'.repeat(20)}`, expiresIn: 7200 };
+  }
+  fetchStableToken(): Promise<FetchedToken> {
+    return this.fetchToken();
+  }
+}
+
+function setup(appIds = ['wx0000000000000001']) {
+  let now = Date.UTC(2026, 10, 21, 2, 0, 0);
+  const clock: Clock & { advance(s: number): void } = { now: () => now, advance: (s) => (now += s * 1000) };
+  const options = resolveOptions(
+    { accounts: appIds.map((appId) => ({ appId, secret: 'secret-secret' })), listen: true },
+    'unit:1',
+  );
+  const store = new FakeStore();
+  const api = new FakeApi();
+  const refresher = new TokenRefresher(store, api as unknown as WechatApiClient, clock, options);
+  const service = new WechatTokenService(options, store, clock, refresher);
+  return { service, store, api, clock };
+}
+
+describe('WechatTokenService (fake store)', () => {
+  it('shares one fetch among concurrent callers and then answers from memory', async () => {
+    const { service, api } = setup();
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => service.getAccessToken()));
+    expect(new Set(tokens).size).toBe(1);
+    expect(api.calls).toBe(1);
+    await service.getAccessToken();
+    expect(api.calls).toBe(1);
+  });
+
+  it('needs an appId when several accounts are configured, and knows only its own', async () => {
+    const { service } = setup(['wx0000000000000001', 'wx0000000000000002']);
+    await expect(service.getAccessToken()).rejects.toThrow(UnknownAccountError);
+    await expect(service.getAccessToken('wx9999999999999999')).rejects.toThrow(/Unknown account/);
+  });
+
+  it('keeps serving the held token while the database is down, and never fetches without the lock', async () => {
+    const { service, store, api, clock } = setup();
+    const token = await service.getAccessToken();
+    store.down = true;
+    clock.advance(6700);
+    await service.refreshDue();
+    expect(api.calls).toBe(1);
+    expect(await service.getAccessToken()).toBe(token);
+    await expect(service.refresh('wx0000000000000001')).rejects.toThrow(TokenStoreUnavailableError);
+    clock.advance(600);
+    await expect(service.getAccessToken()).rejects.toThrow(TokenUnavailableError);
+    expect(api.calls).toBe(1);
+  });
+
+  it('does not fetch when another replica holds the lock past the wait', async () => {
+    const { service, store, api } = setup();
+    store.lockBusy = true;
+    await expect(service.getAccessToken()).rejects.toThrow(TokenUnavailableError);
+    expect(api.calls).toBe(0);
+  });
+
+  it("swaps to another replica's token when notified", async () => {
+    const { service, store } = setup();
+    await service.onApplicationBootstrap();
+    const mine = await service.getAccessToken();
+    store.tokens.push({ ...store.tokens[0], id: '2', accessToken: 'from-another-replica-0000000000' });
+    store.handlers!.onToken('wx0000000000000001', '2');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await service.getAccessToken()).not.toBe(mine);
+    expect(await service.getAccessToken()).toBe('from-another-replica-0000000000');
+    await service.onApplicationShutdown();
+  });
+
+  it('adopts a stale report answered by someone else without fetching', async () => {
+    const { service, store, api } = setup();
+    const old = await service.getAccessToken();
+    store.tokens.push({ ...store.tokens[0], id: '2', accessToken: 'replaced-by-another-replica-000' });
+    const status = await service.refresh('wx0000000000000001', { staleToken: old });
+    expect(api.calls).toBe(1);
+    expect(status.tokenId).toBe('2');
+  });
+});
