@@ -52,6 +52,10 @@ export default async function globalSetup(): Promise<void> {
  */
 function buildServer(): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'pipe', encoding: 'utf8' });
-  if (result.status !== 0) console.warn(`tsc reported problems (lint shows them):\n${result.stdout.slice(0, 2000)}`);
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    stdio: 'pipe',
+    encoding: 'utf8',
+  });
+  if (result.status !== 0)
+    console.warn(`tsc reported problems (lint shows them):\n${result.stdout.slice(0, 2000)}`);
 }

@@ -79,7 +79,7 @@ describe('WechatTokenModule (Postgres + sandbox)', () => {
     expect(fixture.sandbox.fetchCount(fixture.appId)).toBe(seen.size);
   });
 
-  it.each([
+  it.each<[string, { errcode?: number; delayMs?: number }]>([
     ['errcode -1', { errcode: -1 }],
     ['a timeout', { delayMs: 2500 }],
     ['40164', { errcode: 40164 }],

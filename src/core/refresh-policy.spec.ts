@@ -60,7 +60,8 @@ describe('refresh policy', () => {
 
   it('serves a fresh 7200 s token with 6840-6900 s under the defaults', () => {
     for (let id = 1; id < 50; id++) {
-      const served = servedExpiresIn(token(String(id), T0), T0, 'token', 600, 300);
+      const t = token(String(id), T0);
+      const served = servedExpiresIn(t, T0, 'token', plannedRefreshAt(t, 600, 'token'), 300);
       expect(served).toBeGreaterThanOrEqual(6840);
       expect(served).toBeLessThanOrEqual(6900);
     }
@@ -69,10 +70,10 @@ describe('refresh policy', () => {
   it('never promises more than the overlap after an overdue refresh, nor past expiry', () => {
     const t = token('1', T0);
     const overdue = T0 + 7000_000; // past the planned refresh, 200 s left
-    expect(servedExpiresIn(t, overdue, 'token', 600, 300)).toBeLessThanOrEqual(200);
     const planned = plannedRefreshAt(t, 600, 'token');
-    expect(servedExpiresIn(t, planned - 1000, 'token', 600, 300)).toBeLessThanOrEqual(301 - 15);
-    expect(servedExpiresIn(t, T0 + 7199_000, 'token', 600, 300)).toBe(1);
+    expect(servedExpiresIn(t, overdue, 'token', planned, 300)).toBeLessThanOrEqual(200);
+    expect(servedExpiresIn(t, planned - 1000, 'token', planned, 300)).toBeLessThanOrEqual(301 - 15);
+    expect(servedExpiresIn(t, T0 + 7199_000, 'token', planned, 300)).toBe(1);
   });
 
   it('counts the quota day from midnight Asia/Shanghai', () => {

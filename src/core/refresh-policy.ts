@@ -67,20 +67,22 @@ export function plannedRefreshAt(token: StoredToken, aheadSeconds: number, mode:
 /**
  * The `expires_in` to hand a client along with `token`: the time WeChat is
  * sure to keep it alive. In `token` mode the next fetch kills it `overlap`
- * seconds later, and that fetch is planned (or, when overdue, could happen
- * now); in `stable` mode it lives to its own expiry. Less a skew margin.
+ * seconds later, and that fetch is planned at `refreshAtMs` (or, when overdue,
+ * could happen now); in `stable` mode it lives to its own expiry. Less a skew
+ * margin. `refreshAtMs` is `plannedRefreshAt(token, …)`, computed once per
+ * token by the caller: this runs on every request of the compatible endpoints.
  */
 export function servedExpiresIn(
   token: StoredToken,
   nowMs: number,
   mode: TokenMode,
-  aheadSeconds: number,
+  refreshAtMs: number,
   overlapSeconds: number,
 ): number {
   const expiresAt = token.expiresAt.getTime();
   let aliveUntil = expiresAt;
   if (mode === 'token') {
-    const nextFetch = Math.max(plannedRefreshAt(token, aheadSeconds, mode), nowMs);
+    const nextFetch = Math.max(refreshAtMs, nowMs);
     aliveUntil = Math.min(expiresAt, nextFetch + overlapSeconds * SECOND);
   }
   const seconds = Math.floor((aliveUntil - nowMs) / SECOND) - SERVED_SKEW_MARGIN_SECONDS;

@@ -40,6 +40,6 @@ import { WechatTokenService } from './wechat-token.service.js';
     WechatTokenService,
     RefreshScheduler,
   ],
-  exports: [WechatTokenService, WECHAT_TOKEN_OPTIONS],
+  exports: [WechatTokenService, WECHAT_TOKEN_OPTIONS, TOKEN_STORE],
 })
 export class WechatTokenModule extends ConfigurableWechatTokenModule {}

@@ -144,7 +144,7 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
         token,
         this.clock.now(),
         state.account.mode,
-        this.options.refreshAheadSeconds,
+        state.refreshAtMs,
         this.options.overlapSeconds,
       ),
     };
@@ -192,12 +192,13 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     try {
       const result = await fn(token);
       if (!isStaleTokenAnswer(result)) return result;
-      return (await this.retryWithFreshToken(appId, token, fn)) ?? result;
+      const retry = await this.retryWithFreshToken(appId, token, fn);
+      return retry.retried ? retry.value : result;
     } catch (error) {
       if (!isStaleTokenAnswer(error)) throw error;
-      const retried = await this.retryWithFreshToken(appId, token, fn);
-      if (retried === undefined) throw error;
-      return retried;
+      const retry = await this.retryWithFreshToken(appId, token, fn);
+      if (!retry.retried) throw error;
+      return retry.value;
     }
   }
 
@@ -381,6 +382,16 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     state.current = token;
     state.expiresAtMs = token.expiresAt.getTime();
     state.refreshAtMs = plannedRefreshAt(token, this.options.refreshAheadSeconds, state.account.mode);
+    // A token fetched after our last failure (by any replica) ends it: without
+    // this, a replica that only heard of the fix by NOTIFY kept reporting the
+    // old error and its backoff in status() until it next called WeChat itself.
+    if (state.lastError && token.fetchedAt.getTime() >= Date.parse(state.lastError.at)) {
+      state.lastError = undefined;
+      if (state.blockedReason === 'backoff') {
+        state.blockedReason = undefined;
+        state.nextAttemptAtMs = 0;
+      }
+    }
     if (replaced)
       this.logger.log(
         `${token.appId}: now serving ${mask(token.accessToken)} (replaces ${mask(replaced.accessToken)})`,
@@ -420,7 +431,7 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     appId: string,
     staleToken: string,
     fn: (accessToken: string) => Promise<T> | T,
-  ): Promise<T | undefined> {
+  ): Promise<{ retried: false } | { retried: true; value: T }> {
     try {
       await this.refresh(appId, { staleToken });
     } catch (error) {
@@ -428,8 +439,9 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
       this.logger.warn(`Stale token report for ${appId} did not refresh: ${describe(error)}`);
     }
     const fresh = await this.getAccessToken(appId);
-    if (fresh === staleToken) return undefined;
-    return fn(fresh);
+    // No new token anywhere: retrying with the same one would only fail again.
+    if (fresh === staleToken) return { retried: false };
+    return { retried: true, value: await fn(fresh) };
   }
 
   private async statusOf(state: AccountState): Promise<AccountStatus> {

@@ -1,10 +1,50 @@
 import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AdminAuthGuard } from './admin/admin-auth.guard.js';
+import { AdminController } from './admin/admin.controller.js';
+import { TokenHistoryService } from './admin/token-history.service.js';
+import { AccountSecrets } from './cgi-bin/account-secrets.js';
+import { CgiBinController } from './cgi-bin/cgi-bin.controller.js';
+import { CompatTokenService } from './cgi-bin/compat-token.service.js';
+import { TokenAnswerCache } from './cgi-bin/token-answer.cache.js';
 import type { ServerConfig } from './config/server-config.js';
+import { HealthController } from './health/health.controller.js';
+import { WechatTokenHealthIndicator } from './health/wechat-token.health.js';
+import { ApiExceptionFilter } from './http/api-exception.filter.js';
+import { registerBodyParsers } from './http/body-parsers.js';
+import { setupOpenApi } from './http/openapi.js';
+import { ClientAllowlist } from './network/client-allowlist.js';
 
-/** The server's HTTP API: admin REST, WeChat-compatible endpoints, health. (Being built.) */
-@Module({})
+/**
+ * The server's HTTP API: admin REST (`/admin/*`), WeChat-compatible token
+ * endpoints (`/cgi-bin/*`) and `/health`. Needs `WechatTokenService` and
+ * `WECHAT_TOKEN_OPTIONS` (a global `WechatTokenModule`), `SERVER_CONFIG`
+ * (global) and a TypeORM DataSource (for the health check).
+ */
+@Module({
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
+  controllers: [AdminController, CgiBinController, HealthController],
+  providers: [
+    AdminAuthGuard,
+    TokenHistoryService,
+    AccountSecrets,
+    TokenAnswerCache,
+    CompatTokenService,
+    ClientAllowlist,
+    WechatTokenHealthIndicator,
+  ],
+  exports: [WechatTokenHealthIndicator],
+})
 export class HttpApiModule {}
 
-/** App-level HTTP setup of the API (OpenAPI docs, error shapes). (Being built.) */
-export function configureHttpApp(_app: NestFastifyApplication, _config: ServerConfig): void {}
+/**
+ * App-level HTTP setup of the API, before `app.init()`: the JSON error
+ * answers of every route (404s and body errors included), the body
+ * parsers, and the OpenAPI description at `/docs` (JSON at `/docs-json`).
+ */
+export function configureHttpApp(app: NestFastifyApplication, _config: ServerConfig): void {
+  app.useGlobalFilters(new ApiExceptionFilter());
+  registerBodyParsers(app);
+  setupOpenApi(app);
+}

@@ -1,0 +1,160 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import pg from 'pg';
+import request from 'supertest';
+import { WechatTokenService } from '../../src/index.js';
+import { WechatSandbox } from '../../src/testing/index.js';
+import { createTestDatabase } from '../../test/support/database.js';
+import { ApiIpsService } from './api-ips/api-ips.service.js';
+import { AppModule } from './app.module.js';
+
+const ENV_KEYS = ['DATABASE_URL', 'WECHAT_APP_ID', 'WECHAT_APP_SECRET', 'WECHAT_API_BASE_URL'] as const;
+
+/** The example app as `main.ts` starts it (Fastify), configured by its environment, on a fresh database and a sandbox. */
+class HostAppFixture {
+  private constructor(
+    readonly app: NestFastifyApplication,
+    readonly sandbox: WechatSandbox,
+    readonly account: { appId: string; secret: string },
+    readonly databaseUrl: string,
+    private readonly savedEnv: Record<string, string | undefined>,
+  ) {}
+
+  static async start(): Promise<HostAppFixture> {
+    const account = WechatSandbox.randomAccount();
+    const sandbox = new WechatSandbox({ accounts: [account] });
+    const savedEnv = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
+    const databaseUrl = await createTestDatabase('host');
+    Object.assign(process.env, {
+      DATABASE_URL: databaseUrl,
+      WECHAT_APP_ID: account.appId,
+      WECHAT_APP_SECRET: account.secret,
+      WECHAT_API_BASE_URL: await sandbox.start(),
+    });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+      logger: false,
+    });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    return new HostAppFixture(app, sandbox, account, databaseUrl, savedEnv);
+  }
+
+  get http() {
+    return request(this.app.getHttpServer());
+  }
+
+  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(sql)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Another server calling WeChat's token endpoint itself: the token the app holds dies after the overlap. */
+  async rogueFetch(): Promise<void> {
+    const url = new URL('/cgi-bin/token', this.sandbox.url);
+    url.search = new URLSearchParams({
+      grant_type: 'client_credential',
+      appid: this.account.appId,
+      secret: this.account.secret,
+    }).toString();
+    const body = (await (await fetch(url)).json()) as { access_token?: string };
+    expect(body.access_token).toBeDefined();
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    await this.sandbox.stop();
+    for (const [key, value] of Object.entries(this.savedEnv)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+describe('examples/host-app: a Nest app using WechatTokenModule', () => {
+  let host: HostAppFixture | undefined;
+  afterEach(async () => {
+    await host?.close();
+    host = undefined;
+  });
+
+  it('runs its own and the module’s migrations on its connection, and calls WeChat with the shared token', async () => {
+    host = await HostAppFixture.start();
+    const snapshot = await host.app.get(ApiIpsService).sync();
+
+    expect(snapshot.ipList.length).toBeGreaterThan(0);
+    expect(host.sandbox.fetchCount(host.account.appId)).toBe(1);
+    const token = await host.app.get(WechatTokenService).getAccessToken(host.account.appId);
+    expect(host.sandbox.tokenState(token)).toBe('live');
+    const migrations = await host.query<{ name: string }>('SELECT name FROM migrations ORDER BY name');
+    expect(migrations.map((m) => m.name)).toEqual([
+      'CreateAccessToken1763700000000',
+      'CreateTokenFetchAttempt1763700000001',
+      'CreateWechatApiIpSnapshot1763800000000',
+    ]);
+    expect(await host.query('SELECT app_id, ip_list FROM wechat_api_ip_snapshot')).toEqual([
+      { app_id: host.account.appId, ip_list: snapshot.ipList },
+    ]);
+    expect(await host.query('SELECT access_token, source FROM access_token')).toEqual([
+      { access_token: token, source: 'startup' },
+    ]);
+  });
+
+  it('serves its routes on Fastify', async () => {
+    host = await HostAppFixture.start();
+    await host.http.get('/wechat/api-ips').expect(404);
+
+    const synced = await host.http.post('/wechat/api-ips/sync').expect(201);
+    expect(synced.body).toMatchObject({ appId: host.account.appId, ipList: expect.any(Array) });
+    expect(synced.body.ipList.length).toBeGreaterThan(0);
+
+    const latest = await host.http.get('/wechat/api-ips').expect(200);
+    expect(latest.body).toEqual(synced.body);
+    expect(host.sandbox.fetchCount(host.account.appId)).toBe(1);
+  });
+
+  it.each([
+    [
+      '40001 (another server fetched a token and the overlap is over)',
+      'replaced',
+      async (h: HostAppFixture) => {
+        await h.rogueFetch();
+        h.sandbox.advanceTime(301);
+      },
+      3, // start-up, the rogue fetch, the refresh
+    ],
+    [
+      '42001 (the token expired by WeChat’s clock)',
+      'expired',
+      async (h: HostAppFixture) => h.sandbox.advanceTime(7201),
+      2, // start-up, the refresh
+    ],
+  ])(
+    'a call answered %s is refreshed once and retried by withAccessToken',
+    async (_name, state, killToken, upstreamCalls) => {
+      host = await HostAppFixture.start();
+      const tokens = host.app.get(WechatTokenService);
+      const held = await tokens.getAccessToken(host.account.appId);
+      await killToken(host);
+      expect(host.sandbox.tokenState(held)).toBe(state);
+
+      const synced = await host.http.post('/wechat/api-ips/sync').expect(201);
+
+      expect(synced.body.ipList.length).toBeGreaterThan(0);
+      expect(host.sandbox.fetchCount(host.account.appId)).toBe(upstreamCalls);
+      const fresh = await tokens.getAccessToken(host.account.appId);
+      expect(fresh).not.toBe(held);
+      expect(host.sandbox.tokenState(fresh)).toBe('live');
+      expect(await host.query('SELECT access_token, source FROM access_token ORDER BY id')).toEqual([
+        { access_token: held, source: 'startup' },
+        { access_token: fresh, source: 'stale_report' },
+      ]);
+    },
+  );
+});

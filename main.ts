@@ -1,0 +1,5 @@
+// `node dist/main.js` (`npm start`): the token server, configured from `.env` and the environment.
+import 'reflect-metadata';
+import { bootstrap } from './src/server/bootstrap.js';
+
+await bootstrap();

@@ -1,0 +1,135 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { WechatTokenService, type AccountStatus } from '../../core/wechat-token.service.js';
+import {
+  AppIdPipe,
+  HISTORY_DEFAULT_LIMIT,
+  HISTORY_MAX_LIMIT,
+  HistoryCursorPipe,
+  HistoryLimitPipe,
+  RefreshRequestPipe,
+  type RefreshRequest,
+} from '../http/input-validation.js';
+import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
+import { AdminAuthGuard } from './admin-auth.guard.js';
+import {
+  AccountStatusDto,
+  ApiErrorDto,
+  HistoryPageDto,
+  RefreshRefusedDto,
+  RefreshRequestDto,
+  UpstreamErrorDto,
+} from './admin.dto.js';
+import { TokenHistoryService, type HistoryPage } from './token-history.service.js';
+
+const APP_ID_PARAM = {
+  name: 'appId',
+  description: '1–64 letters, digits, "_" or "-"',
+  example: 'wx1234567890abcdef',
+};
+
+/** The operator's view of the accounts: status, forced refresh, token history. */
+@ApiTags('admin')
+@ApiBearerAuth(ADMIN_BEARER_SCHEME)
+@ApiUnauthorizedResponse({
+  description: 'No, or a wrong, `Authorization: Bearer <ADMIN_TOKEN>`.',
+  type: ApiErrorDto,
+})
+@UseGuards(AdminAuthGuard)
+@Controller('admin/accounts')
+export class AdminController {
+  constructor(
+    private readonly tokens: WechatTokenService,
+    private readonly history: TokenHistoryService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: "Every account's status" })
+  @ApiOkResponse({ type: [AccountStatusDto] })
+  list(): Promise<AccountStatus[]> {
+    return this.tokens.status();
+  }
+
+  @Get(':appId')
+  @ApiOperation({ summary: "One account's status" })
+  @ApiParam(APP_ID_PARAM)
+  @ApiOkResponse({ type: AccountStatusDto })
+  @ApiBadRequestResponse({ description: 'Malformed appId.', type: ApiErrorDto })
+  @ApiNotFoundResponse({ description: 'Not a configured account.', type: ApiErrorDto })
+  get(@Param('appId', AppIdPipe) appId: string): Promise<AccountStatus> {
+    return this.tokens.status(appId);
+  }
+
+  @Post(':appId/refresh')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Forced refresh',
+    description:
+      'Without a body: fetches a new token now. With `staleToken`: fetches only if that token is still the current ' +
+      'one, otherwise answers the current status without calling WeChat. Forced refreshes of one account are at ' +
+      'least FORCE_REFRESH_MIN_INTERVAL_SECONDS apart across the whole cluster.',
+  })
+  @ApiParam(APP_ID_PARAM)
+  @ApiBody({ type: RefreshRequestDto, required: false })
+  @ApiOkResponse({ description: 'The status after the refresh.', type: AccountStatusDto })
+  @ApiBadRequestResponse({ description: 'Malformed appId or body.', type: ApiErrorDto })
+  @ApiNotFoundResponse({ description: 'Not a configured account.', type: ApiErrorDto })
+  @ApiResponse({
+    status: 429,
+    description: 'Too soon after the last forced refresh, or the daily quota is used up; see Retry-After.',
+    type: RefreshRefusedDto,
+  })
+  @ApiResponse({
+    status: 502,
+    description: 'WeChat answered with an error; the previous token stays served.',
+    type: UpstreamErrorDto,
+  })
+  @ApiResponse({
+    status: 503,
+    description: 'Database unavailable, or another replica is refreshing; see Retry-After.',
+    type: ApiErrorDto,
+  })
+  refresh(
+    @Param('appId', AppIdPipe) appId: string,
+    @Body(RefreshRequestPipe) body: RefreshRequest,
+  ): Promise<AccountStatus> {
+    return this.tokens.refresh(appId, body);
+  }
+
+  @Get(':appId/history')
+  @ApiOperation({ summary: 'Token history from `access_token`, newest first, keyset-paged' })
+  @ApiParam(APP_ID_PARAM)
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: HISTORY_MAX_LIMIT, default: HISTORY_DEFAULT_LIMIT },
+  })
+  @ApiQuery({
+    name: 'before',
+    required: false,
+    description: 'Row id: only older rows (the `nextBefore` of the previous page).',
+    schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' },
+  })
+  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiBadRequestResponse({ description: 'Malformed appId, limit or before.', type: ApiErrorDto })
+  @ApiNotFoundResponse({ description: 'Not a configured account.', type: ApiErrorDto })
+  historyPage(
+    @Param('appId', AppIdPipe) appId: string,
+    @Query('limit', HistoryLimitPipe) limit: number,
+    @Query('before', HistoryCursorPipe) before: string | undefined,
+  ): Promise<HistoryPage> {
+    return this.history.page(appId, limit, before);
+  }
+}

@@ -1,0 +1,116 @@
+import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ClientAllowlist } from '../network/client-allowlist.js';
+import { StableTokenRequestDto, WechatErrorAnswerDto, WechatTokenAnswerDto } from './cgi-bin.dto.js';
+import { CompatTokenService } from './compat-token.service.js';
+import { WECHAT_CONTENT_TYPE } from './wechat-answer.js';
+
+const WECHAT_ANSWER = {
+  description: 'HTTP 200 either way, as WeChat answers: a token, or `errcode`/`errmsg`.',
+  schema: {
+    oneOf: [{ $ref: getSchemaPath(WechatTokenAnswerDto) }, { $ref: getSchemaPath(WechatErrorAnswerDto) }],
+  },
+};
+
+/**
+ * WeChat's token endpoints, answered from the shared token: servers in any
+ * language point their WeChat base URL here and keep their code. Only
+ * clients in `TOKEN_CLIENT_ALLOWLIST` get an answer other than 40164: the
+ * allowlist is checked first (WeChat checks its whitelist after the
+ * credentials), so a client outside it learns nothing about appids or secrets.
+ */
+@ApiTags('wechat-compatible')
+@ApiExtraModels(WechatTokenAnswerDto, WechatErrorAnswerDto)
+@Controller('cgi-bin')
+export class CgiBinController {
+  constructor(
+    private readonly compat: CompatTokenService,
+    private readonly allowlist: ClientAllowlist,
+  ) {}
+
+  @Get('token')
+  @ApiOperation({ summary: "WeChat's GET /cgi-bin/token, answered with the shared token (never a fetch)" })
+  @ApiQuery({ name: 'grant_type', example: 'client_credential' })
+  @ApiQuery({ name: 'appid', example: 'wx1234567890abcdef' })
+  @ApiQuery({ name: 'secret' })
+  @ApiOkResponse(WECHAT_ANSWER)
+  async token(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const ip = this.allowlist.clientIp(request.raw);
+    if (!this.allowlist.isAllowed(ip)) return send(reply, this.compat.refuseClient(ip));
+    const query = request.query as Record<string, unknown>;
+    send(
+      reply,
+      await this.compat.answer({ grantType: query.grant_type, appId: query.appid, secret: query.secret }),
+    );
+  }
+
+  @Post('stable_token')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "WeChat's POST /cgi-bin/stable_token, answered with the shared token",
+    description: '`force_refresh: true` forces a refresh (rate-limited; refused with 45011).',
+  })
+  @ApiBody({ type: StableTokenRequestDto })
+  @ApiOkResponse(WECHAT_ANSWER)
+  async stableToken(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const ip = this.allowlist.clientIp(request.raw);
+    if (!this.allowlist.isAllowed(ip)) return send(reply, this.compat.refuseClient(ip));
+    const body = parseBody(request.body);
+    if (body === undefined) return send(reply, this.compat.dataFormatError());
+    const { grant_type, appid, secret, force_refresh } = body;
+    if (
+      !isOptional(appid, 'string') ||
+      !isOptional(secret, 'string') ||
+      !isOptional(force_refresh, 'boolean')
+    ) {
+      return send(reply, this.compat.dataFormatError());
+    }
+    send(
+      reply,
+      await this.compat.answer({
+        grantType: grant_type,
+        appId: appid,
+        secret,
+        forceRefresh: force_refresh === true,
+      }),
+    );
+  }
+
+  @Get('stable_token')
+  @ApiOperation({ summary: 'Not a POST: 43002, as WeChat answers' })
+  @ApiOkResponse({ type: WechatErrorAnswerDto })
+  stableTokenGet(@Res() reply: FastifyReply): void {
+    send(reply, this.compat.requirePost());
+  }
+}
+
+function send(reply: FastifyReply, body: string): void {
+  reply.header('content-type', WECHAT_CONTENT_TYPE).send(body);
+}
+
+/** The JSON object of a stable_token body (sent as JSON or as plain text), or undefined. */
+function parseBody(body: unknown): Record<string, unknown> | undefined {
+  let value = body;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return value as Record<string, unknown>;
+}
+
+function isOptional(value: unknown, type: 'string' | 'boolean'): boolean {
+  return value === undefined || value === null || typeof value === type;
+}

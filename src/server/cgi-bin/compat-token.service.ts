@@ -1,0 +1,119 @@
+import { Injectable, Logger } from '@nestjs/common';
+import {
+  RefreshRefusedError,
+  TokenUnavailableError,
+  WechatTokenError,
+} from '../../core/wechat-token.errors.js';
+import { WechatTokenService } from '../../core/wechat-token.service.js';
+import { WECHAT_ERRMSGS } from '../http/http-messages.js';
+import { AccountSecrets } from './account-secrets.js';
+import { TokenAnswerCache } from './token-answer.cache.js';
+import { WechatErrcode, wechatErrorBody } from './wechat-answer.js';
+
+/** A token request as the WeChat-compatible endpoints received it (values not yet checked). */
+export interface CompatTokenRequest {
+  grantType: unknown;
+  appId: unknown;
+  secret: unknown;
+  /** `stable_token` only: a forced refresh. */
+  forceRefresh?: boolean;
+}
+
+const GRANT_TYPE = 'client_credential';
+
+/**
+ * The logic of `/cgi-bin/token` and `/cgi-bin/stable_token`: checks a request
+ * the way WeChat does (same errcodes) and answers with the shared token. It
+ * never calls WeChat, except for `stable_token` with `force_refresh: true`.
+ * Answers are JSON strings, sent with HTTP 200 whatever they say.
+ */
+@Injectable()
+export class CompatTokenService {
+  private readonly logger = new Logger('CompatTokenService');
+
+  constructor(
+    private readonly tokens: WechatTokenService,
+    private readonly secrets: AccountSecrets,
+    private readonly answers: TokenAnswerCache,
+  ) {}
+
+  /** The answer for a client that passed the allowlist. */
+  async answer(request: CompatTokenRequest): Promise<string> {
+    const { grantType, appId, secret } = request;
+    if (grantType !== GRANT_TYPE)
+      return wechatErrorBody(WechatErrcode.INVALID_GRANT_TYPE, WECHAT_ERRMSGS.invalidGrantType);
+    if (typeof appId !== 'string' || appId === '') {
+      return wechatErrorBody(WechatErrcode.APPID_MISSING, WECHAT_ERRMSGS.appIdMissing);
+    }
+    if (!this.secrets.has(appId))
+      return wechatErrorBody(WechatErrcode.INVALID_APPID, WECHAT_ERRMSGS.invalidAppId);
+    if (typeof secret !== 'string' || secret === '') {
+      return wechatErrorBody(WechatErrcode.APPSECRET_MISSING, WECHAT_ERRMSGS.appSecretMissing);
+    }
+    if (!this.secrets.matches(appId, secret)) {
+      return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, WECHAT_ERRMSGS.invalidAppSecret);
+    }
+    if (request.forceRefresh) {
+      const refused = await this.forceRefresh(appId);
+      if (refused) return refused;
+    }
+    try {
+      return await this.answers.answer(appId);
+    } catch (error) {
+      return this.unavailable(appId, error);
+    }
+  }
+
+  /** The 40164 answer for a client outside the allowlist. */
+  refuseClient(ip: string): string {
+    return wechatErrorBody(WechatErrcode.INVALID_IP, WECHAT_ERRMSGS.invalidIp(ip));
+  }
+
+  /** The 43002 answer for a `stable_token` call that is not a POST. */
+  requirePost(): string {
+    return wechatErrorBody(WechatErrcode.REQUIRE_POST_METHOD, WECHAT_ERRMSGS.requirePost);
+  }
+
+  /** The 47001 answer for a body that is not a JSON object. */
+  dataFormatError(): string {
+    return wechatErrorBody(WechatErrcode.DATA_FORMAT_ERROR, WECHAT_ERRMSGS.dataFormatError);
+  }
+
+  /** Forces a refresh; the answer to send instead of the token when it did not happen. */
+  private async forceRefresh(appId: string): Promise<string | undefined> {
+    try {
+      await this.tokens.refresh(appId);
+      return undefined;
+    } catch (error) {
+      if (error instanceof RefreshRefusedError) {
+        return wechatErrorBody(WechatErrcode.MINUTE_QUOTA_REACHED, WECHAT_ERRMSGS.minuteQuota);
+      }
+      this.logger.warn(`Forced refresh of ${appId} asked through stable_token failed: ${describe(error)}`);
+      const errcode = (error as { errcode?: unknown }).errcode;
+      return wechatErrorBody(
+        WechatErrcode.SYSTEM_ERROR,
+        WECHAT_ERRMSGS.refreshFailed(typeof errcode === 'number' ? errcode : WechatErrcode.SYSTEM_ERROR),
+      );
+    }
+  }
+
+  private unavailable(appId: string, error: unknown): string {
+    let detail: string | undefined;
+    if (error instanceof TokenUnavailableError) {
+      const last = error.lastError ?? this.tokens.lastError(appId);
+      detail = last ? `last WeChat errcode ${last.errcode}: ${last.hint}` : undefined;
+    } else if (error instanceof WechatTokenError) {
+      detail = error.code;
+    } else {
+      this.logger.error(`Serving the token of ${appId} failed: ${describe(error)}`);
+    }
+    return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, WECHAT_ERRMSGS.tokenUnavailable(detail));
+  }
+}
+
+/** An error's message for a log line (the module's errors never carry secrets; others are cut short). */
+function describe(error: unknown): string {
+  if (error instanceof WechatTokenError) return error.message;
+  if (error instanceof Error) return error.message.slice(0, 200);
+  return String(error);
+}

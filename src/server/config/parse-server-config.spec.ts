@@ -1,0 +1,208 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from './config-error.js';
+import { logLevelsFrom, parseDatabaseConfig, parseServerConfig, type Env } from './parse-server-config.js';
+
+const SECRET = '0123456789abcdef0123456789abcdef';
+const ADMIN = 'admin-token-0123456789';
+const VALID: Env = { WECHAT_ACCOUNTS: `wx1111111111111111:${SECRET}`, ADMIN_TOKEN: ADMIN };
+
+/** The ConfigError `parseServerConfig` throws for `VALID` with `change` applied. */
+function failure(change: Env): ConfigError {
+  try {
+    parseServerConfig({ ...VALID, ...change });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`no ConfigError for ${JSON.stringify(change)}`);
+}
+
+describe('parseServerConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = parseServerConfig(VALID);
+    expect(config).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      token: {
+        accounts: [{ appId: 'wx1111111111111111', secret: SECRET, mode: 'token' }],
+        apiBaseUrl: 'https://api.weixin.qq.com',
+        refreshCron: '*/30 * * * * *',
+        refreshAheadSeconds: 600,
+        overlapSeconds: 300,
+        forceRefreshMinIntervalSeconds: 30,
+        dailyQuota: 2000,
+        httpTimeoutMs: 5000,
+      },
+      adminToken: ADMIN,
+      clientAllowlist: ['127.0.0.1/32', '::1/128'],
+      trustProxy: [],
+      forceRefreshMinIntervalSeconds: 30,
+      logLevel: 'log',
+      embeddedDatabase: { dataDir: '.data/postgres', port: 54329 },
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = parseServerConfig({
+      PORT: '8080',
+      HOST: '::',
+      DATABASE_URL: 'postgresql://wx:pw@db.internal:5432/tokens',
+      WECHAT_ACCOUNTS: ` wxaaaaaaaaaaaaaaaa:${SECRET}:stable , wxbbbbbbbbbbbbbbbb:s2:token,`,
+      WECHAT_API_BASE_URL: 'http://127.0.0.1:4000',
+      TOKEN_REFRESH_CRON: '0 */5 * * * *',
+      TOKEN_REFRESH_AHEAD_SECONDS: '900',
+      WECHAT_TOKEN_OVERLAP_SECONDS: '120',
+      FORCE_REFRESH_MIN_INTERVAL_SECONDS: '0',
+      WECHAT_DAILY_QUOTA: '10000',
+      WECHAT_HTTP_TIMEOUT_MS: '2500',
+      ADMIN_TOKEN: ADMIN,
+      TOKEN_CLIENT_ALLOWLIST: '10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1',
+      TRUST_PROXY: '172.16.0.0/12',
+      LOG_LEVEL: 'DEBUG',
+      EMBEDDED_PG_PORT: '55000',
+      EMBEDDED_PG_DATA_DIR: '/var/lib/wx/pg',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '::',
+      databaseUrl: 'postgresql://wx:pw@db.internal:5432/tokens',
+      token: {
+        accounts: [
+          { appId: 'wxaaaaaaaaaaaaaaaa', secret: SECRET, mode: 'stable' },
+          { appId: 'wxbbbbbbbbbbbbbbbb', secret: 's2', mode: 'token' },
+        ],
+        apiBaseUrl: 'http://127.0.0.1:4000',
+        refreshCron: '0 */5 * * * *',
+        refreshAheadSeconds: 900,
+        overlapSeconds: 120,
+        forceRefreshMinIntervalSeconds: 0,
+        dailyQuota: 10000,
+        httpTimeoutMs: 2500,
+      },
+      clientAllowlist: ['10.0.0.0/8', '192.168.1.7/32', 'fd00::/8', '::1/128'],
+      trustProxy: ['172.16.0.0/12'],
+      forceRefreshMinIntervalSeconds: 0,
+      logLevel: 'debug',
+      embeddedDatabase: { dataDir: '/var/lib/wx/pg', port: 55000 },
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    const config = parseServerConfig({ ...VALID, PORT: '', DATABASE_URL: '  ', TRUST_PROXY: '' });
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.trustProxy).toEqual([]);
+  });
+
+  describe('WECHAT_ACCOUNTS', () => {
+    it.each([
+      [undefined, 'missing'],
+      [' , ', 'lists no account'],
+      ['wx1111111111111111', 'account "wx1111111111111111" has no secret (expected appId:secret[:stable])'],
+      ['wx1111111111111111:', 'account "wx1111111111111111" has no secret'],
+      ['wx1111111111111111::stable', 'account "wx1111111111111111" has no secret'],
+      [`:${SECRET}`, 'entry 1 has no appId'],
+      [`wx1:${SECRET},wx1:other`, 'account "wx1" is listed twice'],
+      [`wx1:${SECRET}:stabel`, 'account "wx1" has an unknown mode "stabel"'],
+      [`wx1:${SECRET}:stable:x`, 'account "wx1" has more than three ":"-separated fields'],
+      [`wx1 ${SECRET}`, 'entry 1 has an invalid appId'],
+      [`wx1:${SECRET} x`, 'account "wx1" has whitespace in its secret'],
+    ])('%j → %s', (value, problem) => {
+      const error = failure({ WECHAT_ACCOUNTS: value });
+      expect(error.variable).toBe('WECHAT_ACCOUNTS');
+      expect(error.message).toContain(`WECHAT_ACCOUNTS: ${problem}`);
+      expect(error.message).not.toContain(SECRET);
+    });
+
+    it('never repeats a secret, even one pasted where the mode goes', () => {
+      const error = failure({ WECHAT_ACCOUNTS: `wx1:${SECRET}:${SECRET}` });
+      expect(error.message).toContain('account "wx1" has an unknown mode:');
+      expect(error.message).not.toContain(SECRET);
+    });
+  });
+
+  it.each([
+    [{ PORT: '70000' }, 'PORT', 'must be a whole number from 1 to 65535 (got "70000")'],
+    [{ PORT: 'abc' }, 'PORT', 'must be a whole number from 1 to 65535 (got "abc")'],
+    [{ PORT: '0' }, 'PORT', 'from 1 to 65535'],
+    [{ PORT: '80.5' }, 'PORT', 'whole number'],
+    [{ HOST: 'http://0.0.0.0' }, 'HOST', 'must be an IP address or a host name'],
+    [
+      { DATABASE_URL: 'mysql://u:p@h/d' },
+      'DATABASE_URL',
+      'must be a postgres:// or postgresql:// URL (got "mysql://…")',
+    ],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL', 'is not a valid URL'],
+    [
+      { WECHAT_API_BASE_URL: 'api.weixin.qq.com' },
+      'WECHAT_API_BASE_URL',
+      'must be an http:// or https:// URL',
+    ],
+    [{ WECHAT_API_BASE_URL: 'ftp://x' }, 'WECHAT_API_BASE_URL', 'must be an http:// or https:// URL'],
+    [
+      { TOKEN_REFRESH_CRON: '*/5 * * * *' },
+      'TOKEN_REFRESH_CRON',
+      'has 5; five-field cron has no seconds field',
+    ],
+    [{ TOKEN_REFRESH_CRON: '* * * * * * *' }, 'TOKEN_REFRESH_CRON', 'needs six fields'],
+    [{ TOKEN_REFRESH_CRON: '61 * * * * *' }, 'TOKEN_REFRESH_CRON', 'is not a valid cron expression'],
+    [{ TOKEN_REFRESH_CRON: '@hourly' }, 'TOKEN_REFRESH_CRON', 'needs six fields'],
+    [{ TOKEN_REFRESH_AHEAD_SECONDS: '0' }, 'TOKEN_REFRESH_AHEAD_SECONDS', 'from 1 to 86400'],
+    [{ WECHAT_TOKEN_OVERLAP_SECONDS: '-5' }, 'WECHAT_TOKEN_OVERLAP_SECONDS', 'whole number'],
+    [{ FORCE_REFRESH_MIN_INTERVAL_SECONDS: '30s' }, 'FORCE_REFRESH_MIN_INTERVAL_SECONDS', 'whole number'],
+    [{ WECHAT_DAILY_QUOTA: '0' }, 'WECHAT_DAILY_QUOTA', '1 or more'],
+    [{ WECHAT_HTTP_TIMEOUT_MS: '5' }, 'WECHAT_HTTP_TIMEOUT_MS', 'from 100 to 600000'],
+    [{ ADMIN_TOKEN: undefined }, 'ADMIN_TOKEN', 'missing'],
+    [{ ADMIN_TOKEN: 'short-token' }, 'ADMIN_TOKEN', 'is too short (11 characters; at least 16'],
+    [{ ADMIN_TOKEN: 'has whitespace in the middle' }, 'ADMIN_TOKEN', 'must not contain whitespace'],
+    [
+      { TOKEN_CLIENT_ALLOWLIST: '10.0.0.0/33' },
+      'TOKEN_CLIENT_ALLOWLIST',
+      '"10.0.0.0/33" has a bad prefix length',
+    ],
+    [{ TOKEN_CLIENT_ALLOWLIST: 'fd00::/129' }, 'TOKEN_CLIENT_ALLOWLIST', '0 to 128 for IPv6'],
+    [
+      { TOKEN_CLIENT_ALLOWLIST: '10.0.0.0/8,localhost' },
+      'TOKEN_CLIENT_ALLOWLIST',
+      '"localhost" is not an IP',
+    ],
+    [{ TRUST_PROXY: '10.0.0.0/' }, 'TRUST_PROXY', 'bad prefix length'],
+    [{ TRUST_PROXY: '300.1.1.1' }, 'TRUST_PROXY', 'is not an IP address or CIDR'],
+    [{ LOG_LEVEL: 'info' }, 'LOG_LEVEL', 'must be one of fatal, error, warn, log, debug, verbose'],
+    [{ EMBEDDED_PG_PORT: '99999' }, 'EMBEDDED_PG_PORT', 'from 1 to 65535'],
+  ])('%j → %s: %s', (change, variable, problem) => {
+    const error = failure(change);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(`${variable}: `);
+    expect(error.message).toContain(problem);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('never repeats the admin token or the database password', () => {
+    expect(failure({ ADMIN_TOKEN: 'tiny-secret' }).message).not.toContain('tiny-secret');
+    expect(failure({ DATABASE_URL: 'mysql://u:hunter2hunter2@h/d' }).message).not.toContain('hunter2');
+    expect(failure({ DATABASE_URL: 'postgres://u:hun ter2@[bad' }).message).not.toContain('hun ter2');
+  });
+
+  it('cuts long values short in messages', () => {
+    const message = failure({ PORT: '9'.repeat(500) }).message;
+    expect(message.length).toBeLessThan(120);
+  });
+});
+
+describe('parseDatabaseConfig', () => {
+  it('needs neither accounts nor an admin token', () => {
+    expect(parseDatabaseConfig({ DATABASE_URL: 'postgres://h/d' })).toEqual({
+      databaseUrl: 'postgres://h/d',
+      embeddedDatabase: { dataDir: '.data/postgres', port: 54329 },
+    });
+  });
+});
+
+describe('logLevelsFrom', () => {
+  it('lists the level and every more severe one', () => {
+    expect(logLevelsFrom('warn')).toEqual(['fatal', 'error', 'warn']);
+    expect(logLevelsFrom()).toEqual(['fatal', 'error', 'warn', 'log']);
+  });
+});

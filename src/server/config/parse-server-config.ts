@@ -1,0 +1,273 @@
+import type { LogLevel } from '@nestjs/common';
+import { CronTime } from 'cron';
+import { isIP } from 'node:net';
+import { DEFAULT_OPTIONS, type TokenMode, type WechatAccount } from '../../core/wechat-token.options.js';
+import { ConfigError } from './config-error.js';
+import type { ServerConfig } from './server-config.js';
+
+/** Environment variables as `process.env` holds them. */
+export type Env = Record<string, string | undefined>;
+
+/** `TOKEN_CLIENT_ALLOWLIST` when unset: loopback only. */
+export const DEFAULT_CLIENT_ALLOWLIST: readonly string[] = ['127.0.0.1/32', '::1/128'];
+/** `EMBEDDED_PG_PORT` when unset: out of the way of a system Postgres on 5432. */
+export const DEFAULT_EMBEDDED_PG_PORT = 54329;
+/** `EMBEDDED_PG_DATA_DIR` when unset (git-ignored). */
+export const DEFAULT_EMBEDDED_PG_DATA_DIR = '.data/postgres';
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+const ACCOUNT_FORMAT = '(expected appId:secret[:stable])';
+const APP_ID = /^[A-Za-z0-9_-]+$/;
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const DAY_SECONDS = 86_400;
+
+/**
+ * Reads and checks the server's environment (see `.env.example`). Throws a
+ * `ConfigError` naming the first variable that is missing or wrong; secrets
+ * (account secrets, `ADMIN_TOKEN`, the database password) never appear in
+ * its message. Empty values count as unset.
+ */
+export function parseServerConfig(env: Env): ServerConfig {
+  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+
+  const forceRefreshMinIntervalSeconds = integer(
+    'FORCE_REFRESH_MIN_INTERVAL_SECONDS',
+    read('FORCE_REFRESH_MIN_INTERVAL_SECONDS'),
+    DEFAULT_OPTIONS.forceRefreshMinIntervalSeconds,
+    0,
+    DAY_SECONDS,
+  );
+  return {
+    port: integer('PORT', read('PORT'), 3000, 1, 65_535),
+    host: host(read('HOST') ?? '0.0.0.0'),
+    token: {
+      accounts: accounts(read('WECHAT_ACCOUNTS')),
+      apiBaseUrl: httpUrl('WECHAT_API_BASE_URL', read('WECHAT_API_BASE_URL') ?? DEFAULT_OPTIONS.apiBaseUrl),
+      refreshCron: cron(read('TOKEN_REFRESH_CRON') ?? DEFAULT_OPTIONS.refreshCron),
+      refreshAheadSeconds: integer(
+        'TOKEN_REFRESH_AHEAD_SECONDS',
+        read('TOKEN_REFRESH_AHEAD_SECONDS'),
+        DEFAULT_OPTIONS.refreshAheadSeconds,
+        1,
+        DAY_SECONDS,
+      ),
+      overlapSeconds: integer(
+        'WECHAT_TOKEN_OVERLAP_SECONDS',
+        read('WECHAT_TOKEN_OVERLAP_SECONDS'),
+        DEFAULT_OPTIONS.overlapSeconds,
+        1,
+        DAY_SECONDS,
+      ),
+      forceRefreshMinIntervalSeconds,
+      dailyQuota: integer('WECHAT_DAILY_QUOTA', read('WECHAT_DAILY_QUOTA'), DEFAULT_OPTIONS.dailyQuota, 1),
+      // A floor of 100 ms catches "5" meant as seconds.
+      httpTimeoutMs: integer(
+        'WECHAT_HTTP_TIMEOUT_MS',
+        read('WECHAT_HTTP_TIMEOUT_MS'),
+        DEFAULT_OPTIONS.httpTimeoutMs,
+        100,
+        600_000,
+      ),
+    },
+    adminToken: adminToken(read('ADMIN_TOKEN')),
+    clientAllowlist: cidrList(
+      'TOKEN_CLIENT_ALLOWLIST',
+      read('TOKEN_CLIENT_ALLOWLIST'),
+      DEFAULT_CLIENT_ALLOWLIST,
+    ),
+    trustProxy: cidrList('TRUST_PROXY', read('TRUST_PROXY'), []),
+    forceRefreshMinIntervalSeconds,
+    logLevel: logLevel(read('LOG_LEVEL')),
+    ...parseDatabaseConfig(env),
+  };
+}
+
+/**
+ * Only the database part of the environment (`DATABASE_URL`, `EMBEDDED_PG_*`):
+ * what `npm run migration:run` needs. Throws `ConfigError` like `parseServerConfig`.
+ */
+export function parseDatabaseConfig(env: Env): Pick<ServerConfig, 'databaseUrl' | 'embeddedDatabase'> {
+  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  return {
+    databaseUrl: databaseUrl(read('DATABASE_URL')),
+    embeddedDatabase: {
+      dataDir: read('EMBEDDED_PG_DATA_DIR') ?? DEFAULT_EMBEDDED_PG_DATA_DIR,
+      port: integer('EMBEDDED_PG_PORT', read('EMBEDDED_PG_PORT'), DEFAULT_EMBEDDED_PG_PORT, 1, 65_535),
+    },
+  };
+}
+
+/** The log levels Nest should print for `LOG_LEVEL` (that level and every more severe one). */
+export function logLevelsFrom(level: LogLevel = 'log'): LogLevel[] {
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1);
+}
+
+/** A value quoted for a message, cut short so a pasted blob cannot flood the line. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max?: number): number {
+  if (raw === undefined) return fallback;
+  const range = max === undefined ? `${min} or more` : `from ${min} to ${max}`;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || (max !== undefined && value > max)) {
+    throw new ConfigError(name, `must be a whole number ${range} (got ${quote(raw)})`);
+  }
+  return value;
+}
+
+function host(raw: string): string {
+  if (isIP(raw) || HOSTNAME.test(raw)) return raw;
+  throw new ConfigError(
+    'HOST',
+    `must be an IP address or a host name, without port or brackets (got ${quote(raw)})`,
+  );
+}
+
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // The value may hold a password: do not repeat it.
+    throw new ConfigError(
+      'DATABASE_URL',
+      'is not a valid URL (expected postgres://user:password@host:5432/database)',
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(
+      'DATABASE_URL',
+      `must be a postgres:// or postgresql:// URL (got ${quote(url.protocol + '//…')}); unset it to use the embedded Postgres`,
+    );
+  }
+  return raw;
+}
+
+function httpUrl(name: string, raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(name, `must be an http:// or https:// URL (got ${quote(raw)})`);
+  }
+  return raw;
+}
+
+function cron(raw: string): string {
+  const fields = raw.split(/\s+/).length;
+  if (fields !== 6) {
+    const hint = fields === 5 ? '; five-field cron has no seconds field: put one in front' : '';
+    throw new ConfigError(
+      'TOKEN_REFRESH_CRON',
+      `needs six fields, seconds first, e.g. "*/30 * * * * *" (${quote(raw)} has ${fields}${hint})`,
+    );
+  }
+  const { valid, error } = CronTime.validateCronExpression(raw);
+  if (!valid) {
+    throw new ConfigError(
+      'TOKEN_REFRESH_CRON',
+      `${quote(raw)} is not a valid cron expression: ${error?.message}`,
+    );
+  }
+  return raw;
+}
+
+function accounts(raw: string | undefined): WechatAccount[] {
+  const name = 'WECHAT_ACCOUNTS';
+  if (raw === undefined) {
+    throw new ConfigError(name, 'missing; list the accounts as comma-separated appId:secret[:stable]');
+  }
+  const seen = new Set<string>();
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0) throw new ConfigError(name, `lists no account ${ACCOUNT_FORMAT}`);
+  return entries.map((entry, index) => {
+    const [appId, secret, mode, ...rest] = entry.split(':').map((part) => part.trim());
+    if (!appId) throw new ConfigError(name, `entry ${index + 1} has no appId ${ACCOUNT_FORMAT}`);
+    // Not echoed: a malformed entry may be a pasted secret.
+    if (!APP_ID.test(appId)) {
+      throw new ConfigError(
+        name,
+        `entry ${index + 1} has an invalid appId (letters, digits, "_" and "-" only) ${ACCOUNT_FORMAT}`,
+      );
+    }
+    const account = `account ${quote(appId)}`;
+    if (!secret) throw new ConfigError(name, `${account} has no secret ${ACCOUNT_FORMAT}`);
+    if (/\s/.test(secret)) throw new ConfigError(name, `${account} has whitespace in its secret`);
+    if (rest.length > 0) {
+      throw new ConfigError(name, `${account} has more than three ":"-separated fields ${ACCOUNT_FORMAT}`);
+    }
+    if (seen.has(appId)) throw new ConfigError(name, `${account} is listed twice`);
+    seen.add(appId);
+    return { appId, secret, mode: tokenMode(account, mode) };
+  });
+}
+
+function tokenMode(account: string, raw: string | undefined): TokenMode {
+  if (raw === undefined || raw === 'token') return 'token';
+  if (raw === 'stable') return 'stable';
+  // Only short words are repeated: a long value may be part of a secret.
+  const shown = raw.length > 0 && raw.length <= 12 ? ` ${quote(raw)}` : '';
+  throw new ConfigError(
+    'WECHAT_ACCOUNTS',
+    `${account} has an unknown mode${shown}: use "stable" or leave it out ${ACCOUNT_FORMAT}`,
+  );
+}
+
+function adminToken(raw: string | undefined): string {
+  const name = 'ADMIN_TOKEN';
+  if (raw === undefined) {
+    throw new ConfigError(name, 'missing; set the bearer token of /admin/* (at least 16 characters)');
+  }
+  if (raw.length < 16) {
+    throw new ConfigError(
+      name,
+      `is too short (${raw.length} characters; at least 16, e.g. \`openssl rand -hex 24\`)`,
+    );
+  }
+  if (/\s/.test(raw)) throw new ConfigError(name, 'must not contain whitespace');
+  return raw;
+}
+
+function cidrList(name: string, raw: string | undefined, fallback: readonly string[]): string[] {
+  if (raw === undefined) return [...fallback];
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => cidr(name, entry));
+}
+
+/** `10.0.0.0/8` as is; a bare address becomes a single-host CIDR (`/32` or `/128`). */
+function cidr(name: string, entry: string): string {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  if (family === 0) {
+    throw new ConfigError(name, `${quote(entry)} is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
+  }
+  const max = family === 4 ? 32 : 128;
+  if (slash < 0) return `${address}/${max}`;
+  const prefix = entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) {
+    throw new ConfigError(name, `${quote(entry)} has a bad prefix length (0 to ${max} for IPv${family})`);
+  }
+  return `${address}/${Number(prefix)}`;
+}
+
+function logLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined) return 'log';
+  const level = raw.toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${quote(raw)})`);
+  }
+  return level;
+}

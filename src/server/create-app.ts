@@ -1,0 +1,38 @@
+import type { LoggerService, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule, type ResolvedServerConfig } from './app.module.js';
+import { logLevelsFrom } from './config/parse-server-config.js';
+import { configureHttpApp } from './http-api.module.js';
+
+/** Options of `createServerApp`. */
+export interface CreateServerAppOptions {
+  /** Nest's logger; default the console at the config's `LOG_LEVEL`. */
+  logger?: LoggerService | false | LogLevel[];
+}
+
+/**
+ * Builds and initialises the server app (database connected, migrations
+ * applied, tokens loading) without listening: call `app.listen()` next.
+ */
+export async function createServerApp(
+  config: ResolvedServerConfig,
+  opts: CreateServerAppOptions = {},
+): Promise<NestFastifyApplication> {
+  // No Fastify `trustProxy`: the HTTP API reads X-Forwarded-For itself, from `TRUST_PROXY` peers only.
+  const adapter = new FastifyAdapter({ bodyLimit: 16 * 1024 });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: opts.logger ?? logLevelsFrom(config.logLevel),
+    // Throw start-up errors to the caller instead of aborting the process.
+    abortOnError: false,
+  });
+  try {
+    configureHttpApp(app, config);
+    app.enableShutdownHooks();
+    await app.init();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+  return app;
+}

@@ -1,0 +1,133 @@
+import type { LoggerService } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import type { TokenMode } from '../../src/core/wechat-token.options.js';
+import type { ResolvedServerConfig } from '../../src/server/app.module.js';
+import { parseServerConfig, type Env } from '../../src/server/config/parse-server-config.js';
+import { createServerApp } from '../../src/server/create-app.js';
+import { WechatSandbox, type WechatSandboxOptions } from '../../src/testing/index.js';
+import { CaptureLogger } from './capture-logger.js';
+import { createTestDatabase } from './database.js';
+
+/** An account served by the fixture's server and known to its sandbox. */
+export interface FixtureAccount {
+  appId: string;
+  secret: string;
+  /** Default `token`. */
+  mode?: TokenMode;
+}
+
+export interface ServerFixtureOptions {
+  /** Accounts (they become `WECHAT_ACCOUNTS` and the sandbox's accounts). Default: one random `token`-mode account. */
+  accounts?: FixtureAccount[];
+  /**
+   * Environment overrides, applied over the fixture's own variables before
+   * parsing (`undefined` removes one), e.g. `{ TOKEN_CLIENT_ALLOWLIST: '10.0.0.0/8' }`.
+   */
+  env?: Env;
+  /** Options of the `WechatSandbox` (settings, clock); its accounts come from `accounts`. */
+  sandboxOptions?: Omit<WechatSandboxOptions, 'accounts'>;
+  /** Nest logger. Default: `fixture.logs`, which keeps every line (all levels) for leak checks. */
+  logger?: LoggerService | false;
+}
+
+/** A running server for e2e tests; call `close()` after each test. */
+export interface ServerFixture {
+  /** The initialised, listening app (`app.get(WechatTokenService)` etc.). */
+  app: NestFastifyApplication;
+  /** Where the server listens: `http://127.0.0.1:<port>`, no trailing slash. */
+  baseUrl: string;
+  /** The WeChat sandbox the server fetches its tokens from. */
+  sandbox: WechatSandbox;
+  sandboxUrl: string;
+  /** The fixture's own fresh database on the run's embedded Postgres. */
+  databaseUrl: string;
+  /** The config as `parseServerConfig` made it from the fixture's environment. */
+  config: ResolvedServerConfig;
+  /** `ADMIN_TOKEN`, random per fixture: send `Authorization: Bearer ${adminToken}`. */
+  adminToken: string;
+  /** The accounts, with their mode filled in. */
+  accounts: Required<FixtureAccount>[];
+  /** Every log line of the app (when no `logger` option was given). */
+  logs: CaptureLogger;
+  /** Closes the app, then stops the sandbox. */
+  close(): Promise<void>;
+}
+
+/** A random account, WeChat-shaped: `wx` + 16 hex appId, 32 hex secret. */
+export function fixtureAccount(mode: TokenMode = 'token'): Required<FixtureAccount> {
+  return { ...WechatSandbox.randomAccount(), mode };
+}
+
+/**
+ * Starts the whole server as production does, minus the embedded Postgres:
+ * a `WechatSandbox` on loopback, a fresh database (`createTestDatabase()`),
+ * the config parsed by `parseServerConfig` from an environment built here
+ * (plus `options.env`), `createServerApp`, and `listen(0, '127.0.0.1')`.
+ * The default client allowlist (loopback) lets the test itself call `/cgi-bin/*`.
+ *
+ * ```ts
+ * const fixture = await startServerFixture({ accounts: [fixtureAccount('stable')] });
+ * const res = await fetch(`${fixture.baseUrl}/admin/accounts`, {
+ *   headers: { authorization: `Bearer ${fixture.adminToken}` },
+ * });
+ * await fixture.close();
+ * ```
+ */
+export async function startServerFixture(options: ServerFixtureOptions = {}): Promise<ServerFixture> {
+  const accounts = (options.accounts ?? [fixtureAccount()]).map((account) => ({
+    mode: 'token' as TokenMode,
+    ...account,
+  }));
+  const sandbox = new WechatSandbox({
+    ...options.sandboxOptions,
+    accounts: accounts.map(({ appId, secret }) => ({ appId, secret })),
+  });
+  const sandboxUrl = await sandbox.start();
+  let app: NestFastifyApplication | undefined;
+  try {
+    const databaseUrl = await createTestDatabase('srv');
+    const adminToken = randomBytes(24).toString('hex');
+    const env: Env = {
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      WECHAT_ACCOUNTS: accounts
+        .map(({ appId, secret, mode }) => `${appId}:${secret}${mode === 'stable' ? ':stable' : ''}`)
+        .join(','),
+      WECHAT_API_BASE_URL: sandboxUrl,
+      ADMIN_TOKEN: adminToken,
+      WECHAT_HTTP_TIMEOUT_MS: '2000',
+      ...options.env,
+    };
+    const parsed = parseServerConfig(env);
+    const config: ResolvedServerConfig = { ...parsed, databaseUrl: parsed.databaseUrl ?? databaseUrl };
+    const logs = new CaptureLogger();
+    app = await createServerApp(config, { logger: options.logger ?? logs });
+    await app.listen(0, '127.0.0.1');
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const started = app;
+    return {
+      app: started,
+      baseUrl: `http://127.0.0.1:${port}`,
+      sandbox,
+      sandboxUrl,
+      databaseUrl: config.databaseUrl,
+      config,
+      adminToken: config.adminToken,
+      accounts,
+      logs,
+      close: async () => {
+        try {
+          await started.close();
+        } finally {
+          await sandbox.stop();
+        }
+      },
+    };
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await sandbox.stop();
+    throw error;
+  }
+}
