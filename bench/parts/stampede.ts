@@ -1,0 +1,173 @@
+import { request, Agent } from 'node:http';
+import type { BenchContext } from '../support/context.js';
+import { benchAccount } from '../support/module-app.js';
+import { median, type PartResult } from '../support/report.js';
+import { startSandbox } from '../support/sandbox.js';
+import { startServerProcess, waitHealthy, waitListening, type ServerProcess } from '../support/server.js';
+
+const SERVERS = 3;
+const ACCOUNTS = 3;
+const CALLERS = 1000;
+/** The sandbox answers each fetch this late, so the first fetch is still in flight while callers pile up. */
+const FETCH_DELAY_MS = 1000;
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** One GET on its own connection (1000 sockets at once, as 1000 separate callers would open). */
+function get(url: string, agent: Agent): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent, timeout: 30_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (error) => resolve({ status: 0, body: error.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (error) => resolve({ status: 0, body: error.message }));
+    req.end();
+  });
+}
+
+/**
+ * 3. Cold stampede: 3 server processes start together on one empty
+ * database; as soon as each listens, 1000 concurrent callers (spread over
+ * the 3 servers and 3 accounts) ask for tokens. Counts the sandbox's
+ * upstream fetches per account (goal: exactly 1) and checks every caller
+ * got the same token per account. Several rounds, each on a new database.
+ */
+export async function stampede(ctx: BenchContext): Promise<PartResult> {
+  const roundCount = ctx.quick ? 1 : 3;
+  const rounds = [];
+  for (let round = 0; round < roundCount; round++) rounds.push(await stampedeRound(ctx, round));
+  const maxFetches = Math.max(...rounds.flatMap((r) => r.fetchesPerAccount));
+  const minFetches = Math.min(...rounds.flatMap((r) => r.fetchesPerAccount));
+  const duringFetch = rounds.filter((r) => r.callersDuringFetch).length;
+  const startFailures = rounds.flatMap((r) => r.startFailures);
+  const allAnswered = rounds.every(
+    (r) => r.answeredWithToken === CALLERS && r.distinctTokensPerAccount.every((n) => n === 1),
+  );
+  return {
+    figures: [
+      {
+        id: '3',
+        name: `cold stampede: fetches per account (${CALLERS} callers, ${SERVERS} servers, ${ACCOUNTS} accts)`,
+        value: `${minFetches === maxFetches ? maxFetches : `${minFetches}-${maxFetches}`} per account, ${roundCount} rounds (${duringFetch} hit an in-flight fetch); ${rounds.map((r) => r.answeredWithToken).join('/')} answered${startFailures.length ? `; ${startFailures.length} server(s) did not start: "${startFailures[0].replace(/^.*?: (Failed to start: )?/, '').slice(0, 90)}"` : ''}`,
+        baseline: `ceiling: 1 fetch/account (vs ${CALLERS} requests)`,
+        goal: 'exactly 1, all answered',
+        pass: maxFetches === 1 && minFetches === 1 && allAnswered && startFailures.length === 0,
+      },
+    ],
+    raw: {
+      servers: SERVERS,
+      accounts: ACCOUNTS,
+      callers: CALLERS,
+      fetchDelayMs: FETCH_DELAY_MS,
+      medianSecondsToAnswerAll: median(rounds.map((r) => r.secondsToAnswerAll)),
+      rounds,
+    },
+  };
+}
+
+async function stampedeRound(ctx: BenchContext, round: number) {
+  const accounts = Array.from({ length: ACCOUNTS }, benchAccount);
+  const { sandbox, url: sandboxUrl, stop: stopSandbox } = await startSandbox({ accounts });
+  sandbox.injectFault({ delayMs: FETCH_DELAY_MS, times: 1000 });
+  const databaseUrl = await ctx.pg.createDatabase(`stampede${round}`);
+  const servers: ServerProcess[] = [];
+  const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+  try {
+    // Start all three at once: they race for the migrations and for the first fetch.
+    for (let i = 0; i < SERVERS; i++) {
+      servers.push(
+        await startServerProcess(ctx, `token server ${i + 1}`, {
+          databaseUrl,
+          accounts,
+          apiBaseUrl: sandboxUrl,
+        }),
+      );
+    }
+    // Each server's callers fire as soon as that server listens.
+    const started = Date.now();
+    const startFailures: string[] = [];
+    const answers = await Promise.all(
+      servers.map(async (server, s) => {
+        const mine = Array.from({ length: CALLERS }, (_, i) => i).filter((i) => i % SERVERS === s);
+        try {
+          await waitListening(server);
+        } catch (error) {
+          // A replica that cannot start is a result too: its callers get nothing.
+          const reason = error instanceof Error ? error.message : String(error);
+          startFailures.push(reason);
+          const results = mine.map((i) => ({
+            appId: accounts[Math.floor(i / SERVERS) % ACCOUNTS].appId,
+            status: 0,
+            body: 'server did not start',
+          }));
+          return { listenedAfter: NaN, results, answeredAfter: (Date.now() - started) / 1000, alive: false };
+        }
+        const listenedAfter = (Date.now() - started) / 1000;
+        const results = await Promise.all(
+          mine.map(async (i) => {
+            const account = accounts[Math.floor(i / SERVERS) % ACCOUNTS];
+            const answer = await get(
+              `${server.url}/cgi-bin/token?grant_type=client_credential&appid=${account.appId}&secret=${account.secret}`,
+              agent,
+            );
+            return { appId: account.appId, ...answer };
+          }),
+        );
+        return { listenedAfter, results, answeredAfter: (Date.now() - started) / 1000, alive: true };
+      }),
+    );
+    const secondsToAnswerAll = Math.max(...answers.map((a) => a.answeredAfter));
+    await Promise.all(servers.filter((_, i) => answers[i].alive).map((server) => waitHealthy(server)));
+    const all = answers.flatMap((a) => a.results);
+    const tokens = new Map<string, Set<string>>(accounts.map((a) => [a.appId, new Set()]));
+    let answeredWithToken = 0;
+    const otherAnswers = new Map<string, number>();
+    for (const answer of all) {
+      let token: string | undefined;
+      try {
+        token = (JSON.parse(answer.body) as { access_token?: string }).access_token;
+      } catch {
+        // counted below
+      }
+      if (answer.status === 200 && token) {
+        answeredWithToken += 1;
+        tokens.get(answer.appId)!.add(token);
+      } else {
+        const key = `${answer.status} ${answer.body.slice(0, 120)}`;
+        otherAnswers.set(key, (otherAnswers.get(key) ?? 0) + 1);
+      }
+    }
+    // When each account's fetch reached the sandbox (it answered FETCH_DELAY_MS later), vs when callers came.
+    const log = sandbox.stats().log;
+    const fetchArrivedAfter = accounts.map((a) => {
+      const call = log.find((c) => c.appId === a.appId);
+      return call ? (call.at - started) / 1000 : null;
+    });
+    const firstCallers = Math.min(...answers.filter((a) => a.alive).map((a) => a.listenedAfter));
+    return {
+      fetchesPerAccount: accounts.map((a) => sandbox.fetchCount(a.appId)),
+      fetchArrivedAfterSeconds: fetchArrivedAfter,
+      /** Whether callers were already asking while every account's fetch was still under way. */
+      callersDuringFetch: fetchArrivedAfter.every(
+        (at) => at !== null && firstCallers < at + FETCH_DELAY_MS / 1000,
+      ),
+      distinctTokensPerAccount: accounts.map((a) => tokens.get(a.appId)!.size),
+      answeredWithToken,
+      startFailures,
+      otherAnswers: Object.fromEntries(otherAnswers),
+      serversListenedAfterSeconds: answers.map((a) => a.listenedAfter),
+      secondsToAnswerAll,
+    };
+  } finally {
+    agent.destroy();
+    await Promise.all(servers.map((server) => server.child.stop()));
+    await stopSandbox();
+  }
+}
