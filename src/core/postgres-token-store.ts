@@ -126,7 +126,14 @@ export class PostgresTokenStore implements TokenStore {
         if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockBusyError(appId);
         throw error;
       }
-      await manager.query(`SELECT set_config('lock_timeout', '0', true)`);
+      // A holder that stops answering (frozen process, network partition) would
+      // keep the lock until TCP noticed, for hours: Postgres ends its session once
+      // it idles in this transaction longer than the others wait (its one fetch
+      // takes at most the HTTP timeout, which `waitMs` exceeds).
+      await manager.query(
+        `SELECT set_config('lock_timeout', '0', true), set_config('idle_in_transaction_session_timeout', $1, true)`,
+        [`${Math.max(1, Math.round(waitMs))}ms`],
+      );
       return work(new LockedPostgresAccount(manager, appId));
     });
   }

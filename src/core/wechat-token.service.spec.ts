@@ -165,7 +165,7 @@ describe('WechatTokenService (fake store)', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await service.getAccessToken()).not.toBe(mine);
     expect(await service.getAccessToken()).toBe('from-another-replica-0000000000');
-    await service.onApplicationShutdown();
+    await service.beforeApplicationShutdown();
   });
 
   it('adopts a stale report answered by someone else without fetching', async () => {

@@ -2,8 +2,8 @@ import {
   Inject,
   Injectable,
   Logger,
+  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { CLOCK, ClusterClock, type Clock } from './clock.js';
 import { mask } from './mask.js';
@@ -95,7 +95,7 @@ const RETRY_AFTER_TROUBLE_MS = 5 * SECOND;
  * LISTEN/NOTIFY and by a periodic re-read of the table.
  */
 @Injectable()
-export class WechatTokenService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WechatTokenService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('WechatTokenService');
   private readonly states = new Map<string, AccountState>();
   private readonly changeListeners = new Set<(appId: string) => void>();
@@ -278,7 +278,12 @@ export class WechatTokenService implements OnApplicationBootstrap, OnApplication
     this.warmUp = this.startUp();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Stops listening and lets refreshes under way finish. Before, not on,
+   * shutdown: the listener holds a connection of TypeORM's pool, and TypeORM
+   * may close its pool first (it waits forever for a borrowed connection).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resyncTimer);
     await this.watch?.close();

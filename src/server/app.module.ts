@@ -34,7 +34,7 @@ export class AppModule {
           inject: [ConfigService],
           useFactory: (configService: ConfigService) =>
             typeOrmOptions(serverConfig(configService).databaseUrl),
-
+          dataSourceFactory: createLockedDataSource,
         }),
         tokenModule,
         // The token module is handed to the HTTP API as an import rather than made global: a

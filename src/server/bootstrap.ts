@@ -112,7 +112,8 @@ export async function startServer(
     throw error;
   }
   const url = await app.getUrl();
-  log(`Listening on ${url}`);
+  const everywhere = config.host === '0.0.0.0' || config.host === '::';
+  log(`Listening on ${url}${everywhere ? ` (all interfaces: HOST=${config.host})` : ''}`);
   const started = app;
   let closing: Promise<void> | undefined;
   return {

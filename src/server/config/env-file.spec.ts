@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { parseServerConfig } from './parse-server-config.js';
 
 describe('withEnvFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'wxt-env-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, '.env');
   writeFileSync(file, '# comment\nPORT=4000\nHOST="127.0.0.1"\nADMIN_TOKEN=from-the-file-0123\n');
 

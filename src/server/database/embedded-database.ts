@@ -9,6 +9,7 @@ import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { DEFAULT_EMBEDDED_PG_PORT } from '../config/parse-server-config.js';
 
 /** Options of `EmbeddedDatabase.start()`. */
 export interface EmbeddedDatabaseOptions {
@@ -60,6 +61,7 @@ const EXIT_HOOK_EVENTS = [
  * `stop()`, or killed when this process exits without calling it.
  */
 export class EmbeddedDatabase {
+  private ready = false;
   private stopping?: Promise<void>;
   private readonly killOnExit = (): void => {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGINT');
@@ -79,7 +81,8 @@ export class EmbeddedDatabase {
   ) {
     process.on('exit', this.killOnExit);
     child.once('exit', (code, signal) => {
-      if (!this.stopping) {
+      // Before `ready`, start() reports the failure itself.
+      if (this.ready && !this.stopping) {
         this.log(`Postgres exited unexpectedly (${signal ?? `code ${code}`}); see ${this.logFile}`);
       }
     });
@@ -112,7 +115,7 @@ export class EmbeddedDatabase {
       await chmod(passwordFile, 0o600);
     }
 
-    const port = await choosePort(options.port ?? 54329, log);
+    const port = await choosePort(options.port ?? DEFAULT_EMBEDDED_PG_PORT, log);
     const child = await spawnPostgres(dataDir, port, logFile);
     const instance = new EmbeddedDatabase(
       child,
@@ -129,6 +132,7 @@ export class EmbeddedDatabase {
       await instance.stop();
       throw error;
     }
+    instance.ready = true;
     return instance;
   }
 
@@ -277,9 +281,15 @@ async function clearStaleLock(dataDir: string, log: (message: string) => void): 
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // A zombie (exited, not yet reaped by its new parent) answers signal 0 but is gone.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
