@@ -156,6 +156,26 @@ describe('WechatTokenService (fake store)', () => {
     expect(api.calls).toBe(0);
   });
 
+  it("finds another replica's token in the table while held back from fetching", async () => {
+    const { service, store, api } = setup();
+    store.lockBusy = true;
+    await expect(service.getAccessToken()).rejects.toThrow(TokenUnavailableError);
+    store.lockBusy = false;
+    store.tokens.push({
+      id: '7',
+      appId: 'wx0000000000000001',
+      accessToken: 'fetched-by-another-replica-0000',
+      fetchedAt: new Date(Date.UTC(2026, 10, 21, 2, 0, 0)),
+      expiresAt: new Date(Date.UTC(2026, 10, 21, 4, 0, 0)),
+      source: 'schedule',
+      mode: 'token',
+      instanceId: 'other:1',
+    });
+    // Still inside this replica's back-off after the busy lock: no fetch, a look at the table.
+    expect(await service.getAccessToken()).toBe('fetched-by-another-replica-0000');
+    expect(api.calls).toBe(0);
+  });
+
   it("swaps to another replica's token when notified", async () => {
     const { service, store } = setup();
     await service.onApplicationBootstrap();

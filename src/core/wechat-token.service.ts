@@ -82,6 +82,8 @@ interface AccountState {
   blockedReason?: string;
   lastError?: LastError;
   inflight?: Promise<RefreshOutcome | undefined>;
+  /** Last lock-free look at the table while held back (at most one a second). */
+  lastPeekMs: number;
 }
 
 const SECOND = 1000;
@@ -111,7 +113,13 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     private readonly refresher: TokenRefresher,
   ) {
     for (const account of options.accounts) {
-      this.states.set(account.appId, { account, expiresAtMs: 0, refreshAtMs: 0, nextAttemptAtMs: 0 });
+      this.states.set(account.appId, {
+        account,
+        expiresAtMs: 0,
+        refreshAtMs: 0,
+        nextAttemptAtMs: 0,
+        lastPeekMs: 0,
+      });
     }
   }
 
@@ -303,6 +311,15 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     if (this.clock.now() >= state.nextAttemptAtMs || state.inflight) {
       try {
         await this.run(state, { source: 'on_demand', force: false });
+      } catch (error) {
+        trouble = describe(error);
+      }
+    } else if (!this.isUsable(state) && this.clock.now() - state.lastPeekMs >= SECOND) {
+      // Held back from fetching: another replica may have a token all the same.
+      state.lastPeekMs = this.clock.now();
+      try {
+        const [latest] = await this.store.latest([state.account.appId]);
+        if (latest) this.adopt(state, latest);
       } catch (error) {
         trouble = describe(error);
       }
