@@ -240,23 +240,20 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
 
   // A void call (sending a message) whose retry succeeds must resolve: rethrowing the first
   // error would make the caller send twice.
-  it(
-    'a retry that succeeds with no value (void) resolves, it does not throw the first error',
-    async () => {
-      const f = await started();
-      let calls = 0;
-      const sendMessage = async (token: string): Promise<void> => {
-        calls++;
-        if (calls === 1) throw axiosErrorWith(40001);
-        const { data } = await axios.get<ApiAnswer>(`${f.sandboxUrl}/cgi-bin/get_api_domain_ip`, {
-          params: { access_token: token },
-        });
-        if (data.errcode) throw new Error(`unexpected errcode ${data.errcode}`);
-      };
+  it('a retry that succeeds with no value (void) resolves, it does not throw the first error', async () => {
+    const f = await started();
+    let calls = 0;
+    const sendMessage = async (token: string): Promise<void> => {
+      calls++;
+      if (calls === 1) throw axiosErrorWith(40001);
+      const { data } = await axios.get<ApiAnswer>(`${f.sandboxUrl}/cgi-bin/get_api_domain_ip`, {
+        params: { access_token: token },
+      });
+      if (data.errcode) throw new Error(`unexpected errcode ${data.errcode}`);
+    };
 
-      await expect(f.service.withAccessToken(f.appId, sendMessage)).resolves.toBeUndefined();
-      expect(calls).toBe(2);
-      expect(f.sandbox.fetchCount(f.appId)).toBe(2);
-    },
-  );
+    await expect(f.service.withAccessToken(f.appId, sendMessage)).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+    expect(f.sandbox.fetchCount(f.appId)).toBe(2);
+  });
 });
