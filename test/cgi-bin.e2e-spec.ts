@@ -125,7 +125,12 @@ describe('/cgi-bin/token and /cgi-bin/stable_token', () => {
       ['no secret', { grant_type: 'client_credential', appid: appId }, 41004],
       [
         'wrong secret',
-        { grant_type: 'client_credential', appid: appId, secret: `${secret.slice(0, -1)}0` },
+        // The last character changed (to one it is not), same length.
+        {
+          grant_type: 'client_credential',
+          appid: appId,
+          secret: `${secret.slice(0, -1)}${secret.endsWith('0') ? '1' : '0'}`,
+        },
         40125,
       ],
       ['longer secret', { grant_type: 'client_credential', appid: appId, secret: `${secret}0` }, 40125],
