@@ -98,6 +98,34 @@ describe('stable_token accounts', () => {
     );
   });
 
+  it("answers WeChat's own 45011 as a refusal with a retry time, keeps the token, and does not hold back normal refreshes", async () => {
+    const clock = new ManualClock(MORNING);
+    fixture = await ModuleFixture.start({
+      clock,
+      accounts: [testAccount('stable')],
+      // WeChat stricter than the limits we know of (as if another tool forced this account too).
+      sandbox: { forceMinIntervalSeconds: 120 },
+    });
+    await fixture.service.getAccessToken();
+    await fixture.service.refresh(fixture.appId);
+    const forced = await fixture.service.getAccessToken();
+    clock.advance(40);
+    const refused = await fixture.service.refresh(fixture.appId).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RefreshRefusedError);
+    expect((refused as RefreshRefusedError).reason).toBe('stable_force_limit');
+    expect((refused as RefreshRefusedError).retryAfterSeconds).toBeGreaterThan(0);
+    expect(fixture.sandbox.stats().log.at(-1)?.errcode).toBe(45011);
+    expect(await fixture.service.getAccessToken()).toBe(forced);
+    expect((await fixture.service.status(fixture.appId)).lastError).toBeNull();
+
+    // The scheduled refresh (normal mode) is not held back by the refused force.
+    clock.advance(7200 - 40 - 250);
+    const callsBefore = fixture.sandbox.fetchCount(fixture.appId);
+    await fixture.scheduler.tick();
+    expect(fixture.sandbox.fetchCount(fixture.appId)).toBe(callsBefore + 1);
+    expect(await fixture.service.getAccessToken()).not.toBe(forced);
+  });
+
   it('keeps a token account off stable_token and a stable account off /cgi-bin/token', async () => {
     const clock = new ManualClock(MORNING);
     const token = testAccount('token');

@@ -128,6 +128,9 @@ describe('refresh policy', () => {
     expect(at(89507, true)).toEqual({ at: T0 + 3600_000, reason: 'backoff' });
     expect(at(89506)).toEqual({ at: T0 + 86400_000, reason: 'backoff' });
     expect(at(45009, true)).toEqual({ at: Date.UTC(2026, 10, 21, 16, 0, 0), reason: 'quota' });
+    // A refused force_refresh holds back only the next force, for WeChat's 30 s.
+    expect(at(45011)).toBeNull();
+    expect(at(45011, true)).toEqual({ at: T0 + 30_000, reason: 'backoff' });
   });
 
   it('stops at the daily quota', () => {

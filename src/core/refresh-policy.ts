@@ -92,12 +92,14 @@ export function servedExpiresIn(
 }
 
 /** How a failed fetch is treated. */
-export type FailureClass = 'transient' | 'config' | 'quota' | 'refused_1h' | 'refused_24h';
+export type FailureClass = 'transient' | 'config' | 'quota' | 'refused_1h' | 'refused_24h' | 'force_limit';
 
 /** Classifies a failure by WeChat errcode (null: transport failure, treated as transient). */
 export function classifyFailure(errcode: number | null): FailureClass {
   if (errcode === null || errcode === -1) return 'transient';
   if (errcode === 45009) return 'quota';
+  // A refused stable_token force_refresh: only the next force waits.
+  if (errcode === 45011) return 'force_limit';
   if (errcode === 89507) return 'refused_1h';
   if (errcode === 89506) return 'refused_24h';
   // 40164, 89501, 89503, 40013, 40125, 40001, 40243 and anything unknown:
@@ -128,6 +130,10 @@ export function nextAllowedFetch(
   switch (kind) {
     case 'quota':
       return lastAt >= quotaDayStart(nowMs) ? { at: dayEnd, reason: 'quota' } : null;
+    case 'force_limit':
+      if (!forced) return null;
+      delay = STABLE_FORCE_MIN_INTERVAL_SECONDS * SECOND;
+      break;
     case 'refused_1h':
       delay = HOUR;
       break;

@@ -122,6 +122,17 @@ export class TokenRefresher {
         instanceId: this.options.instanceId,
         tokenId: null,
       });
+      if (forceRefresh && failure instanceof WechatApiError && failure.errcode === 45011) {
+        // WeChat's own force limit (stricter than ours, or counted elsewhere): the
+        // current token is fine and stays served; the caller learns when to retry.
+        const retryAfter = STABLE_FORCE_MIN_INTERVAL_SECONDS;
+        const message = MESSAGES.stableForceLimit(account.appId, retryAfter);
+        return {
+          token: latest,
+          calledWechat: true,
+          refusal: new RefreshRefusedError(account.appId, 'stable_force_limit', retryAfter, message),
+        };
+      }
       this.logger.warn(`Fetching the token of ${account.appId} failed: ${failure.message}`);
       return {
         token: latest,
