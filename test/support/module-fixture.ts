@@ -88,31 +88,14 @@ export class ModuleFixture {
 
   /** Builds and starts the app (again). */
   async boot(): Promise<void> {
-    const builder = Test.createTestingModule({
-      imports: [
-        ScheduleModule.forRoot(),
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: this.databaseUrl,
-          autoLoadEntities: true,
-          migrations: WECHAT_TOKEN_MIGRATIONS,
-          migrationsRun: true,
-          // A test may stop scheduling; the cron's default is 30 s: tests drive ticks themselves.
-        }),
-        WechatTokenModule.forRoot({
-          accounts: this.accounts,
-          apiBaseUrl: this.apiBaseUrl,
-          // Far in the future: tests call `scheduler.tick()` themselves.
-          refreshCron: '0 0 0 1 1 *',
-          httpTimeoutMs: 2000,
-          ...this.options.module,
-        }),
-      ],
+    this.app = await createTokenModuleApp({
+      databaseUrl: this.databaseUrl,
+      accounts: this.accounts,
+      apiBaseUrl: this.apiBaseUrl,
+      clock: this.options.clock,
+      logger: this.logger,
+      module: { httpTimeoutMs: 2000, ...this.options.module },
     });
-    if (this.options.clock) builder.overrideProvider(CLOCK).useValue(this.options.clock);
-    const moduleRef = await builder.compile();
-    moduleRef.useLogger(this.logger);
-    this.app = await moduleRef.init();
   }
 
   /** Waits for the start-up fetches the service kicks off in the background. */
@@ -149,4 +132,50 @@ export class ModuleFixture {
     await this.app?.close();
     await this.sandbox.stop();
   }
+}
+
+/** What `createTokenModuleApp` builds. */
+export interface TokenModuleAppOptions {
+  databaseUrl: string;
+  accounts: WechatTokenModuleOptions['accounts'];
+  apiBaseUrl: string;
+  clock?: ManualClock;
+  logger: CaptureLogger;
+  /** Module options beyond the above (they win). */
+  module?: Partial<WechatTokenModuleOptions>;
+  /** TypeORM `applicationName`, to tell replicas apart in `pg_stat_activity`. */
+  applicationName?: string;
+  /** Whether this app applies the migrations. Default true. */
+  migrationsRun?: boolean;
+}
+
+/**
+ * A Nest application context with only `WechatTokenModule`, as a host app
+ * imports it: its own TypeORM connection and `ScheduleModule`. The cron is
+ * parked far in the future; tests call `RefreshScheduler.tick()` themselves.
+ */
+export async function createTokenModuleApp(options: TokenModuleAppOptions): Promise<INestApplicationContext> {
+  const builder = Test.createTestingModule({
+    imports: [
+      ScheduleModule.forRoot(),
+      TypeOrmModule.forRoot({
+        type: 'postgres',
+        url: options.databaseUrl,
+        applicationName: options.applicationName,
+        autoLoadEntities: true,
+        migrations: WECHAT_TOKEN_MIGRATIONS,
+        migrationsRun: options.migrationsRun ?? true,
+      }),
+      WechatTokenModule.forRoot({
+        accounts: options.accounts,
+        apiBaseUrl: options.apiBaseUrl,
+        refreshCron: '0 0 0 1 1 *',
+        ...options.module,
+      }),
+    ],
+  });
+  if (options.clock) builder.overrideProvider(CLOCK).useValue(options.clock);
+  const moduleRef = await builder.compile();
+  moduleRef.useLogger(options.logger);
+  return moduleRef.init();
 }

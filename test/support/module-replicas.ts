@@ -1,14 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
-import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import pg from 'pg';
-import { WECHAT_TOKEN_MIGRATIONS } from '../../migrations/index.js';
-import { CLOCK } from '../../src/core/clock.js';
 import { RefreshScheduler } from '../../src/core/refresh.scheduler.js';
-import { WechatTokenModule } from '../../src/core/wechat-token.module.js';
 import type { WechatTokenModuleOptions } from '../../src/core/wechat-token.options.js';
 import { WechatTokenService } from '../../src/core/wechat-token.service.js';
+import { createTokenModuleApp } from './module-fixture.js';
 import { WechatSandbox, type SandboxCallRecord, type WechatSandboxOptions } from '../../src/testing/index.js';
 import { CaptureLogger } from './capture-logger.js';
 import { clusterAccount, type ClusterAccount } from './cluster.js';
@@ -87,32 +82,17 @@ export class ModuleReplicas {
 
   private async boot(index: number): Promise<void> {
     const name = `replica-${index}`;
-    const builder = Test.createTestingModule({
-      imports: [
-        ScheduleModule.forRoot(),
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: this.databaseUrl,
-          applicationName: name,
-          autoLoadEntities: true,
-          migrations: WECHAT_TOKEN_MIGRATIONS,
-          migrationsRun: index === 0,
-        }),
-        WechatTokenModule.forRoot({
-          accounts: this.accounts,
-          apiBaseUrl: this.sandboxUrl,
-          // Parked: `tick()` drives the refresh checks.
-          refreshCron: '0 0 0 1 1 *',
-          httpTimeoutMs: 1000,
-          instanceId: name,
-          ...this.options.module,
-        }),
-      ],
+    const app = await createTokenModuleApp({
+      databaseUrl: this.databaseUrl,
+      accounts: this.accounts,
+      apiBaseUrl: this.sandboxUrl,
+      clock: this.options.clock,
+      logger: this.logger,
+      applicationName: name,
+      // One after the other: the first applies the migrations.
+      migrationsRun: index === 0,
+      module: { httpTimeoutMs: 1000, instanceId: name, ...this.options.module },
     });
-    if (this.options.clock) builder.overrideProvider(CLOCK).useValue(this.options.clock);
-    const moduleRef = await builder.compile();
-    moduleRef.useLogger(this.logger);
-    const app = await moduleRef.init();
     this.replicas.push({
       index,
       name,
