@@ -47,6 +47,9 @@ export interface ResolvedWechatTokenOptions extends Required<Omit<WechatTokenMod
   accounts: Required<WechatAccount>[];
 }
 
+/** What an appId may look like: it is a path segment of the admin API and an `app_id varchar(64)`. */
+export const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Defaults of every optional option. */
 export const DEFAULT_OPTIONS = {
   apiBaseUrl: 'https://api.weixin.qq.com',
@@ -81,6 +84,11 @@ export function resolveOptions(
   const accounts = options.accounts.map((account, index) => {
     if (!account?.appId || typeof account.appId !== 'string') {
       throw new InvalidOptionsError(`accounts[${index}] has no appId.`);
+    }
+    if (!APP_ID_PATTERN.test(account.appId)) {
+      throw new InvalidOptionsError(
+        `accounts[${index}].appId "${account.appId.slice(0, 64)}" is not an AppID: use 1-64 letters, digits, "_" or "-" (WeChat's look like wx1234567890abcdef).`,
+      );
     }
     if (!account.secret || typeof account.secret !== 'string') {
       throw new InvalidOptionsError(`account ${account.appId} has no secret.`);

@@ -16,7 +16,7 @@ import {
   TokenUnavailableError,
   UnknownAccountError,
 } from './wechat-token.errors.js';
-import { resolveOptions } from './wechat-token.options.js';
+import { InvalidOptionsError, resolveOptions } from './wechat-token.options.js';
 import { WechatTokenService } from './wechat-token.service.js';
 
 /** An in-memory TokenStore: a promise chain per account stands in for the advisory lock. */
@@ -127,6 +127,17 @@ describe('WechatTokenService (fake store)', () => {
     expect(api.calls).toBe(1);
     await service.getAccessToken();
     expect(api.calls).toBe(1);
+  });
+
+  it('refuses options that cannot work, naming the option', () => {
+    const account = { appId: 'wx0000000000000001', secret: 's' };
+    expect(() => resolveOptions({ accounts: [] }, 'x')).toThrow(InvalidOptionsError);
+    expect(() => resolveOptions({ accounts: [account, account] }, 'x')).toThrow(/listed twice/);
+    expect(() => resolveOptions({ accounts: [{ ...account, appId: "x'; DROP" }] }, 'x')).toThrow(
+      /not an AppID/,
+    );
+    expect(() => resolveOptions({ accounts: [{ ...account, secret: '' }] }, 'x')).toThrow(/no secret/);
+    expect(() => resolveOptions({ accounts: [account], httpTimeoutMs: 0 }, 'x')).toThrow(/httpTimeoutMs/);
   });
 
   it('needs an appId when several accounts are configured, and knows only its own', async () => {

@@ -107,6 +107,7 @@ describe('parseServerConfig', () => {
       [`wx1:${SECRET}:stabel`, 'account "wx1" has an unknown mode "stabel"'],
       [`wx1:${SECRET}:stable:x`, 'account "wx1" has more than three ":"-separated fields'],
       [`wx1 ${SECRET}`, 'entry 1 has an invalid appId'],
+      [`${'w'.repeat(65)}:${SECRET}`, 'entry 1 has an invalid appId (1-64'],
       [`wx1:${SECRET} x`, 'account "wx1" has whitespace in its secret'],
     ])('%j → %s', (value, problem) => {
       const error = failure({ WECHAT_ACCOUNTS: value });

@@ -1,7 +1,12 @@
 import type { LogLevel } from '@nestjs/common';
 import { CronTime } from 'cron';
 import { isIP } from 'node:net';
-import { DEFAULT_OPTIONS, type TokenMode, type WechatAccount } from '../../core/wechat-token.options.js';
+import {
+  APP_ID_PATTERN,
+  DEFAULT_OPTIONS,
+  type TokenMode,
+  type WechatAccount,
+} from '../../core/wechat-token.options.js';
 import { ConfigError } from './config-error.js';
 import type { ServerConfig } from './server-config.js';
 
@@ -17,7 +22,6 @@ export const DEFAULT_EMBEDDED_PG_DATA_DIR = '.data/postgres';
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 const ACCOUNT_FORMAT = '(expected appId:secret[:stable])';
-const APP_ID = /^[A-Za-z0-9_-]+$/;
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const DAY_SECONDS = 86_400;
 
@@ -193,10 +197,10 @@ function accounts(raw: string | undefined): WechatAccount[] {
     const [appId, secret, mode, ...rest] = entry.split(':').map((part) => part.trim());
     if (!appId) throw new ConfigError(name, `entry ${index + 1} has no appId ${ACCOUNT_FORMAT}`);
     // Not echoed: a malformed entry may be a pasted secret.
-    if (!APP_ID.test(appId)) {
+    if (!APP_ID_PATTERN.test(appId)) {
       throw new ConfigError(
         name,
-        `entry ${index + 1} has an invalid appId (letters, digits, "_" and "-" only) ${ACCOUNT_FORMAT}`,
+        `entry ${index + 1} has an invalid appId (1-64 letters, digits, "_" and "-") ${ACCOUNT_FORMAT}`,
       );
     }
     const account = `account ${quote(appId)}`;

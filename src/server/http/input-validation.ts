@@ -1,14 +1,16 @@
 import { BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
+import { APP_ID_PATTERN } from '../../core/wechat-token.options.js';
 import { HTTP_MESSAGES } from './http-messages.js';
 
 /**
- * The accepted shape of an `appId` in a path: 1–64 letters, digits, `_`, `-`.
- * Looser than WeChat's own `wx` + 16 characters, so accounts of other shapes
- * (test and sandbox ones) work, and strict enough that nothing else (quotes,
- * slashes, SQL, control characters) reaches the service or a log line. A
- * well-formed appId that is not configured is a 404.
+ * The accepted shape of an `appId` in a path is the one the module accepts in
+ * its options: 1–64 letters, digits, `_`, `-`. Looser than WeChat's own `wx` +
+ * 16 characters, so accounts of other shapes (test and sandbox ones) work, and
+ * strict enough that nothing else (quotes, slashes, SQL, control characters)
+ * reaches the service or a log line. A well-formed appId that is not
+ * configured is a 404.
  */
-export const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export { APP_ID_PATTERN };
 /** Largest page of the token history. */
 export const HISTORY_MAX_LIMIT = 500;
 /** Page size of the token history when `limit` is not given. */
