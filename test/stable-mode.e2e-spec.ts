@@ -126,6 +126,31 @@ describe('stable_token accounts', () => {
     expect(await fixture.service.getAccessToken()).not.toBe(forced);
   });
 
+  it('answers a stale report with a normal call first: no force when WeChat already rotated', async () => {
+    const clock = new ManualClock(MORNING);
+    const account = testAccount('stable');
+    fixture = await ModuleFixture.start({ clock, accounts: [account] });
+    const ours = await fixture.service.getAccessToken();
+    // Someone else forces the account (another tool with the same secret): our token dies at once.
+    const outside = await fetch(`${fixture.sandboxUrl}/cgi-bin/stable_token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        grant_type: 'client_credential',
+        appid: account.appId,
+        secret: account.secret,
+        force_refresh: true,
+      }),
+    }).then((r) => r.json() as Promise<{ access_token: string }>);
+    expect((await fixture.tokenWorks(ours)).ok).toBe(false);
+
+    await fixture.service.refresh(account.appId, { staleToken: ours });
+    expect(await fixture.service.getAccessToken()).toBe(outside.access_token);
+    const ourCalls = fixture.sandbox.stats().log.slice(-1);
+    expect(ourCalls).toEqual([expect.objectContaining({ forceRefresh: false, errcode: 0 })]);
+    expect(fixture.sandbox.stats().log.filter((call) => call.forceRefresh)).toHaveLength(1);
+  });
+
   it('keeps a token account off stable_token and a stable account off /cgi-bin/token', async () => {
     const clock = new ManualClock(MORNING);
     const token = testAccount('token');

@@ -133,8 +133,17 @@ describe('refresh policy', () => {
     expect(at(45011, true)).toEqual({ at: T0 + 30_000, reason: 'backoff' });
   });
 
-  it('stops at the daily quota', () => {
-    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 2000 }), T0, 2000, true)?.reason).toBe('quota');
-    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1999 }), T0, 2000, true)).toBeNull();
+  it('stops at the daily quota, and forced refreshes 50 calls before it', () => {
+    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 2000 }), T0, 2000, false)?.reason).toBe('quota');
+    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1999 }), T0, 2000, false)).toBeNull();
+    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1950 }), T0, 2000, true)?.reason).toBe('quota');
+    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1949 }), T0, 2000, true)).toBeNull();
+  });
+
+  it('never promises past what the overlap leaves, whatever the overlap', () => {
+    const t = token('1', T0);
+    const planned = plannedRefreshAt(t, 600, 'token');
+    // Overdue by 60 s with a 10 s overlap: the next fetch may come now, the token lives 10 s more.
+    expect(servedExpiresIn(t, planned + 60_000, 'token', planned, 10)).toBe(10);
   });
 });

@@ -85,10 +85,15 @@ export function servedExpiresIn(
     const nextFetch = Math.max(refreshAtMs, nowMs);
     aliveUntil = Math.min(expiresAt, nextFetch + overlapSeconds * SECOND);
   }
-  const seconds = Math.floor((aliveUntil - nowMs) / SECOND) - SERVED_SKEW_MARGIN_SECONDS;
-  const remaining = Math.floor((expiresAt - nowMs) / SECOND);
+  const alive = Math.floor((aliveUntil - nowMs) / SECOND);
+  const seconds = alive - SERVED_SKEW_MARGIN_SECONDS;
   // Near the end, the margin would leave nothing: hand out what is really left.
-  return Math.max(1, Math.min(remaining, seconds > 0 ? seconds : remaining));
+  return Math.max(1, seconds > 0 ? seconds : alive);
+}
+
+/** Calls of the daily quota that forced refreshes may not use: kept for the scheduled ones. */
+export function forceQuotaReserve(dailyQuota: number): number {
+  return Math.min(50, Math.floor(dailyQuota / 10));
 }
 
 /** How a failed fetch is treated. */
@@ -122,6 +127,11 @@ export function nextAllowedFetch(
 ): { at: number; reason: 'quota' | 'backoff' } | null {
   const dayEnd = quotaDayStart(nowMs) + DAY;
   if (summary.attemptsToday >= dailyQuota) return { at: dayEnd, reason: 'quota' };
+  // Forced refreshes (a client forcing on every 40001, say) must not eat the
+  // calls the scheduled refreshes of the rest of the day need.
+  if (forced && summary.attemptsToday >= dailyQuota - forceQuotaReserve(dailyQuota)) {
+    return { at: dayEnd, reason: 'quota' };
+  }
   const last = summary.failuresSinceSuccess[0];
   if (!last) return null;
   const lastAt = last.attemptedAt.getTime();

@@ -12,6 +12,7 @@ import {
 import {
   TOKEN_STORE,
   type AttemptSummary,
+  type FetchAttempt,
   type LockedAccount,
   type StoredToken,
   type TokenSource,
@@ -51,6 +52,12 @@ export interface RefreshOutcome {
 }
 
 const SECOND = 1000;
+
+/** The part of a fetch-log row known once the call is over, whatever came of it. */
+type AttemptBase = Pick<
+  FetchAttempt,
+  'endpoint' | 'forceRefresh' | 'source' | 'latencyMs' | 'attemptedAt' | 'instanceId'
+>;
 
 /**
  * One refresh, done the cluster-safe way: take the account's advisory lock,
@@ -99,30 +106,86 @@ export class TokenRefresher {
     const refusal = this.refusal(account, intent, summary, now);
     if (refusal) return { token: latest, calledWechat: false, refusal, lastFailure };
 
-    const forceRefresh = intent.force && account.mode === 'stable';
+    let forceRefresh = intent.force && account.mode === 'stable';
+    if (forceRefresh && intent.source === 'stale_report') {
+      // A normal stable_token call first: after someone else's force_refresh it
+      // already returns the new token, while forcing would kill the token every
+      // other client holds and use one of WeChat's 20 forces a day.
+      const normal = await this.call(account, false, intent, locked);
+      if (!normal.fetched || normal.fetched.accessToken !== intent.staleToken) {
+        return this.settle(account, intent, locked, latest, normal);
+      }
+      await locked.recordAttempt({
+        ...normal.attempt,
+        outcome: 'unchanged',
+        errcode: null,
+        errmsg: null,
+        tokenId: latest?.id ?? null,
+      });
+      forceRefresh = true;
+    }
+    return this.settle(
+      account,
+      intent,
+      locked,
+      latest,
+      await this.call(account, forceRefresh, intent, locked),
+    );
+  }
+
+  /** One call to WeChat. A failure is logged in the fetch log here; a success by `settle`. */
+  private async call(
+    account: Required<WechatAccount>,
+    forceRefresh: boolean,
+    intent: RefreshIntent,
+    locked: LockedAccount,
+  ): Promise<{
+    fetched?: FetchedToken;
+    failure?: WechatApiError | WechatTransportError;
+    attempt: AttemptBase;
+  }> {
     const startedAt = this.clock.now();
     const started = performance.now();
-    let fetched: FetchedToken;
+    const attempt = (): AttemptBase => ({
+      endpoint: account.mode === 'stable' ? 'stable_token' : 'token',
+      forceRefresh,
+      source: intent.source,
+      latencyMs: performance.now() - started,
+      attemptedAt: new Date(startedAt),
+      instanceId: this.options.instanceId,
+    });
     try {
-      fetched =
+      const fetched =
         account.mode === 'stable'
           ? await this.api.fetchStableToken(account, forceRefresh)
           : await this.api.fetchToken(account);
+      return { fetched, attempt: attempt() };
     } catch (error) {
       const failure = error as WechatApiError | WechatTransportError;
+      const base = attempt();
       await locked.recordAttempt({
-        endpoint: account.mode === 'stable' ? 'stable_token' : 'token',
-        forceRefresh,
-        source: intent.source,
+        ...base,
         outcome: failure instanceof WechatApiError ? 'errcode' : failure.reason,
         errcode: failure.errcode,
         errmsg: failure.errmsg,
-        latencyMs: performance.now() - started,
-        attemptedAt: new Date(startedAt),
-        instanceId: this.options.instanceId,
         tokenId: null,
       });
-      if (forceRefresh && failure instanceof WechatApiError && failure.errcode === 45011) {
+      return { failure, attempt: base };
+    }
+  }
+
+  /** Turns a call's result into the outcome: a failure, an unchanged token, or a new row. */
+  private async settle(
+    account: Required<WechatAccount>,
+    intent: RefreshIntent,
+    locked: LockedAccount,
+    latest: StoredToken | null,
+    result: { fetched?: FetchedToken; failure?: WechatApiError | WechatTransportError; attempt: AttemptBase },
+  ): Promise<RefreshOutcome> {
+    const { fetched, failure, attempt } = result;
+    if (!fetched) {
+      const error = failure!;
+      if (attempt.forceRefresh && error instanceof WechatApiError && error.errcode === 45011) {
         // WeChat's own force limit (stricter than ours, or counted elsewhere): the
         // current token is fine and stays served; the caller learns when to retry.
         const retryAfter = STABLE_FORCE_MIN_INTERVAL_SECONDS;
@@ -133,31 +196,22 @@ export class TokenRefresher {
           refusal: new RefreshRefusedError(account.appId, 'stable_force_limit', retryAfter, message),
         };
       }
-      this.logger.warn(`Fetching the token of ${account.appId} failed: ${failure.message}`);
+      this.logger.warn(`Fetching the token of ${account.appId} failed: ${error.message}`);
       return {
         token: latest,
         calledWechat: true,
-        failure,
-        lastFailure: { errcode: failure.errcode, errmsg: failure.errmsg, at: new Date(startedAt) },
+        failure: error,
+        lastFailure: { errcode: error.errcode, errmsg: error.errmsg, at: attempt.attemptedAt },
       };
     }
-
-    const attempt = {
-      endpoint: account.mode === 'stable' ? ('stable_token' as const) : ('token' as const),
-      forceRefresh,
-      source: intent.source,
-      errcode: null,
-      errmsg: null,
-      latencyMs: performance.now() - started,
-      attemptedAt: new Date(startedAt),
-      instanceId: this.options.instanceId,
-    };
+    const ok = { ...attempt, errcode: null, errmsg: null };
     // stable_token hands back the token we hold while it has time left: no new row.
     if (latest && fetched.accessToken === latest.accessToken) {
-      await locked.recordAttempt({ ...attempt, outcome: 'unchanged', tokenId: latest.id });
+      await locked.recordAttempt({ ...ok, outcome: 'unchanged', tokenId: latest.id });
       return { token: latest, calledWechat: true };
     }
     // Counted from the request's start: WeChat's clock started at or after it.
+    const startedAt = attempt.attemptedAt.getTime();
     const token = await locked.insertToken({
       accessToken: fetched.accessToken,
       fetchedAt: new Date(startedAt),
@@ -166,7 +220,7 @@ export class TokenRefresher {
       mode: account.mode,
       instanceId: this.options.instanceId,
     });
-    await locked.recordAttempt({ ...attempt, outcome: 'ok', tokenId: token.id });
+    await locked.recordAttempt({ ...ok, outcome: 'ok', tokenId: token.id });
     this.logger.log(
       `New access_token for ${account.appId} (${intent.source}): ${mask(token.accessToken)}, expires ${token.expiresAt.toISOString()}`,
     );

@@ -84,6 +84,8 @@ interface AccountState {
   inflight?: Promise<RefreshOutcome | undefined>;
   /** Last lock-free look at the table while held back (at most one a second). */
   lastPeekMs: number;
+  /** The token `current` replaced, if any: stale reports of it need no lock. */
+  replacedToken?: string;
 }
 
 const SECOND = 1000;
@@ -170,12 +172,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     const { staleToken } = options;
     // Joining a refresh already under way in this replica: it may replace the stale token.
     if (state.inflight) await state.inflight.catch(() => undefined);
-    if (
-      staleToken !== undefined &&
-      state.current &&
-      state.current.accessToken !== staleToken &&
-      this.isUsable(state)
-    ) {
+    // A report of the token this replica replaced: answered from memory. Any
+    // other token (one this replica has not heard of yet, say) is decided under
+    // the lock, against the table.
+    if (staleToken !== undefined && staleToken === state.replacedToken && this.isUsable(state)) {
       return this.status(appId);
     }
     const outcome = await this.run(state, {
@@ -401,6 +401,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       return;
     }
     const replaced = state.current;
+    state.replacedToken = replaced?.accessToken;
     state.current = token;
     state.expiresAtMs = token.expiresAt.getTime();
     state.refreshAtMs = plannedRefreshAt(token, this.options.refreshAheadSeconds, state.account.mode);
