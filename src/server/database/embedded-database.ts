@@ -97,6 +97,7 @@ export class EmbeddedDatabase {
     const logFile = `${dataDir}.log`;
     const database = options.database ?? 'wechat_token';
     await mkdir(dirname(dataDir), { recursive: true });
+    if (isRoot()) assertReachableByPostgresUser([dirname(await postgresBinary()), dirname(dataDir)]);
 
     let password: string;
     if (existsSync(join(dataDir, 'PG_VERSION'))) {
@@ -227,6 +228,28 @@ async function initialiseCluster(dataDir: string, password: string, logFile: str
 
 function listeners(event: (typeof EXIT_HOOK_EVENTS)[number]): ((...args: unknown[]) => void)[] {
   return process.listeners(event as 'SIGINT') as ((...args: unknown[]) => void)[];
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, who must traverse every folder
+ * down to the binaries (in node_modules) and the data. A checkout in a private
+ * folder (`/root`, a `mktemp -d` one) would otherwise fail deep in initdb with
+ * EACCES; say which folder and what to do instead.
+ */
+function assertReachableByPostgresUser(paths: string[]): void {
+  const closed = new Set<string>();
+  for (const path of paths) {
+    for (let dir = path; ; dir = dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) closed.add(dir);
+      if (dirname(dir) === dir) break;
+    }
+  }
+  if (closed.size === 0) return;
+  const dirs = [...closed].sort().join(' ');
+  throw new EmbeddedDatabaseError(
+    `running as root, the embedded Postgres runs as the "${USER}" user, who cannot enter ${dirs}: ` +
+      `run as a regular user, allow it with \`chmod o+x ${dirs}\`, or set DATABASE_URL`,
+  );
 }
 
 function isRoot(): boolean {
