@@ -109,6 +109,22 @@ describe('WechatTokenModule (Postgres + sandbox)', () => {
     },
   );
 
+  it('after a fetch that timed out, promises clients only what an overlap from that fetch leaves', async () => {
+    const clock = new ManualClock();
+    fixture = await ModuleFixture.start({ clock, module: { httpTimeoutMs: 500 } });
+    const first = await fixture.service.getServedToken();
+    expect(first.expiresIn).toBeGreaterThan(6800);
+    // WeChat answers too late: it may well have issued a new token, starting the old one's overlap.
+    fixture.sandbox.injectFault({ delayMs: 1000, times: 1000 });
+    clock.advance(6700);
+    await fixture.scheduler.tick();
+    clock.advance(100);
+    const served = await fixture.service.getServedToken();
+    expect(served.accessToken).toBe(first.accessToken);
+    expect(served.expiresIn).toBeLessThanOrEqual(300 - 100 - 15);
+    expect(served.expiresIn).toBeGreaterThan(0);
+  });
+
   it('never writes a secret or a full token to the logs', async () => {
     const account = testAccount();
     const clock = new ManualClock();

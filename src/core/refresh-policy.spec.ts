@@ -140,6 +140,13 @@ describe('refresh policy', () => {
     expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1949 }), T0, 2000, true)).toBeNull();
   });
 
+  it('counts the overlap from a timed-out fetch that WeChat may have answered', () => {
+    const t = token('1', T0);
+    const planned = plannedRefreshAt(t, 600, 'token');
+    // The planned fetch timed out; 100 s later the token may have 200 s left, not 300.
+    expect(servedExpiresIn(t, planned + 100_000, 'token', planned, 300, planned)).toBe(200 - 15);
+  });
+
   it('never promises past what the overlap leaves, whatever the overlap', () => {
     const t = token('1', T0);
     const planned = plannedRefreshAt(t, 600, 'token');

@@ -78,11 +78,13 @@ export function servedExpiresIn(
   mode: TokenMode,
   refreshAtMs: number,
   overlapSeconds: number,
+  /** A failed fetch (timeout, connection cut) that WeChat may still have answered, started then. */
+  unsureFetchAtMs = Infinity,
 ): number {
   const expiresAt = token.expiresAt.getTime();
   let aliveUntil = expiresAt;
   if (mode === 'token') {
-    const nextFetch = Math.max(refreshAtMs, nowMs);
+    const nextFetch = Math.min(Math.max(refreshAtMs, nowMs), unsureFetchAtMs);
     aliveUntil = Math.min(expiresAt, nextFetch + overlapSeconds * SECOND);
   }
   const alive = Math.floor((aliveUntil - nowMs) / SECOND);

@@ -24,6 +24,7 @@ import {
   TokenUnavailableError,
   UnknownAccountError,
   WechatTokenError,
+  WechatTransportError,
 } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatTokenOptions, TokenMode, WechatAccount } from './wechat-token.options.js';
@@ -86,6 +87,12 @@ interface AccountState {
   lastPeekMs: number;
   /** The token `current` replaced, if any: stale reports of it need no lock. */
   replacedToken?: string;
+  /**
+   * Start of the first fetch since `current` that failed in a way WeChat may
+   * still have answered (timeout, cut connection, 5xx): in `token` mode that
+   * answer started `current`'s overlap. Cleared when a new token is adopted.
+   */
+  unsureFetchAtMs: number;
 }
 
 const SECOND = 1000;
@@ -121,6 +128,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
         refreshAtMs: 0,
         nextAttemptAtMs: 0,
         lastPeekMs: 0,
+        unsureFetchAtMs: Infinity,
       });
     }
   }
@@ -156,6 +164,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
         state.account.mode,
         state.refreshAtMs,
         this.options.overlapSeconds,
+        state.unsureFetchAtMs,
       ),
     };
   }
@@ -377,6 +386,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       state.lastError = { errcode, errmsg, hint: wechatErrorHint(errcode, errmsg), at: at.toISOString() };
     }
     if (outcome.failure) {
+      if (outcome.failure instanceof WechatTransportError && outcome.failure.reason !== 'body') {
+        const startedAt = outcome.lastFailure?.at.getTime() ?? this.clock.now();
+        state.unsureFetchAtMs = Math.min(state.unsureFetchAtMs, startedAt);
+      }
       // Let the fetch log decide the next try; until then no lock is taken.
       state.nextAttemptAtMs = this.clock.now() + SECOND;
       state.blockedReason = undefined;
@@ -402,6 +415,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     }
     const replaced = state.current;
     state.replacedToken = replaced?.accessToken;
+    state.unsureFetchAtMs = Infinity;
     state.current = token;
     state.expiresAtMs = token.expiresAt.getTime();
     state.refreshAtMs = plannedRefreshAt(token, this.options.refreshAheadSeconds, state.account.mode);
