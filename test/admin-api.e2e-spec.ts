@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { WechatTokenService } from '../src/core/wechat-token.service.js';
-import { fixtureAccount, startServerFixture, type ServerFixture } from './support/server-fixture.js';
+import {
+  fixtureAccount,
+  startServerFixture,
+  type ServerFixture,
+  waitForFirstTokens,
+} from './support/server-fixture.js';
 
 // Issue 3: the admin REST API on the real server (Fastify, Postgres, the WeChat sandbox).
 
@@ -42,15 +46,6 @@ function refresh(fixture: ServerFixture, appId: string, body?: object): Promise<
 }
 
 /** Waits for the start-up fetch of every account. */
-async function settled(fixture: ServerFixture): Promise<void> {
-  const service = fixture.app.get(WechatTokenService);
-  const deadline = Date.now() + 10_000;
-  while (!fixture.accounts.every((account) => service.hasUsableToken(account.appId))) {
-    if (Date.now() > deadline) throw new Error('accounts did not get their first token');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 async function storedTokens(fixture: ServerFixture): Promise<string[]> {
   const client = new pg.Client({ connectionString: fixture.databaseUrl });
   await client.connect();
@@ -132,7 +127,7 @@ describe('admin API', () => {
   it('shows every account, then one, with the token masked', async () => {
     const accounts = [fixtureAccount('token'), fixtureAccount('stable')];
     fixture = await startServerFixture({ accounts });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const list = await call(fixture, '/admin/accounts');
     expect(list.status).toBe(200);
     expect(list.body.map((status: { appId: string }) => status.appId).sort()).toEqual(
@@ -167,7 +162,7 @@ describe('admin API', () => {
 
   it('answers 404 for an unknown account and 400 for hostile input, leaving the table intact', async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const appId = fixture.accounts[0].appId;
     const rowsBefore = await rowCount(fixture);
 
@@ -209,7 +204,7 @@ describe('admin API', () => {
 
   it('forces a refresh; a stale report of the replaced token calls nobody; a second force inside the interval is 429', async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const old = await servedToken(fixture, appId, secret);
     expect(fixture.sandbox.fetchCount(appId)).toBe(1);
@@ -256,7 +251,7 @@ describe('admin API', () => {
 
   it('refreshes on an empty JSON body', async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId } = fixture.accounts[0];
     const answer = await call(fixture, `/admin/accounts/${appId}/refresh`, {
       method: 'POST',
@@ -269,7 +264,7 @@ describe('admin API', () => {
 
   it('answers a WeChat failure during a forced refresh with 502, errcode, errmsg and hint, and keeps serving', async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const before = await servedToken(fixture, appId, secret);
     fixture.sandbox.injectFault({ errcode: 40164, appId });
@@ -296,7 +291,7 @@ describe('admin API', () => {
 
   it('pages the history newest first, every row exactly once, tokens masked', async () => {
     fixture = await startServerFixture({ env: { FORCE_REFRESH_MIN_INTERVAL_SECONDS: '0' } });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId } = fixture.accounts[0];
     for (let i = 0; i < 6; i++) expect((await refresh(fixture, appId)).status).toBe(200);
     const total = await rowCount(fixture);

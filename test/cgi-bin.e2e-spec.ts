@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
 import { WechatTokenService } from '../src/core/wechat-token.service.js';
-import { fixtureAccount, startServerFixture, type ServerFixture } from './support/server-fixture.js';
+import {
+  fixtureAccount,
+  startServerFixture,
+  type ServerFixture,
+  waitForFirstTokens,
+} from './support/server-fixture.js';
 
 // Issue 3: the WeChat-compatible endpoints on the real server, as a WeChat
 // client in any language would call them.
@@ -60,15 +65,6 @@ function stableToken(fixture: ServerFixture, body: unknown, raw?: string) {
   });
 }
 
-async function settled(fixture: ServerFixture): Promise<void> {
-  const service = fixture.app.get(WechatTokenService);
-  const deadline = Date.now() + 10_000;
-  while (!fixture.accounts.every((account) => service.hasUsableToken(account.appId))) {
-    if (Date.now() > deadline) throw new Error('accounts did not get their first token');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('/cgi-bin/token and /cgi-bin/stable_token', () => {
   let fixture: ServerFixture | undefined;
   afterEach(async () => {
@@ -78,7 +74,7 @@ describe('/cgi-bin/token and /cgi-bin/stable_token', () => {
 
   it("serves the shared token with WeChat's shape and an expires_in inside the promise, never fetching", async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const current = fixture.sandbox.latestToken(appId)!;
 
@@ -114,7 +110,7 @@ describe('/cgi-bin/token and /cgi-bin/stable_token', () => {
   it("answers bad requests with WeChat's errcodes, HTTP 200, never echoing the secret", async () => {
     const other = fixtureAccount();
     fixture = await startServerFixture({ accounts: [fixtureAccount(), other] });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const cases: [string, Record<string, string>, number][] = [
       ['bad grant_type', { grant_type: 'password', appid: appId, secret }, 40002],
@@ -196,7 +192,7 @@ describe('/cgi-bin/token and /cgi-bin/stable_token', () => {
 
   it('forces a refresh for stable_token force_refresh: true, and answers 45011 inside the interval', async () => {
     fixture = await startServerFixture({ accounts: [fixtureAccount('stable')] });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const old = fixture.sandbox.latestToken(appId, 'stable_token')!;
     const request = { grant_type: 'client_credential', appid: appId, secret, force_refresh: true };
@@ -249,7 +245,7 @@ describe('client allowlist', () => {
 
   it('refuses a client outside TOKEN_CLIENT_ALLOWLIST with 40164 naming its IP, X-Forwarded-For or not', async () => {
     fixture = await startServerFixture({ env: { TOKEN_CLIENT_ALLOWLIST: '127.0.0.1/32' } });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const query = { grant_type: 'client_credential', appid: appId, secret };
 
@@ -282,7 +278,7 @@ describe('client allowlist', () => {
     fixture = await startServerFixture({
       env: { TOKEN_CLIENT_ALLOWLIST: '127.0.0.1/32', TRUST_PROXY: '127.0.0.2/32' },
     });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const query = { grant_type: 'client_credential', appid: appId, secret };
     const current = fixture.sandbox.latestToken(appId);

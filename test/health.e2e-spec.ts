@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { WechatTokenService } from '../src/core/wechat-token.service.js';
 import { PrivatePostgres } from './support/private-postgres.js';
-import { startServerFixture, type ServerFixture } from './support/server-fixture.js';
+import { startServerFixture, type ServerFixture, waitForFirstTokens } from './support/server-fixture.js';
 
 // Issue 3: GET /health on the real server.
 
@@ -33,15 +33,6 @@ async function healthBecomes(
   }
 }
 
-async function settled(fixture: ServerFixture): Promise<void> {
-  const service = fixture.app.get(WechatTokenService);
-  const deadline = Date.now() + 10_000;
-  while (!fixture.accounts.every((account) => service.hasUsableToken(account.appId))) {
-    if (Date.now() > deadline) throw new Error('accounts did not get their first token');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('GET /health', () => {
   let fixture: ServerFixture | undefined;
   let postgres: PrivatePostgres | undefined;
@@ -57,7 +48,7 @@ describe('GET /health', () => {
     postgres = await PrivatePostgres.create();
     const databaseUrl = await postgres.createDatabase(`health_${randomBytes(4).toString('hex')}`);
     fixture = await startServerFixture({ env: { DATABASE_URL: databaseUrl } });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
 
     const up = await health(fixture);

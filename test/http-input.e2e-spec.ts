@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
-import { WechatTokenService } from '../src/core/wechat-token.service.js';
-import { startServerFixture, type ServerFixture } from './support/server-fixture.js';
+import { startServerFixture, type ServerFixture, waitForFirstTokens } from './support/server-fixture.js';
 
 // Issue 3: what the server makes of oversized, malformed and unexpected input,
 // and what its answers and logs never contain.
@@ -59,15 +58,6 @@ function send(
   });
 }
 
-async function settled(fixture: ServerFixture): Promise<void> {
-  const service = fixture.app.get(WechatTokenService);
-  const deadline = Date.now() + 10_000;
-  while (!fixture.accounts.every((account) => service.hasUsableToken(account.appId))) {
-    if (Date.now() > deadline) throw new Error('accounts did not get their first token');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('HTTP input and abuse', () => {
   let fixture: ServerFixture | undefined;
   afterEach(async () => {
@@ -77,7 +67,7 @@ describe('HTTP input and abuse', () => {
 
   it('answers a 2 MB body with 413 JSON and processes nothing', async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const admin = { authorization: `Bearer ${fixture.adminToken}`, 'content-type': 'application/json' };
     const big = JSON.stringify({ staleToken: 'x'.repeat(2 * 1024 * 1024) });
@@ -132,7 +122,7 @@ describe('HTTP input and abuse', () => {
 
   it('answers malformed admin bodies with 400 and a message, nothing refreshed', async () => {
     fixture = await startServerFixture();
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId } = fixture.accounts[0];
     const url = `${fixture.baseUrl}/admin/accounts/${appId}/refresh`;
     const auth = { authorization: `Bearer ${fixture.adminToken}` };
@@ -225,7 +215,7 @@ describe('HTTP input and abuse', () => {
 
   it('never writes a secret, a token or the admin key to the log', async () => {
     fixture = await startServerFixture({ env: { TOKEN_CLIENT_ALLOWLIST: '10.0.0.0/8' } });
-    await settled(fixture);
+    await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const admin = { authorization: `Bearer ${fixture.adminToken}` };
     await send(

@@ -1,3 +1,4 @@
+import { WechatTokenService } from '../../src/core/wechat-token.service.js';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
@@ -129,5 +130,15 @@ export async function startServerFixture(options: ServerFixtureOptions = {}): Pr
     await app?.close().catch(() => undefined);
     await sandbox.stop();
     throw error;
+  }
+}
+
+/** Waits until every account of the fixture holds its first token (fetched in the background at start). */
+export async function waitForFirstTokens(fixture: ServerFixture): Promise<void> {
+  const service = fixture.app.get(WechatTokenService);
+  const deadline = Date.now() + 10_000;
+  while (!fixture.accounts.every((account) => service.hasUsableToken(account.appId))) {
+    if (Date.now() > deadline) throw new Error('accounts did not get their first token');
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
