@@ -11,30 +11,6 @@ describe('replicas racing for refreshes (3 server processes)', () => {
     cluster = undefined;
   });
 
-  /**
-   * The token every live replica serves, once they all serve the same one
-   * (other than `previous`, when given) within `timeoutMs`.
-   */
-  async function agreedToken(
-    account = cluster!.account,
-    timeoutMs = 1000,
-    previous?: string,
-  ): Promise<string> {
-    return waitFor(
-      'every replica to serve the same token',
-      async () => {
-        const answers = await Promise.all(cluster!.alive.map((replica) => replica.token(account)));
-        const tokens = new Set(
-          answers.map((answer) => ('access_token' in answer ? answer.access_token : '')),
-        );
-        const [token] = tokens;
-        return tokens.size === 1 && token !== '' && token !== previous ? token : undefined;
-      },
-      timeoutMs,
-      50,
-    );
-  }
-
   it('100 stale-token reports of one token spread over the replicas: one upstream fetch (token and stable_token accounts)', async () => {
     const tokenAccount = clusterAccount('token');
     const stableAccount = clusterAccount('stable');
@@ -43,8 +19,8 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       sandbox: { lifetimeSeconds: 7200 },
     });
     const { replicas } = cluster;
-    const stale = await agreedToken(tokenAccount, 15_000);
-    const staleStable = await agreedToken(stableAccount, 15_000);
+    const stale = await cluster.agreedToken(tokenAccount, 15_000);
+    const staleStable = await cluster.agreedToken(stableAccount, 15_000);
     expect(cluster.calls(tokenAccount.appId)).toHaveLength(1);
     expect(cluster.calls(stableAccount.appId)).toHaveLength(1);
 
@@ -59,7 +35,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
     );
     expect(reports.map((report) => report.status)).toEqual(reports.map(() => 200));
     expect(cluster.calls(tokenAccount.appId)).toHaveLength(2);
-    const fresh = await agreedToken(tokenAccount, 1000, stale);
+    const fresh = await cluster.agreedToken(tokenAccount, 1000, stale);
     expect(await cluster.tokenWorks(fresh)).toBe(true);
 
     // WeChat-compatible API: stable_token with force_refresh, as a client that saw 40001 would send it.
@@ -90,7 +66,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       forced.filter((answer) => answer.body.access_token === undefined).map((a) => a.body.errcode),
     ).toEqual(forced.filter((answer) => answer.body.access_token === undefined).map(() => 45011));
     // A forced stable_token refresh kills the old token at once: every replica has moved on within a second.
-    const freshStable = await agreedToken(stableAccount, 1000, staleStable);
+    const freshStable = await cluster.agreedToken(stableAccount, 1000, staleStable);
     expect(await cluster.tokenWorks(freshStable)).toBe(true);
   }, 60_000);
 
@@ -102,7 +78,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       sandbox: { lifetimeSeconds: 12 },
       env: { WECHAT_HTTP_TIMEOUT_MS: String(timeoutMs) },
     });
-    const first = await agreedToken(cluster.account, 15_000);
+    const first = await cluster.agreedToken(cluster.account, 15_000);
     await waitFor(
       'the refresh to reach WeChat',
       () => cluster!.calls().find((call, index) => index > 0 && call.httpStatus === null),
@@ -128,7 +104,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
     expect(survivors).toHaveLength(2);
     expect(survivors).not.toContain(holder);
 
-    const fresh = await agreedToken(cluster.account, 1000, first);
+    const fresh = await cluster.agreedToken(cluster.account, 1000, first);
     expect(await cluster.tokenWorks(fresh)).toBe(true);
     const rows = await cluster.query<{ access_token: string }>(
       'SELECT access_token FROM access_token ORDER BY id',
@@ -148,7 +124,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       sandbox: { lifetimeSeconds: 16 },
       env: { WECHAT_HTTP_TIMEOUT_MS: String(timeoutMs) },
     });
-    const first = await agreedToken(cluster.account, 15_000);
+    const first = await cluster.agreedToken(cluster.account, 15_000);
     await waitFor(
       'the refresh to reach WeChat',
       () => cluster!.calls().find((call, index) => index > 0 && call.httpStatus === null),
@@ -182,7 +158,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       holder.child.kill('SIGCONT');
     }
     // Thawed: its fetch is void (its transaction is gone), it serves the others' token and fetches nothing more.
-    const fresh = await agreedToken(cluster.account, 5000, first);
+    const fresh = await cluster.agreedToken(cluster.account, 5000, first);
     expect(holder.alive).toBe(true);
     await sleep(2000);
     expect(cluster.calls()).toHaveLength(3);

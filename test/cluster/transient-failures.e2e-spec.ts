@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Cluster, sleep, waitFor } from '../support/cluster.js';
+import { Cluster, sleep } from '../support/cluster.js';
 
 // Issue 4: WeChat keeps failing with a transient error while three server
 // processes share one Postgres: the backoff is the cluster's, not each
@@ -12,27 +12,6 @@ describe('transient WeChat failures (3 server processes)', () => {
     cluster = undefined;
   });
 
-  /** The token every replica serves, once they all serve the same one (other than `previous`). */
-  async function agreedToken(
-    account = cluster!.account,
-    timeoutMs = 1000,
-    previous?: string,
-  ): Promise<string> {
-    return waitFor(
-      'every replica to serve the same token',
-      async () => {
-        const answers = await Promise.all(cluster!.replicas.map((replica) => replica.token(account)));
-        const tokens = new Set(
-          answers.map((answer) => ('access_token' in answer ? answer.access_token : '')),
-        );
-        const [token] = tokens;
-        return tokens.size === 1 && token !== '' && token !== previous ? token : undefined;
-      },
-      timeoutMs,
-      50,
-    );
-  }
-
   it('WeChat answers -1 to every fetch: tries back off exponentially cluster-wide; the token is served until it expires, never after', async () => {
     // Every fetch after the start-up one fails; 16 s tokens are due 4–4.8 s before expiry.
     cluster = await Cluster.start({
@@ -40,7 +19,7 @@ describe('transient WeChat failures (3 server processes)', () => {
       sandbox: { lifetimeSeconds: 16 },
     });
     const { account } = cluster;
-    const token = await agreedToken(account, 15_000);
+    const token = await cluster.agreedToken(account, 15_000, undefined, () => cluster!.replicas);
     const status = await cluster.replicas[0].status(account.appId);
     const expiresAt = Date.parse(status.expiresAt!);
 
@@ -91,7 +70,7 @@ describe('transient WeChat failures (3 server processes)', () => {
       admin: true,
     });
     expect(forced.status).toBe(200);
-    const fresh = await agreedToken(account, 1000, token);
+    const fresh = await cluster.agreedToken(account, 1000, token, () => cluster!.replicas);
     expect(await cluster.tokenWorks(fresh)).toBe(true);
     // Every replica, not only the one that fetched, is over the failure.
     for (const replica of cluster.replicas) {

@@ -307,6 +307,31 @@ export class Cluster {
     return this.replicas.filter((replica) => replica.alive);
   }
 
+  /**
+   * The token every replica of `replicas` (default: the live ones) serves, once
+   * they all serve the same one (other than `previous`, when given) within `timeoutMs`.
+   */
+  agreedToken(
+    account = this.account,
+    timeoutMs = 1000,
+    previous?: string,
+    replicas: () => Replica[] = () => this.alive,
+  ): Promise<string> {
+    return waitFor(
+      'every replica to serve the same token',
+      async () => {
+        const answers = await Promise.all(replicas().map((replica) => replica.token(account)));
+        const tokens = new Set(
+          answers.map((answer) => ('access_token' in answer ? answer.access_token : '')),
+        );
+        const [token] = tokens;
+        return tokens.size === 1 && token !== '' && token !== previous ? token : undefined;
+      },
+      timeoutMs,
+      50,
+    );
+  }
+
   /** Starts a replica (index: its place in `replicas`; default the next one); `ready()` waits for it. */
   async spawn(index = this.replicas.length): Promise<Replica> {
     const name = `cluster-replica-${index}`;
