@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Cluster, clusterAccount, sleep, waitFor, type Replica } from '../support/cluster.js';
 
+/** Waits until the first refresh after start-up hangs in WeChat, and returns the replica holding the lock. */
+async function lockHolderMidFetch(cluster: Cluster): Promise<Replica> {
+  await waitFor(
+    'the refresh to reach WeChat',
+    () => cluster.calls().find((call, index) => index > 0 && call.httpStatus === null),
+    15_000,
+    50,
+  );
+  return waitFor('a replica holding the lock', () => cluster.lockHolder(), 2000, 20);
+}
+
 // Issue 4: several server processes (`node dist/main.js`) on one Postgres:
 // what they do when refreshes collide, and when the replica holding the lock
 // dies or freezes in the middle of a fetch.
@@ -79,13 +90,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       env: { WECHAT_HTTP_TIMEOUT_MS: String(timeoutMs) },
     });
     const first = await cluster.agreedToken(cluster.account, 15_000);
-    await waitFor(
-      'the refresh to reach WeChat',
-      () => cluster!.calls().find((call, index) => index > 0 && call.httpStatus === null),
-      15_000,
-      50,
-    );
-    const holder = await waitFor('a replica holding the lock', () => cluster!.lockHolder(), 2000, 20);
+    const holder = await lockHolderMidFetch(cluster);
     // The others are waiting for the lock (at most the HTTP timeout + 2 s), not fetching.
     expect(cluster.calls()).toHaveLength(2);
 
@@ -125,13 +130,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
       env: { WECHAT_HTTP_TIMEOUT_MS: String(timeoutMs) },
     });
     const first = await cluster.agreedToken(cluster.account, 15_000);
-    await waitFor(
-      'the refresh to reach WeChat',
-      () => cluster!.calls().find((call, index) => index > 0 && call.httpStatus === null),
-      15_000,
-      50,
-    );
-    const holder = await waitFor('a replica holding the lock', () => cluster!.lockHolder(), 2000, 20);
+    const holder = await lockHolderMidFetch(cluster);
 
     // Frozen, not dead: its connection stays open, so only Postgres can take the lock away from it.
     const frozenAt = Date.now();
