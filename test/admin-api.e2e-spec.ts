@@ -58,14 +58,18 @@ async function storedTokens(fixture: ServerFixture): Promise<string[]> {
   }
 }
 
-async function rowCount(fixture: ServerFixture): Promise<number> {
+async function query<T extends object>(fixture: ServerFixture, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: fixture.databaseUrl });
   await client.connect();
   try {
-    return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM access_token')).rows[0].n;
+    return (await client.query<T>(sql)).rows;
   } finally {
     await client.end();
   }
+}
+
+async function rowCount(fixture: ServerFixture): Promise<number> {
+  return (await query<{ n: number }>(fixture, 'SELECT count(*)::int AS n FROM access_token'))[0].n;
 }
 
 /** What WeChat (the sandbox) makes of a token: `{ errcode: 0 }`-less ip list when it works. */
@@ -202,23 +206,32 @@ describe('admin API', () => {
     expect(fixture.sandbox.fetchCount(appId)).toBe(1);
   });
 
-  it('forces a refresh; a stale report of the replaced token calls nobody; a second force inside the interval is 429', async () => {
+  it('a forced refresh of a working token fetches nothing; force:true does, and is logged; a second one inside the interval is 429', async () => {
     fixture = await startServerFixture();
     await waitForFirstTokens(fixture);
     const { appId, secret } = fixture.accounts[0];
     const old = await servedToken(fixture, appId, secret);
     expect(fixture.sandbox.fetchCount(appId)).toBe(1);
 
-    const forced = await refresh(fixture, appId);
+    // WeChat still accepts the token: replacing it would kill it under clients that hold it.
+    const checked = await refresh(fixture, appId);
+    expect(checked.status).toBe(200);
+    expect(checked.body).toMatchObject({ appId, refresh: 'still_works', usable: true });
+    expect(fixture.sandbox.fetchCount(appId)).toBe(1);
+    expect(await servedToken(fixture, appId, secret)).toBe(old);
+
+    const forced = await refresh(fixture, appId, { force: true });
     expect(forced.status).toBe(200);
     expect(fixture.sandbox.fetchCount(appId)).toBe(2);
     const fresh = await servedToken(fixture, appId, secret);
     expect(fresh).not.toBe(old);
     expect(forced.body).toMatchObject({
       appId,
+      refresh: 'fetched',
       usable: true,
       token: `${fresh.slice(0, 4)}…${fresh.slice(-4)}`,
     });
+    expect(fixture.logs.lines.join('\n')).toMatch(/forced refresh with force:true/);
     // WeChat keeps the replaced token alive for the overlap: clients holding it are not broken.
     expect(await tokenWorks(fixture, old)).toBe(true);
     expect(await tokenWorks(fixture, fresh)).toBe(true);
@@ -226,30 +239,44 @@ describe('admin API', () => {
     // Someone reports the replaced token as stale: it is no longer current, so nothing is fetched.
     const stale = await refresh(fixture, appId, { staleToken: old });
     expect(stale.status).toBe(200);
-    expect(stale.body.tokenId).toBe(forced.body.tokenId);
+    expect(stale.body).toMatchObject({ tokenId: forced.body.tokenId, refresh: 'already_replaced' });
     expect(fixture.sandbox.fetchCount(appId)).toBe(2);
 
-    // A second forced refresh (no body, or reporting the current token) within the interval.
-    for (const again of [
-      await refresh(fixture, appId),
-      await refresh(fixture, appId, { staleToken: fresh }),
-    ]) {
-      expect(again.status).toBe(429);
-      const retryAfter = Number(again.headers.get('retry-after'));
-      expect(retryAfter).toBeGreaterThanOrEqual(1);
-      expect(retryAfter).toBeLessThanOrEqual(30);
-      expect(again.body).toMatchObject({
-        statusCode: 429,
-        reason: 'min_interval',
-        retryAfterSeconds: retryAfter,
-      });
-      expect(again.text).not.toContain(fresh);
-    }
+    // A report of the current token, which WeChat accepts: nothing fetched, whatever the interval.
+    const report = await refresh(fixture, appId, { staleToken: fresh });
+    expect(report.body).toMatchObject({ tokenId: forced.body.tokenId, refresh: 'still_works' });
+
+    // A second override within the interval.
+    const again = await refresh(fixture, appId, { force: true });
+    expect(again.status).toBe(429);
+    const retryAfter = Number(again.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(30);
+    expect(again.body).toMatchObject({
+      statusCode: 429,
+      reason: 'min_interval',
+      retryAfterSeconds: retryAfter,
+    });
+    expect(again.text).not.toContain(fresh);
     expect(fixture.sandbox.fetchCount(appId)).toBe(2);
     expect(await servedToken(fixture, appId, secret)).toBe(fresh);
+
+    // The current token dies at WeChat (another server fetched twice): a report of it is honoured at once.
+    fixture.sandbox.revokeToken(fresh);
+    const dead = await refresh(fixture, appId, { staleToken: fresh });
+    expect(dead.status).toBe(200);
+    expect(dead.body).toMatchObject({ refresh: 'fetched' });
+    expect(fixture.sandbox.fetchCount(appId)).toBe(3);
+    const replacement = await servedToken(fixture, appId, secret);
+    expect(fixture.sandbox.tokenState(replacement)).toBe('live');
+    const rows = await query<{ reported_dead_at: Date | null }>(
+      fixture,
+      'SELECT reported_dead_at FROM access_token ORDER BY id',
+    );
+    expect(rows.map((row) => row.reported_dead_at !== null)).toEqual([false, true, false]);
   });
 
-  it('refreshes on an empty JSON body', async () => {
+  it('checks the current token on an empty JSON body, and fetches nothing while WeChat accepts it', async () => {
     fixture = await startServerFixture();
     await waitForFirstTokens(fixture);
     const { appId } = fixture.accounts[0];
@@ -259,7 +286,20 @@ describe('admin API', () => {
       body: '',
     });
     expect(answer.status).toBe(200);
-    expect(fixture.sandbox.fetchCount(appId)).toBe(2);
+    expect(answer.body.refresh).toBe('still_works');
+    expect(fixture.sandbox.fetchCount(appId)).toBe(1);
+  });
+
+  it('refuses {"force": true} with a staleToken, and a force that is not a boolean', async () => {
+    fixture = await startServerFixture();
+    await waitForFirstTokens(fixture);
+    const { appId } = fixture.accounts[0];
+    for (const body of [{ force: true, staleToken: 'x'.repeat(20) }, { force: 'yes' }]) {
+      const answer = await refresh(fixture, appId, body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toMatch(/force/);
+    }
+    expect(fixture.sandbox.fetchCount(appId)).toBe(1);
   });
 
   it('answers a WeChat failure during a forced refresh with 502, errcode, errmsg and hint, and keeps serving', async () => {
@@ -269,7 +309,7 @@ describe('admin API', () => {
     const before = await servedToken(fixture, appId, secret);
     fixture.sandbox.injectFault({ errcode: 40164, appId });
 
-    const answer = await refresh(fixture, appId);
+    const answer = await refresh(fixture, appId, { force: true });
     expect(answer.status).toBe(502);
     expect(answer.body).toMatchObject({
       statusCode: 502,
@@ -293,7 +333,7 @@ describe('admin API', () => {
     fixture = await startServerFixture({ env: { FORCE_REFRESH_MIN_INTERVAL_SECONDS: '0' } });
     await waitForFirstTokens(fixture);
     const { appId } = fixture.accounts[0];
-    for (let i = 0; i < 6; i++) expect((await refresh(fixture, appId)).status).toBe(200);
+    for (let i = 0; i < 6; i++) expect((await refresh(fixture, appId, { force: true })).status).toBe(200);
     const total = await rowCount(fixture);
     expect(total).toBe(7);
 

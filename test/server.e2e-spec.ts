@@ -11,7 +11,12 @@ import { SERVER_CONFIG, SERVER_CONFIG_KEY, type ServerConfig } from '../src/serv
 import { EmbeddedDatabase } from '../src/server/database/embedded-database.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { createTestDatabase } from './support/database.js';
-import { fixtureAccount, startServerFixture, type ServerFixture } from './support/server-fixture.js';
+import {
+  fixtureAccount,
+  fixtureTokens,
+  startServerFixture,
+  type ServerFixture,
+} from './support/server-fixture.js';
 
 async function query<T>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -94,6 +99,7 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
       expect(migrations.map(({ name }) => name)).toEqual([
         'CreateAccessToken1763700000000',
         'CreateTokenFetchAttempt1763700000001',
+        'LogFetchBeforeCall1764400000000',
       ]);
       for (const replica of replicas) {
         expect(await replica.app.get(WechatTokenService).getAccessToken(account.appId)).toEqual(
@@ -128,17 +134,23 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
     const seen = new Set<string>();
     for (const { appId } of accounts) {
       seen.add(await tokens.getAccessToken(appId));
-      await tokens.refresh(appId);
+      await tokens.refresh(appId, { force: true });
       seen.add(await tokens.getAccessToken(appId));
     }
     // A failing fetch logs too: WeChat's error answer must not bring the secret along.
     fixture.sandbox.injectFault({ errcode: 40125, appId: accounts[0].appId });
-    await tokens.refresh(accounts[0].appId).catch(() => undefined);
+    await tokens.refresh(accounts[0].appId, { force: true }).catch(() => undefined);
+    // A stale report of a token WeChat rejects logs the token it names (masked) and its replacement.
+    const reported = await tokens.getAccessToken(accounts[1].appId);
+    fixture.sandbox.revokeToken(reported);
+    await tokens.refresh(accounts[1].appId, { staleToken: reported });
     for (const { appId } of accounts) seen.add(await tokens.getAccessToken(appId));
     await fetch(`${fixture.baseUrl}/admin/accounts`, {
       headers: { authorization: `Bearer ${fixture.adminToken}` },
     });
     const { adminToken } = fixture;
+    // Every token the server held, not only those handed out here.
+    for (const token of await fixtureTokens(fixture)) seen.add(token);
     await fixture.close();
     fixture = undefined;
 

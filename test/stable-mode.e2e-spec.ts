@@ -68,14 +68,14 @@ describe('stable_token accounts', () => {
       module: { forceRefreshMinIntervalSeconds: 0 },
     });
     const first = await fixture.service.getAccessToken();
-    await fixture.service.refresh(fixture.appId);
+    await fixture.service.refresh(fixture.appId, { force: true });
     const forced = await fixture.service.getAccessToken();
     expect(forced).not.toBe(first);
     expect(fixture.sandbox.stats().log.at(-1)?.forceRefresh).toBe(true);
 
     const callsBefore = fixture.sandbox.fetchCount(fixture.appId);
     clock.advance(10);
-    const tooSoon = await fixture.service.refresh(fixture.appId).catch((e: unknown) => e);
+    const tooSoon = await fixture.service.refresh(fixture.appId, { force: true }).catch((e: unknown) => e);
     expect(tooSoon).toBeInstanceOf(RefreshRefusedError);
     expect((tooSoon as RefreshRefusedError).reason).toBe('stable_force_limit');
     expect((tooSoon as RefreshRefusedError).retryAfterSeconds).toBe(20);
@@ -84,10 +84,10 @@ describe('stable_token accounts', () => {
 
     for (let n = 2; n <= 20; n++) {
       clock.advance(31);
-      await fixture.service.refresh(fixture.appId);
+      await fixture.service.refresh(fixture.appId, { force: true });
     }
     clock.advance(31);
-    const overLimit = await fixture.service.refresh(fixture.appId).catch((e: unknown) => e);
+    const overLimit = await fixture.service.refresh(fixture.appId, { force: true }).catch((e: unknown) => e);
     expect(overLimit).toBeInstanceOf(RefreshRefusedError);
     expect((overLimit as RefreshRefusedError).reason).toBe('stable_force_limit');
     const forces = fixture.sandbox.stats().log.filter((call) => call.forceRefresh);
@@ -107,10 +107,10 @@ describe('stable_token accounts', () => {
       sandbox: { forceMinIntervalSeconds: 120 },
     });
     await fixture.service.getAccessToken();
-    await fixture.service.refresh(fixture.appId);
+    await fixture.service.refresh(fixture.appId, { force: true });
     const forced = await fixture.service.getAccessToken();
     clock.advance(40);
-    const refused = await fixture.service.refresh(fixture.appId).catch((e: unknown) => e);
+    const refused = await fixture.service.refresh(fixture.appId, { force: true }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RefreshRefusedError);
     expect((refused as RefreshRefusedError).reason).toBe('stable_force_limit');
     expect((refused as RefreshRefusedError).retryAfterSeconds).toBeGreaterThan(0);
@@ -160,9 +160,9 @@ describe('stable_token accounts', () => {
     await fixture.service.getAccessToken(stable.appId);
     clock.advance(7200 - 200);
     await fixture.scheduler.tick();
-    await fixture.service.refresh(token.appId);
+    await fixture.service.refresh(token.appId, { force: true });
     clock.advance(40);
-    await fixture.service.refresh(stable.appId);
+    await fixture.service.refresh(stable.appId, { force: true });
     const stats = fixture.sandbox.stats().apps;
     expect(stats[token.appId].stable_token.calls).toBe(0);
     expect(stats[token.appId].token.calls).toBeGreaterThanOrEqual(2);

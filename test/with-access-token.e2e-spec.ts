@@ -11,15 +11,15 @@ interface ApiAnswer {
 
 /**
  * A WeChat API call as a host app writes it, with a script of answers: a
- * scripted errcode answers (or throws) that without asking WeChat, `'wechat'`
- * really calls the sandbox with the token. Keeps every token it was called with.
+ * scripted step answers (or throws) without asking WeChat, `'wechat'` really
+ * calls the sandbox with the token. Keeps every token it was called with.
  */
-function scriptedApi<T>(fixture: ModuleFixture, script: Array<'wechat' | (() => T)>) {
+function scriptedApi<T>(fixture: ModuleFixture, script: Array<'wechat' | ((token: string) => T)>) {
   const tokens: string[] = [];
   const call = async (token: string): Promise<T | ApiAnswer> => {
     const step = script[Math.min(tokens.length, script.length - 1)];
     tokens.push(token);
-    if (step !== 'wechat') return step();
+    if (step !== 'wechat') return step(token);
     const response = await fetch(
       `${fixture.sandboxUrl}/cgi-bin/get_api_domain_ip?access_token=${encodeURIComponent(token)}`,
     );
@@ -28,7 +28,21 @@ function scriptedApi<T>(fixture: ModuleFixture, script: Array<'wechat' | (() => 
   return { call, tokens };
 }
 
-const staleBody = (errcode: number) => () => ({ errcode, errmsg: `errcode ${errcode} (scripted)` });
+/**
+ * A stale-token answer, as WeChat gives it: the token is really dead at the
+ * sandbox (killed as another server's fetches would), since the center checks
+ * a reported token at WeChat before replacing it.
+ */
+const staleBody = (fixture: ModuleFixture, errcode: number) => (token: string) => {
+  fixture.sandbox.revokeToken(token);
+  return { errcode, errmsg: `errcode ${errcode} (scripted)` };
+};
+
+/** Throws `error` after the token died at the sandbox, as WeChat's rejection would come. */
+const staleThrow = (fixture: ModuleFixture, error: AxiosError) => (token: string) => {
+  fixture.sandbox.revokeToken(token);
+  throw error;
+};
 
 /** An error like the one axios throws when an interceptor rejects a WeChat error body. */
 function axiosErrorWith(errcode: number): AxiosError {
@@ -67,7 +81,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     async (errcode) => {
       const f = await started();
       const first = await f.service.getAccessToken(f.appId);
-      const api = scriptedApi(f, [staleBody(errcode), 'wechat']);
+      const api = scriptedApi(f, [staleBody(f, errcode), 'wechat']);
 
       const answer = await f.service.withAccessToken(f.appId, api.call);
 
@@ -88,7 +102,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     'errcode %i twice in the body: the second answer reaches the caller after one retry, no loop',
     async (errcode) => {
       const f = await started();
-      const api = scriptedApi(f, [staleBody(errcode), staleBody(errcode), 'wechat']);
+      const api = scriptedApi(f, [staleBody(f, errcode), staleBody(f, errcode), 'wechat']);
 
       const answer = await f.service.withAccessToken(f.appId, api.call);
 
@@ -104,12 +118,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     'a thrown AxiosError carrying errcode %i once: one refresh, one retry, the result returned',
     async (errcode) => {
       const f = await started();
-      const api = scriptedApi<never>(f, [
-        () => {
-          throw axiosErrorWith(errcode);
-        },
-        'wechat',
-      ]);
+      const api = scriptedApi<never>(f, [staleThrow(f, axiosErrorWith(errcode)), 'wechat']);
 
       const answer = await f.service.withAccessToken(f.appId, api.call);
 
@@ -125,15 +134,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     async (errcode) => {
       const f = await started();
       const errors = [axiosErrorWith(errcode), axiosErrorWith(errcode)];
-      const api = scriptedApi<never>(f, [
-        () => {
-          throw errors[0];
-        },
-        () => {
-          throw errors[1];
-        },
-        'wechat',
-      ]);
+      const api = scriptedApi<never>(f, [staleThrow(f, errors[0]), staleThrow(f, errors[1]), 'wechat']);
 
       await expect(f.service.withAccessToken(f.appId, api.call)).rejects.toBe(errors[1]);
 
@@ -149,6 +150,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     const call = async (token: string): Promise<AxiosResponse<ApiAnswer>> => {
       calls.push(token);
       if (calls.length === 1) {
+        f.sandbox.revokeToken(token);
         return { status: 200, data: { errcode: 40001, errmsg: 'invalid credential' } } as AxiosResponse;
       }
       return axios.get<ApiAnswer>(`${f.sandboxUrl}/cgi-bin/get_api_domain_ip`, {
@@ -170,14 +172,33 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     let calls = 0;
     const stale = { status: 200, data: { errcode: 40001, errmsg: 'invalid credential' } } as AxiosResponse;
 
-    const response = await f.service.withAccessToken(f.appId, () => {
+    const response = await f.service.withAccessToken(f.appId, (token) => {
       calls++;
+      f.sandbox.revokeToken(token);
       return { ...stale };
     });
 
     expect(response).toEqual(stale);
     expect(calls).toBe(2);
     expect(f.sandbox.fetchCount(f.appId)).toBe(2);
+  });
+
+  it('40001 for a token WeChat still accepts: no fetch, no retry, the answer reaches the caller', async () => {
+    const f = await started();
+    const token = await f.service.getAccessToken(f.appId);
+    let calls = 0;
+    const stale = { errcode: 40001, errmsg: 'invalid credential (not about this token)' };
+
+    const answer = await f.service.withAccessToken(f.appId, () => {
+      calls++;
+      return { ...stale };
+    });
+
+    expect(answer).toEqual(stale);
+    expect(calls).toBe(1);
+    expect(f.sandbox.fetchCount(f.appId)).toBe(1);
+    expect(f.sandbox.tokenState(token)).toBe('live');
+    expect(await f.service.getAccessToken(f.appId)).toBe(token);
   });
 
   it.each([
@@ -196,12 +217,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
   it('an error without a stale-token errcode is rethrown at once: no refresh, no retry', async () => {
     const f = await started();
     const failure = axiosErrorWith(48001);
-    const api = scriptedApi<never>(f, [
-      () => {
-        throw failure;
-      },
-      'wechat',
-    ]);
+    const api = scriptedApi<never>(f, [staleThrow(f, failure), 'wechat']);
 
     await expect(f.service.withAccessToken(f.appId, api.call)).rejects.toBe(failure);
 
@@ -212,7 +228,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
   it('20 concurrent callers hitting 40001 with the same token share one refresh and all succeed', async () => {
     const f = await started();
     const first = await f.service.getAccessToken(f.appId);
-    const apis = Array.from({ length: 20 }, () => scriptedApi(f, [staleBody(40001), 'wechat']));
+    const apis = Array.from({ length: 20 }, () => scriptedApi(f, [staleBody(f, 40001), 'wechat']));
 
     const answers = await Promise.all(apis.map((api) => f.service.withAccessToken(f.appId, api.call)));
 
@@ -223,19 +239,25 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     for (const api of apis) expect(api.tokens).toEqual([first, rows[1].access_token]);
   });
 
-  it('a second stale report inside the minimum interval does not call WeChat: the answer is returned', async () => {
+  it('a second stale report inside the minimum interval: a token WeChat rejects is replaced all the same', async () => {
     const f = await started();
-    await f.service.withAccessToken(f.appId, scriptedApi(f, [staleBody(40001), 'wechat']).call);
+    await f.service.withAccessToken(f.appId, scriptedApi(f, [staleBody(f, 40001), 'wechat']).call);
     expect(f.sandbox.fetchCount(f.appId)).toBe(2);
 
-    // The fresh token is reported stale too, 0 s after the last forced refresh (limit: 30 s).
-    const api = scriptedApi(f, [staleBody(40001), 'wechat']);
+    // The fresh token dies too, 0 s after the last forced refresh (limit: 30 s): the limit
+    // holds back overrides of working tokens, not the replacement of a dead one.
+    const api = scriptedApi(f, [staleBody(f, 40001), 'wechat']);
     const answer = await f.service.withAccessToken(f.appId, api.call);
 
-    expect(answer).toEqual({ errcode: 40001, errmsg: expect.any(String) });
-    expect(api.tokens).toHaveLength(1);
-    expect(f.sandbox.fetchCount(f.appId)).toBe(2);
-    expect((await tokenRows(f)).map((row) => row.source)).toEqual(['startup', 'stale_report']);
+    expect(answer).toEqual({ ip_list: expect.any(Array) });
+    expect(api.tokens).toHaveLength(2);
+    expect(f.sandbox.fetchCount(f.appId)).toBe(3);
+    expect(f.sandbox.tokenState(api.tokens[1])).toBe('live');
+    expect((await tokenRows(f)).map((row) => row.source)).toEqual([
+      'startup',
+      'stale_report',
+      'stale_report',
+    ]);
   });
 
   // A void call (sending a message) whose retry succeeds must resolve: rethrowing the first
@@ -245,7 +267,7 @@ describe('WechatTokenService.withAccessToken (Postgres + sandbox)', () => {
     let calls = 0;
     const sendMessage = async (token: string): Promise<void> => {
       calls++;
-      if (calls === 1) throw axiosErrorWith(40001);
+      if (calls === 1) staleThrow(f, axiosErrorWith(40001))(token);
       const { data } = await axios.get<ApiAnswer>(`${f.sandboxUrl}/cgi-bin/get_api_domain_ip`, {
         params: { access_token: token },
       });

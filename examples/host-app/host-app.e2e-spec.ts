@@ -97,6 +97,7 @@ describe('examples/host-app: a Nest app using WechatTokenModule', () => {
       'CreateAccessToken1763700000000',
       'CreateTokenFetchAttempt1763700000001',
       'CreateWechatApiIpSnapshot1763800000000',
+      'LogFetchBeforeCall1764400000000',
     ]);
     expect(await host.query('SELECT app_id, ip_list FROM wechat_api_ip_snapshot')).toEqual([
       { app_id: host.account.appId, ip_list: snapshot.ipList },

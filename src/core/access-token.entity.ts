@@ -30,4 +30,8 @@ export class AccessTokenEntity {
 
   @Column({ name: 'instance_id', type: 'varchar', length: 128, nullable: true })
   instanceId!: string | null;
+
+  /** When WeChat was seen rejecting this token after a stale-token report: it is no longer served. */
+  @Column({ name: 'reported_dead_at', type: 'timestamptz', nullable: true })
+  reportedDeadAt!: Date | null;
 }

@@ -7,7 +7,7 @@
 export function wechatErrorHint(errcode: number, errmsg: string): string {
   switch (errcode) {
     case -1:
-      return 'WeChat is busy; the fetch is retried with backoff while the current token is served.';
+      return 'WeChat answered errcode -1 (system busy); the fetch is retried with backoff while the current token is served.';
     case 40001:
       return 'WeChat refused the AppSecret (40001 on fetch): check the secret, and that no other server resets it.';
     case 40002:
@@ -45,6 +45,25 @@ export function wechatErrorHint(errcode: number, errmsg: string): string {
   }
 }
 
+/** How a call to WeChat failed without an errcode. */
+export type TransportFailure = 'timeout' | 'network' | 'http' | 'body' | 'not_sent';
+
+/** What an operator should know about a call to WeChat that failed without an errcode. */
+export function transportHint(reason: TransportFailure): string {
+  switch (reason) {
+    case 'timeout':
+      return 'WeChat did not answer in time; it may still have issued a token, so the current one is promised only as long as that leaves, and a new one is fetched once the call has settled.';
+    case 'network':
+      return 'The connection to WeChat broke; WeChat may still have issued a token, so the current one is promised only as long as that leaves, and a new one is fetched once the call has settled.';
+    case 'http':
+      return 'WeChat (or a proxy before it) answered with an HTTP error; it may still have issued a token, so a new one is fetched once the call has settled.';
+    case 'body':
+      return 'WeChat answered something that is not a token; it may still have issued one, so a new one is fetched once the call has settled.';
+    case 'not_sent':
+      return 'The call was given up before it was sent (the database or this process was too slow); it is retried with backoff.';
+  }
+}
+
 /** The client IP that WeChat names in a 40164 errmsg ("invalid ip 1.2.3.4 ipv6 ..."). */
 export function ipFromErrmsg(errmsg: string): string | undefined {
   return /invalid ip ([0-9a-fA-F.:]+)/.exec(errmsg)?.[1];
@@ -73,4 +92,22 @@ export const MESSAGES = {
   upstreamHttp: (status: number) => `WeChat answered HTTP ${status}.`,
   upstreamTimeout: (ms: number) => `WeChat did not answer within ${ms} ms.`,
   upstreamNetwork: (code: string) => `WeChat could not be reached (${code}).`,
+  notSent: (ms: number) =>
+    `The call to WeChat was given up: it could not be sent within ${ms} ms of being logged.`,
+  outcomeUnknown: (outcome: string | null) =>
+    outcome === null
+      ? 'The call to WeChat has no recorded result (its caller stopped or lost the database): WeChat may have issued a token.'
+      : `The call to WeChat ended without an answer (${outcome}): WeChat may have issued a token.`,
+  unsettled: (appId: string, until: string) =>
+    `A call to WeChat for ${appId} has an unknown outcome: no new fetch before ${until}, so that no token dies sooner than promised.`,
+  unsettledToken: (appId: string) =>
+    `calls to WeChat for ${appId} with unknown outcomes may have replaced its token; a new one is being fetched, retry in a few seconds`,
+  reportedDead: (appId: string) =>
+    `WeChat rejects the token of ${appId}; a new one is being fetched, retry in a few seconds`,
+  tokenRejected: (appId: string, token: string) =>
+    `${appId}: WeChat rejects ${token} (40001/40014/42001); it is no longer served and is being replaced.`,
+  overrideRefresh: (appId: string, overlap: number) =>
+    `${appId}: forced refresh with force:true of a token that may still work: WeChat kills it ${overlap} s from now, whatever was promised to clients.`,
+  checkFailed: (appId: string, detail: string) =>
+    `The token of ${appId} could not be checked at WeChat (${detail}); nothing was fetched. Retry, or send {"force": true} to replace it anyway.`,
 } as const;

@@ -4,11 +4,14 @@ import type pg from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
   LockBusyError,
+  type AttemptResult,
   type AttemptSummary,
   type FailedAttempt,
-  type FetchAttempt,
   type LockedAccount,
+  type LoggedFetch,
+  type NewAttempt,
   type NewToken,
+  type TokenView,
   type StoredToken,
   type TokenStore,
   type TokenWatch,
@@ -17,12 +20,17 @@ import {
 
 /** The NOTIFY channel on which a committed token row is announced, payload `<appId> <id>`. */
 export const TOKEN_CHANNEL = 'wechat_access_token';
+/** The NOTIFY channel on which a change of an account's fetch log is announced, payload `<appId>`. */
+export const FETCH_LOG_CHANNEL = 'wechat_token_fetch';
 /** First key of the two-key advisory lock, so our locks never clash with the host app's. */
 const LOCK_NAMESPACE = 0x5754_4b4e; // "WTKN"
 /** SQLSTATE lock_not_available: lock_timeout expired. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
-const TOKEN_COLUMNS = `id, app_id, access_token, fetched_at, expires_at, source, mode, instance_id`;
+const TOKEN_COLUMNS = `id, app_id, access_token, fetched_at, expires_at, source, mode, instance_id, reported_dead_at`;
+const FETCH_COLUMNS = `id, attempted_at, outcome, force_refresh, token_id`;
+/** The most calls a view or `fetchesSince` reads: more than any sane window holds. */
+const FETCH_LIMIT = 50;
 
 interface TokenRow {
   id: string;
@@ -33,6 +41,25 @@ interface TokenRow {
   source: StoredToken['source'];
   mode: StoredToken['mode'];
   instance_id: string | null;
+  reported_dead_at: Date | null;
+}
+
+interface FetchRow {
+  id: string;
+  attempted_at: Date | string;
+  outcome: LoggedFetch['outcome'];
+  force_refresh: boolean;
+  token_id: string | null;
+}
+
+function toFetch(row: FetchRow): LoggedFetch {
+  return {
+    id: String(row.id),
+    attemptedAt: new Date(row.attempted_at),
+    outcome: row.outcome,
+    forceRefresh: row.force_refresh,
+    tokenId: row.token_id === null ? null : String(row.token_id),
+  };
 }
 
 function toToken(row: TokenRow): StoredToken {
@@ -45,6 +72,7 @@ function toToken(row: TokenRow): StoredToken {
     source: row.source,
     mode: row.mode,
     instanceId: row.instance_id,
+    reportedDeadAt: row.reported_dead_at ? new Date(row.reported_dead_at) : null,
   };
 }
 
@@ -83,6 +111,56 @@ export class PostgresTokenStore implements TokenStore {
       [appIds],
     );
     return rows.map(toToken);
+  }
+
+  async views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]> {
+    if (appIds.length === 0) return [];
+    // Per account: the newest row (one index probe), and the calls from a
+    // little before it on, as JSON so one round trip serves every account.
+    const rows: (Partial<TokenRow> & { account: string; fetches: FetchRow[] | null })[] =
+      await this.dataSource.query(
+        `SELECT a.app_id AS account, t.*, f.fetches FROM unnest($1::varchar[]) AS a(app_id)
+         LEFT JOIN LATERAL (
+           SELECT ${TOKEN_COLUMNS} FROM access_token
+           WHERE app_id = a.app_id ORDER BY id DESC LIMIT 1
+         ) t ON true
+         LEFT JOIN LATERAL (
+           SELECT json_agg(x ORDER BY x.attempted_at, x.id) AS fetches FROM (
+             SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
+             WHERE app_id = a.app_id AND attempted_at > t.fetched_at - make_interval(secs => $2::float8 / 1000)
+             ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}
+           ) x
+         ) f ON true`,
+        [appIds, sinceMs],
+      );
+    return rows.map((row) => ({
+      appId: row.account,
+      token: row.id === null || row.id === undefined ? null : toToken(row as TokenRow),
+      fetches: (row.fetches ?? []).map(toFetch),
+    }));
+  }
+
+  async logAttempt(attempt: NewAttempt): Promise<string> {
+    // Its own statement, outside any transaction: committed before the call is
+    // made, whatever happens to the caller afterwards.
+    const rows: { id: string }[] = await this.dataSource.query(
+      `WITH logged AS (
+         INSERT INTO token_fetch_attempt
+           (app_id, attempted_at, endpoint, force_refresh, source, instance_id)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+       )
+       SELECT id, pg_notify($7, $1) FROM logged`,
+      [
+        attempt.appId,
+        attempt.attemptedAt,
+        attempt.endpoint,
+        attempt.forceRefresh,
+        attempt.source,
+        attempt.instanceId,
+        FETCH_LOG_CHANNEL,
+      ],
+    );
+    return String(rows[0].id);
   }
 
   async byId(id: string): Promise<StoredToken | null> {
@@ -191,7 +269,7 @@ class LockedPostgresAccount implements LockedAccount {
         `SELECT outcome, errcode, errmsg, attempted_at, count(*) OVER ()::int AS total
          FROM token_fetch_attempt
          WHERE app_id = $1 AND attempted_at >= $2 AND attempted_at > COALESCE($3, '-infinity'::timestamptz)
-           AND outcome NOT IN ('ok', 'unchanged')
+           AND (outcome IS NULL OR outcome NOT IN ('ok', 'unchanged'))
          ORDER BY attempted_at DESC, id DESC LIMIT 5`,
         [this.appId, since, totals.last_success_at],
       )
@@ -220,25 +298,46 @@ class LockedPostgresAccount implements LockedAccount {
     };
   }
 
-  async recordAttempt(attempt: Omit<FetchAttempt, 'appId'>): Promise<void> {
+  async fetchesSince(since: Date): Promise<LoggedFetch[]> {
+    const rows: FetchRow[] = await this.manager.query(
+      `SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
+       WHERE app_id = $1 AND attempted_at >= $2 ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}`,
+      [this.appId, since],
+    );
+    return rows.map(toFetch);
+  }
+
+  async completeAttempt(attemptId: string, result: AttemptResult): Promise<void> {
     await this.manager.query(
-      `INSERT INTO token_fetch_attempt
-         (app_id, attempted_at, endpoint, force_refresh, source, outcome, errcode, errmsg, latency_ms, instance_id, token_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      `UPDATE token_fetch_attempt
+       SET outcome = $2, errcode = $3, errmsg = $4, latency_ms = $5, token_id = $6
+       WHERE id = $1 AND app_id = $7`,
       [
+        attemptId,
+        result.outcome,
+        result.errcode,
+        result.errmsg,
+        Math.round(result.latencyMs),
+        result.tokenId,
         this.appId,
-        attempt.attemptedAt,
-        attempt.endpoint,
-        attempt.forceRefresh,
-        attempt.source,
-        attempt.outcome,
-        attempt.errcode,
-        attempt.errmsg,
-        Math.round(attempt.latencyMs),
-        attempt.instanceId,
-        attempt.tokenId,
       ],
     );
+    // Delivered when the transaction commits, never for a rolled-back result.
+    await this.manager.query(`SELECT pg_notify($1, $2)`, [FETCH_LOG_CHANNEL, this.appId]);
+  }
+
+  async markDead(tokenId: string): Promise<StoredToken> {
+    // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count].
+    const rows: TokenRow[] = await this.manager.query(
+      `WITH marked AS (
+         UPDATE access_token SET reported_dead_at = COALESCE(reported_dead_at, now())
+         WHERE id = $1 AND app_id = $2 RETURNING ${TOKEN_COLUMNS}
+       )
+       SELECT * FROM marked`,
+      [tokenId, this.appId],
+    );
+    await this.manager.query(`SELECT pg_notify($1, $2)`, [FETCH_LOG_CHANNEL, this.appId]);
+    return toToken(rows[0]);
   }
 
   async insertToken(token: Omit<NewToken, 'appId'>): Promise<StoredToken> {
@@ -279,6 +378,10 @@ class TokenListener implements TokenWatch {
     private readonly logger: Logger,
   ) {}
 
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
   /** Connects once; on failure keeps retrying in the background (the first error is reported). */
   async start(): Promise<void> {
     await this.connect();
@@ -290,7 +393,7 @@ class TokenListener implements TokenWatch {
     const client = this.client;
     this.client = undefined;
     if (client) {
-      await client.query(`UNLISTEN ${TOKEN_CHANNEL}`).catch(() => undefined);
+      await client.query(`UNLISTEN ${TOKEN_CHANNEL}; UNLISTEN ${FETCH_LOG_CHANNEL}`).catch(() => undefined);
       client.release();
     }
   }
@@ -301,12 +404,14 @@ class TokenListener implements TokenWatch {
     try {
       client = await this.pool.connect();
       client.on('notification', (message) => {
-        if (message.channel !== TOKEN_CHANNEL || !message.payload) return;
+        if (!message.payload) return;
+        if (message.channel === FETCH_LOG_CHANNEL) return this.handlers.onFetchLog(message.payload);
+        if (message.channel !== TOKEN_CHANNEL) return;
         const [appId, id] = message.payload.split(' ');
         if (appId && id) this.handlers.onToken(appId, id);
       });
       client.on('error', (error) => this.lost(client, error));
-      await client.query(`LISTEN ${TOKEN_CHANNEL}`);
+      await client.query(`LISTEN ${TOKEN_CHANNEL}; LISTEN ${FETCH_LOG_CHANNEL}`);
       if (this.closed) {
         client.release();
         return;

@@ -18,8 +18,6 @@ export const STABLE_RENEW_WINDOW_SECONDS = 300;
 /** WeChat's own limits of stable_token `force_refresh`. */
 export const STABLE_FORCE_MIN_INTERVAL_SECONDS = 30;
 export const STABLE_FORCE_DAILY_LIMIT = 20;
-/** Served `expires_in` is shortened by this much to absorb clock skew between us, clients and WeChat. */
-export const SERVED_SKEW_MARGIN_SECONDS = 15;
 /** The most a planned refresh is moved by jitter: enough to spread accounts over a few 30 s ticks. */
 export const MAX_JITTER_SECONDS = 45;
 /** `getAccessToken()` does not hand out a token with less than this left: it would die on the way. */
@@ -62,35 +60,6 @@ export function plannedRefreshAt(token: StoredToken, aheadSeconds: number, mode:
   const jitter = Math.min(MAX_JITTER_SECONDS * SECOND, lifetime / 20) * stableFraction(token.appId, token.id);
   const lead = refreshLead(token, aheadSeconds, mode);
   return mode === 'stable' ? expiresAt - lead + Math.min(jitter, lead / 2) : expiresAt - lead - jitter;
-}
-
-/**
- * The `expires_in` to hand a client along with `token`: the time WeChat is
- * sure to keep it alive. In `token` mode the next fetch kills it `overlap`
- * seconds later, and that fetch is planned at `refreshAtMs` (or, when overdue,
- * could happen now); in `stable` mode it lives to its own expiry. Less a skew
- * margin. `refreshAtMs` is `plannedRefreshAt(token, …)`, computed once per
- * token by the caller: this runs on every request of the compatible endpoints.
- */
-export function servedExpiresIn(
-  token: StoredToken,
-  nowMs: number,
-  mode: TokenMode,
-  refreshAtMs: number,
-  overlapSeconds: number,
-  /** A failed fetch (timeout, connection cut) that WeChat may still have answered, started then. */
-  unsureFetchAtMs = Infinity,
-): number {
-  const expiresAt = token.expiresAt.getTime();
-  let aliveUntil = expiresAt;
-  if (mode === 'token') {
-    const nextFetch = Math.min(Math.max(refreshAtMs, nowMs), unsureFetchAtMs);
-    aliveUntil = Math.min(expiresAt, nextFetch + overlapSeconds * SECOND);
-  }
-  const alive = Math.floor((aliveUntil - nowMs) / SECOND);
-  const seconds = alive - SERVED_SKEW_MARGIN_SECONDS;
-  // Near the end, the margin would leave nothing: hand out what is really left.
-  return Math.max(1, seconds > 0 ? seconds : alive);
 }
 
 /** Calls of the daily quota that forced refreshes may not use: kept for the scheduled ones. */

@@ -23,8 +23,9 @@ export class TokenFetchAttemptEntity {
   @Column({ type: 'varchar', length: 16 })
   source!: TokenSource;
 
-  @Column({ type: 'varchar', length: 16 })
-  outcome!: AttemptOutcome;
+  /** Null while the call's result is not known: under way, or its caller died before recording it. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  outcome!: AttemptOutcome | null;
 
   @Column({ type: 'integer', nullable: true })
   errcode!: number | null;
@@ -32,8 +33,8 @@ export class TokenFetchAttemptEntity {
   @Column({ type: 'text', nullable: true })
   errmsg!: string | null;
 
-  @Column({ name: 'latency_ms', type: 'integer' })
-  latencyMs!: number;
+  @Column({ name: 'latency_ms', type: 'integer', nullable: true })
+  latencyMs!: number | null;
 
   @Column({ name: 'instance_id', type: 'varchar', length: 128 })
   instanceId!: string;

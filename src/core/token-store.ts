@@ -14,29 +14,68 @@ export interface StoredToken {
   source: TokenSource;
   mode: TokenMode;
   instanceId: string | null;
+  /** When WeChat was seen rejecting it after a stale-token report (it is then never served); null while not. */
+  reportedDeadAt: Date | null;
 }
 
-/** What a token fetch came to. `unchanged`: stable_token handed back the token we hold. */
-export type AttemptOutcome = 'ok' | 'unchanged' | 'errcode' | 'timeout' | 'network' | 'http' | 'body';
+/**
+ * What a token fetch came to. `unchanged`: stable_token handed back the token
+ * we hold. `not_sent`: given up before anything reached WeChat. `timeout`,
+ * `network`, `http` and `body` leave it unknown whether WeChat issued a token.
+ */
+export type AttemptOutcome =
+  'ok' | 'unchanged' | 'errcode' | 'timeout' | 'network' | 'http' | 'body' | 'not_sent';
 
-/** One row of `token_fetch_attempt`: one call to WeChat, whatever came of it. */
-export interface FetchAttempt {
+/** A call to WeChat as logged before it is made. */
+export interface NewAttempt {
   appId: string;
   endpoint: 'token' | 'stable_token';
   forceRefresh: boolean;
   source: TokenSource;
+  attemptedAt: Date;
+  instanceId: string;
+}
+
+/** What a call to WeChat came to, recorded once it is over. */
+export interface AttemptResult {
   outcome: AttemptOutcome;
   errcode: number | null;
   errmsg: string | null;
   latencyMs: number;
-  attemptedAt: Date;
-  instanceId: string;
   tokenId: string | null;
+}
+
+/** One row of `token_fetch_attempt`: one call to WeChat, whatever came of it. */
+export interface FetchAttempt extends NewAttempt, AttemptResult {}
+
+/**
+ * One call of the fetch log as the served-token rules read it. `outcome` is
+ * null while nobody recorded a result: the call may be under way, or its
+ * caller died (killed, frozen, database gone) after sending it.
+ */
+export interface LoggedFetch {
+  id: string;
+  attemptedAt: Date;
+  outcome: AttemptOutcome | null;
+  forceRefresh: boolean;
+  tokenId: string | null;
+}
+
+/**
+ * An account's newest token and the calls to WeChat around and after it:
+ * what every replica needs to decide how long that token may be promised.
+ */
+export interface TokenView {
+  appId: string;
+  token: StoredToken | null;
+  /** Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest first. Empty without a token. */
+  fetches: LoggedFetch[];
 }
 
 /** A failed attempt, as the refresh policy needs it. */
 export interface FailedAttempt {
-  outcome: AttemptOutcome;
+  /** Null: the result was never recorded (counted as a transient failure). */
+  outcome: AttemptOutcome | null;
   errcode: number | null;
   errmsg: string | null;
   attemptedAt: Date;
@@ -59,7 +98,7 @@ export interface AttemptSummary {
 }
 
 /** A row to insert into `access_token`. */
-export type NewToken = Omit<StoredToken, 'id'>;
+export type NewToken = Omit<StoredToken, 'id' | 'reportedDeadAt'>;
 
 /** What the refresher may do while it holds an account's cluster-wide lock. */
 export interface LockedAccount {
@@ -67,14 +106,20 @@ export interface LockedAccount {
   latest(): Promise<StoredToken | null>;
   /** The account's fetch log summed up; `dayStart` starts the quota day, `now` is the cluster clock. */
   summary(dayStart: Date, now: Date): Promise<AttemptSummary>;
-  /** Appends to the fetch log. */
-  recordAttempt(attempt: Omit<FetchAttempt, 'appId'>): Promise<void>;
+  /** Calls to WeChat started at or after `since`, oldest first (at most a few dozen). */
+  fetchesSince(since: Date): Promise<LoggedFetch[]>;
+  /** Records the result of a call logged with `TokenStore.logAttempt` (committed with the lock's transaction). */
+  completeAttempt(attemptId: string, result: AttemptResult): Promise<void>;
+  /** Marks a token as rejected by WeChat; returns the row as it is now. */
+  markDead(tokenId: string): Promise<StoredToken>;
   /** Inserts a token row; other replicas are told once the lock's transaction commits. */
   insertToken(token: Omit<NewToken, 'appId'>): Promise<StoredToken>;
 }
 
 /** A live subscription to other replicas' new tokens. */
 export interface TokenWatch {
+  /** Whether it is listening right now (what it misses while not, a re-read must find). */
+  readonly connected: boolean;
   close(): Promise<void>;
 }
 
@@ -82,6 +127,8 @@ export interface TokenWatch {
 export interface TokenWatchHandlers {
   /** A token row was committed (by any replica). Only a hint: re-read the row. */
   onToken(appId: string, id: string): void;
+  /** The fetch log of an account changed (a call logged or completed, a token marked dead). */
+  onFetchLog(appId: string): void;
   /** The listening connection was (re)established: notifications may have been missed. */
   onConnected(): void;
   /** The listening connection failed; it is retried. */
@@ -97,6 +144,18 @@ export interface TokenStore {
   databaseTime(): Promise<number>;
   /** The newest token of each of these accounts (missing ones are absent). */
   latest(appIds: readonly string[]): Promise<StoredToken[]>;
+  /**
+   * Each account's newest token with the calls to WeChat started after
+   * `token.fetchedAt - sinceMs` (a call started a little before the token's own
+   * may still have reached WeChat after it).
+   */
+  views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]>;
+  /**
+   * Logs a call to WeChat before it is made, committed at once on its own
+   * (not in the lock's transaction): if the caller dies, the row stays,
+   * without outcome, for every replica to see. Returns the row id.
+   */
+  logAttempt(attempt: NewAttempt): Promise<string>;
   /** One row by id, or null. */
   byId(id: string): Promise<StoredToken | null>;
   /** Token rows of an account, newest first, ids below `beforeId` when given. */

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isAxiosError } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import { MESSAGES } from './messages.js';
+import { STALE_TOKEN_ERRCODES } from './stale-token.js';
 import { WechatApiError, WechatTransportError } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatTokenOptions, WechatAccount } from './wechat-token.options.js';
@@ -12,6 +13,22 @@ export interface FetchedToken {
   accessToken: string;
   expiresIn: number;
 }
+
+/**
+ * What WeChat makes of a token now: `works`, `dead` (40001, 40014, 42001), or
+ * `unknown` when the check itself failed (with what happened, safe to log).
+ */
+export type TokenCheck =
+  { verdict: 'works' } | { verdict: 'dead'; errcode: number } | { verdict: 'unknown'; detail: string };
+
+/** Connection errors that mean nothing reached WeChat. */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /**
  * Calls WeChat's token endpoints. Every failure comes out as a
@@ -50,33 +67,57 @@ export class WechatApiClient {
     });
   }
 
+  /**
+   * Asks WeChat whether `accessToken` works, with the cheapest call that
+   * needs one (`GET /cgi-bin/get_api_domain_ip`). Never throws.
+   */
+  async checkToken(accessToken: string): Promise<TokenCheck> {
+    const url = new URL('/cgi-bin/get_api_domain_ip', this.options.apiBaseUrl);
+    url.searchParams.set('access_token', accessToken);
+    let body: unknown;
+    try {
+      body = JSON.parse(await this.send({ method: 'GET', url: url.toString() }));
+    } catch (error) {
+      return { verdict: 'unknown', detail: toTransportError(error, this.options.httpTimeoutMs).message };
+    }
+    const errcode = (body as { errcode?: unknown } | null)?.errcode;
+    if (errcode === undefined || errcode === 0) return { verdict: 'works' };
+    if (typeof errcode === 'number' && STALE_TOKEN_ERRCODES.has(errcode)) return { verdict: 'dead', errcode };
+    return { verdict: 'unknown', detail: `WeChat answered errcode ${String(errcode)}` };
+  }
+
   private async call(request: {
     method: 'GET' | 'POST';
     url: string;
     data?: unknown;
   }): Promise<FetchedToken> {
-    const timeoutMs = this.options.httpTimeoutMs;
-    let body: unknown;
+    let body: string;
     try {
-      const response = await firstValueFrom(
-        this.http.request<unknown>({
-          ...request,
-          timeout: timeoutMs,
-          // axios' `timeout` only watches the socket; this bounds the whole call.
-          signal: AbortSignal.timeout(timeoutMs),
-          responseType: 'text',
-          transformResponse: (raw: unknown) => raw,
-          validateStatus: () => true,
-          maxRedirects: 0,
-        }),
-      );
-      if (response.status >= 300)
-        throw new WechatTransportError('http', MESSAGES.upstreamHttp(response.status));
-      body = response.data;
+      body = await this.send(request);
     } catch (error) {
-      throw toTransportError(error, timeoutMs);
+      throw toTransportError(error, this.options.httpTimeoutMs);
     }
     return parseTokenBody(body);
+  }
+
+  /** One HTTP call with the hard timeout; the body as text. Errors are raw: callers turn them into ours. */
+  private async send(request: { method: 'GET' | 'POST'; url: string; data?: unknown }): Promise<string> {
+    const timeoutMs = this.options.httpTimeoutMs;
+    const response = await firstValueFrom(
+      this.http.request<unknown>({
+        ...request,
+        timeout: timeoutMs,
+        // axios' `timeout` only watches the socket; this bounds the whole call.
+        signal: AbortSignal.timeout(timeoutMs),
+        responseType: 'text',
+        transformResponse: (raw: unknown) => raw,
+        validateStatus: () => true,
+        maxRedirects: 0,
+      }),
+    );
+    if (response.status >= 300)
+      throw new WechatTransportError('http', MESSAGES.upstreamHttp(response.status));
+    return String(response.data);
   }
 }
 
@@ -111,7 +152,11 @@ function toTransportError(error: unknown, timeoutMs: number): WechatTransportErr
     if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT' || error.code === 'ERR_CANCELED') {
       return new WechatTransportError('timeout', MESSAGES.upstreamTimeout(timeoutMs));
     }
-    return new WechatTransportError('network', MESSAGES.upstreamNetwork(error.code ?? 'unknown error'));
+    const code = error.code ?? 'unknown error';
+    return new WechatTransportError(
+      NOT_SENT_CODES.has(code) ? 'not_sent' : 'network',
+      MESSAGES.upstreamNetwork(code),
+    );
   }
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return new WechatTransportError('timeout', MESSAGES.upstreamTimeout(timeoutMs));

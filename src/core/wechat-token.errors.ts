@@ -1,4 +1,4 @@
-import { MESSAGES, wechatErrorHint } from './messages.js';
+import { MESSAGES, transportHint, wechatErrorHint, type TransportFailure } from './messages.js';
 
 /** Base class of the module's errors: a stable `code` to branch on. */
 export abstract class WechatTokenError extends Error {
@@ -26,18 +26,21 @@ export class WechatApiError extends WechatTokenError {
 
 /**
  * WeChat could not be reached or answered something that is not a token:
- * timeout, connection error, HTTP 5xx, non-JSON, a body without a valid token.
- * Treated like errcode -1 (transient).
+ * timeout, connection error, HTTP 5xx, non-JSON, a body without a valid token;
+ * or the call was given up before it was sent (`not_sent`). Treated like
+ * errcode -1 (transient). Except `not_sent`, WeChat may have issued a token
+ * all the same: the fetch log records the outcome as unknown.
  */
 export class WechatTransportError extends WechatTokenError {
   readonly code = 'WECHAT_UNREACHABLE';
   readonly errcode = -1;
-  readonly hint = wechatErrorHint(-1, '');
+  readonly hint: string;
   constructor(
-    readonly reason: 'timeout' | 'network' | 'http' | 'body',
+    readonly reason: TransportFailure,
     message: string,
   ) {
     super(message);
+    this.hint = transportHint(reason);
   }
   get errmsg(): string {
     return this.message;
@@ -74,8 +77,14 @@ export class UnknownAccountError extends WechatTokenError {
   }
 }
 
-/** Why a refresh was refused before calling WeChat. */
-export type RefreshRefusalReason = 'min_interval' | 'quota' | 'backoff' | 'stable_force_limit' | 'lock_busy';
+/**
+ * Why a refresh was refused before calling WeChat. `unsettled`: a call of
+ * unknown outcome may still reach WeChat, or promises made on the token run
+ * until then. `check_failed`: the token could not be checked at WeChat, so it
+ * is not replaced on a guess.
+ */
+export type RefreshRefusalReason =
+  'min_interval' | 'quota' | 'backoff' | 'stable_force_limit' | 'lock_busy' | 'unsettled' | 'check_failed';
 
 /**
  * A refresh was refused without calling WeChat; the current token (if any)

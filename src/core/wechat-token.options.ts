@@ -26,8 +26,22 @@ export interface WechatTokenModuleOptions {
   refreshAheadSeconds?: number;
   /** How long WeChat keeps the previous token alive after a new fetch. Default 300. */
   overlapSeconds?: number;
-  /** Hard timeout of one call to WeChat, in milliseconds. Default 5000. */
+  /**
+   * Hard timeout of one call to WeChat, in milliseconds. Default 5000. WeChat
+   * usually answers in well under a second; a call that times out may still
+   * have issued a token, which shortens what the current token can be
+   * promised and makes the next fetch wait until the call has settled, so a
+   * longer timeout means fewer such calls, and a longer wait for the replicas
+   * queued behind the one fetching.
+   */
   httpTimeoutMs?: number;
+  /**
+   * How long after our timeout WeChat may still act on a call, in
+   * milliseconds. A call of unknown outcome counts as possibly issuing a token
+   * until `httpTimeoutMs + lateAnswerMs` (plus 1 s to send it) after its start;
+   * no new fetch is made before that. Default 10000.
+   */
+  lateAnswerMs?: number;
   /** Upstream calls allowed per account per day (WeChat's quota). Default 2000. */
   dailyQuota?: number;
   /** Minimum seconds between two forced refreshes of one account, cluster-wide. Default 30. */
@@ -57,6 +71,7 @@ export const DEFAULT_OPTIONS = {
   refreshAheadSeconds: 600,
   overlapSeconds: 300,
   httpTimeoutMs: 5000,
+  lateAnswerMs: 10_000,
   dailyQuota: 2000,
   forceRefreshMinIntervalSeconds: 30,
   resyncIntervalSeconds: 60,
@@ -113,14 +128,18 @@ export function resolveOptions(
     'refreshAheadSeconds',
     'overlapSeconds',
     'httpTimeoutMs',
+    'lateAnswerMs',
     'dailyQuota',
     'forceRefreshMinIntervalSeconds',
     'resyncIntervalSeconds',
     'concurrency',
   ] as const) {
     const value = resolved[key];
-    if (!Number.isFinite(value) || value < (key === 'forceRefreshMinIntervalSeconds' ? 0 : 1)) {
-      throw new InvalidOptionsError(`\`${key}\` must be a positive number (got ${String(value)}).`);
+    const zeroAllowed = key === 'forceRefreshMinIntervalSeconds' || key === 'lateAnswerMs';
+    if (!Number.isFinite(value) || value < (zeroAllowed ? 0 : 1)) {
+      throw new InvalidOptionsError(
+        `\`${key}\` must be a ${zeroAllowed ? 'non-negative' : 'positive'} number (got ${String(value)}).`,
+      );
     }
   }
   return resolved;

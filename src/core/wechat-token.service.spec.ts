@@ -3,14 +3,17 @@ import type { Clock } from './clock.js';
 import { TokenRefresher } from './token-refresher.js';
 import {
   LockBusyError,
+  type AttemptResult,
   type AttemptSummary,
-  type FetchAttempt,
   type LockedAccount,
+  type LoggedFetch,
+  type NewAttempt,
   type StoredToken,
   type TokenStore,
+  type TokenView,
   type TokenWatchHandlers,
 } from './token-store.js';
-import type { FetchedToken, WechatApiClient } from './wechat-api.client.js';
+import type { FetchedToken, TokenCheck, WechatApiClient } from './wechat-api.client.js';
 import {
   TokenStoreUnavailableError,
   TokenUnavailableError,
@@ -22,7 +25,7 @@ import { WechatTokenService } from './wechat-token.service.js';
 /** An in-memory TokenStore: a promise chain per account stands in for the advisory lock. */
 class FakeStore implements TokenStore {
   tokens: StoredToken[] = [];
-  attempts: FetchAttempt[] = [];
+  attempts: (NewAttempt & Partial<AttemptResult> & { id: string })[] = [];
   down = false;
   lockBusy = false;
   handlers?: TokenWatchHandlers;
@@ -42,6 +45,31 @@ class FakeStore implements TokenStore {
     this.check();
     return appIds.flatMap((appId) => this.tokens.filter((t) => t.appId === appId).slice(-1));
   }
+  async views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]> {
+    this.check();
+    return appIds.map((appId) => {
+      const token = this.tokens.filter((t) => t.appId === appId).at(-1) ?? null;
+      const since = token ? token.fetchedAt.getTime() - sinceMs : Infinity;
+      return { appId, token, fetches: this.fetches(appId, since) };
+    });
+  }
+  async logAttempt(attempt: NewAttempt): Promise<string> {
+    this.check();
+    const id = String(this.attempts.length + 1);
+    this.attempts.push({ ...attempt, id });
+    return id;
+  }
+  private fetches(appId: string, sinceMs: number): LoggedFetch[] {
+    return this.attempts
+      .filter((a) => a.appId === appId && a.attemptedAt.getTime() > sinceMs)
+      .map((a) => ({
+        id: a.id,
+        attemptedAt: a.attemptedAt,
+        outcome: a.outcome ?? null,
+        forceRefresh: a.forceRefresh,
+        tokenId: a.tokenId ?? null,
+      }));
+  }
   async byId(id: string) {
     return this.tokens.find((t) => t.id === id) ?? null;
   }
@@ -53,7 +81,7 @@ class FakeStore implements TokenStore {
   }
   async watch(handlers: TokenWatchHandlers) {
     this.handlers = handlers;
-    return { close: async () => undefined };
+    return { connected: true, close: async () => undefined };
   }
   withAccountLock<T>(
     appId: string,
@@ -73,6 +101,18 @@ class FakeStore implements TokenStore {
   private locked(appId: string): LockedAccount {
     return {
       latest: async () => this.tokens.filter((t) => t.appId === appId).at(-1) ?? null,
+      fetchesSince: async (since) => this.fetches(appId, since.getTime() - 1),
+      completeAttempt: async (id, result) => {
+        Object.assign(
+          this.attempts.find((a) => a.id === id)!,
+          result,
+        );
+      },
+      markDead: async (tokenId) => {
+        const token = this.tokens.find((t) => t.id === tokenId)!;
+        token.reportedDeadAt = new Date();
+        return token;
+      },
       summary: async (): Promise<AttemptSummary> => ({
         attemptsToday: this.attempts.length,
         stableForcesToday: 0,
@@ -81,11 +121,8 @@ class FakeStore implements TokenStore {
         failuresSinceSuccess: [],
         failureCount: 0,
       }),
-      recordAttempt: async (attempt) => {
-        this.attempts.push({ ...attempt, appId });
-      },
       insertToken: async (token) => {
-        const stored = { ...token, appId, id: String(this.tokens.length + 1) };
+        const stored = { ...token, appId, id: String(this.tokens.length + 1), reportedDeadAt: null };
         this.tokens.push(stored);
         return stored;
       },
@@ -95,6 +132,13 @@ class FakeStore implements TokenStore {
 
 class FakeApi {
   calls = 0;
+  checks = 0;
+  /** What `checkToken` answers. */
+  verdict: TokenCheck = { verdict: 'works' };
+  async checkToken(): Promise<TokenCheck> {
+    this.checks++;
+    return this.verdict;
+  }
   async fetchToken(): Promise<FetchedToken> {
     this.calls++;
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -115,7 +159,7 @@ function setup(appIds = ['wx0000000000000001']) {
   const store = new FakeStore();
   const api = new FakeApi();
   const refresher = new TokenRefresher(store, api as unknown as WechatApiClient, clock, options);
-  const service = new WechatTokenService(options, store, clock, refresher);
+  const service = new WechatTokenService(options, store, clock, refresher, api as unknown as WechatApiClient);
   return { service, store, api, clock };
 }
 
@@ -154,7 +198,9 @@ describe('WechatTokenService (fake store)', () => {
     await service.refreshDue();
     expect(api.calls).toBe(1);
     expect(await service.getAccessToken()).toBe(token);
-    await expect(service.refresh('wx0000000000000001')).rejects.toThrow(TokenStoreUnavailableError);
+    await expect(service.refresh('wx0000000000000001', { force: true })).rejects.toThrow(
+      TokenStoreUnavailableError,
+    );
     clock.advance(600);
     await expect(service.getAccessToken()).rejects.toThrow(TokenUnavailableError);
     expect(api.calls).toBe(1);
@@ -181,6 +227,7 @@ describe('WechatTokenService (fake store)', () => {
       source: 'schedule',
       mode: 'token',
       instanceId: 'other:1',
+      reportedDeadAt: null,
     });
     // Still inside this replica's back-off after the busy lock: no fetch, a look at the table.
     expect(await service.getAccessToken()).toBe('fetched-by-another-replica-0000');
@@ -203,8 +250,43 @@ describe('WechatTokenService (fake store)', () => {
     const { service, store, api } = setup();
     const old = await service.getAccessToken();
     store.tokens.push({ ...store.tokens[0], id: '2', accessToken: 'replaced-by-another-replica-000' });
+    api.verdict = { verdict: 'dead', errcode: 40001 };
     const status = await service.refresh('wx0000000000000001', { staleToken: old });
     expect(api.calls).toBe(1);
-    expect(status.tokenId).toBe('2');
+    expect(status).toMatchObject({ tokenId: '2', refresh: 'already_replaced' });
+  });
+
+  it('fetches nothing for a forced refresh or stale report of a token WeChat still accepts', async () => {
+    const { service, api, store } = setup();
+    const token = await service.getAccessToken();
+    expect(await service.refresh('wx0000000000000001')).toMatchObject({
+      refresh: 'still_works',
+      tokenId: '1',
+    });
+    const report = await service.refresh('wx0000000000000001', { staleToken: token });
+    expect(report).toMatchObject({ refresh: 'still_works', tokenId: '1' });
+    expect({ fetches: api.calls, checks: api.checks, rows: store.tokens.length }).toEqual({
+      fetches: 1,
+      checks: 2,
+      rows: 1,
+    });
+  });
+
+  it('replaces a token WeChat rejects, and marks it dead so that it is never served again', async () => {
+    const { service, api, store } = setup();
+    const token = await service.getAccessToken();
+    api.verdict = { verdict: 'dead', errcode: 40001 };
+    const result = await service.refresh('wx0000000000000001', { staleToken: token });
+    expect(result).toMatchObject({ refresh: 'fetched', tokenId: '2' });
+    expect(store.tokens[0].reportedDeadAt).toBeInstanceOf(Date);
+    expect(await service.getAccessToken()).not.toBe(token);
+  });
+
+  it('refuses to replace a token it could not check, and fetches nothing', async () => {
+    const { service, api } = setup();
+    await service.getAccessToken();
+    api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
+    await expect(service.refresh('wx0000000000000001')).rejects.toMatchObject({ reason: 'check_failed' });
+    expect(api.calls).toBe(1);
   });
 });

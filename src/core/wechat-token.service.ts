@@ -8,16 +8,20 @@ import {
 import { CLOCK, ClusterClock, type Clock } from './clock.js';
 import { mask } from './mask.js';
 import { MESSAGES, wechatErrorHint } from './messages.js';
-import { MIN_USABLE_SECONDS, plannedRefreshAt, quotaDayStart, servedExpiresIn } from './refresh-policy.js';
+import { MIN_USABLE_SECONDS, plannedRefreshAt, quotaDayStart } from './refresh-policy.js';
 import { isStaleTokenAnswer } from './stale-token.js';
+import { promisedUntil, servedExpiresIn, servedMarginMs, tokenLife, type TokenLife } from './token-life.js';
 import { TokenRefresher, type RefreshIntent, type RefreshOutcome } from './token-refresher.js';
 import {
   LockBusyError,
   TOKEN_STORE,
+  type LoggedFetch,
   type StoredToken,
   type TokenStore,
+  type TokenView,
   type TokenWatch,
 } from './token-store.js';
+import { WechatApiClient, type TokenCheck } from './wechat-api.client.js';
 import {
   RefreshRefusedError,
   TokenStoreUnavailableError,
@@ -52,6 +56,16 @@ export interface AccountStatus {
   expiresAt: string | null;
   /** Seconds the held token still lives (0 when none). */
   expiresIn: number;
+  /** The `expires_in` a client is handed with the token now: what WeChat is sure to honour (0: not handed out). */
+  servedExpiresIn: number;
+  /**
+   * What shortens the token's life, cluster-wide: `unknown_fetch`, a call to
+   * WeChat of unknown outcome may have replaced it (it is promised only until
+   * the next fetch); `unsettled`, more calls of unknown outcome followed, so it
+   * may be dead (not served); `reported_dead`, WeChat rejected it after a
+   * stale-token report (not served); null when nothing does.
+   */
+  risk: TokenRisk | null;
   /** When the scheduled refresh is planned (ISO). */
   nextRefreshAt: string | null;
   /** While fetches are held back (backoff, quota): until when, and why. */
@@ -61,6 +75,21 @@ export interface AccountStatus {
   /** Calls to WeChat since midnight Asia/Shanghai, all replicas (null while the database is down). */
   upstreamCallsToday: number | null;
   dailyQuota: number;
+}
+
+/** See `AccountStatus.risk`. */
+export type TokenRisk = 'unknown_fetch' | 'unsettled' | 'reported_dead';
+
+/**
+ * What a forced refresh or stale-token report did: `fetched` a new token;
+ * nothing, because the token `still_works` at WeChat or was `already_replaced`;
+ * or WeChat handed back the same stable token (`unchanged`).
+ */
+export type RefreshAction = 'fetched' | 'still_works' | 'already_replaced' | 'unchanged';
+
+/** The account's status after `refresh()`, with what the refresh did. */
+export interface RefreshResult extends AccountStatus {
+  refresh: RefreshAction;
 }
 
 /** A token as handed to a client: with the `expires_in` WeChat is sure to honour. */
@@ -75,9 +104,21 @@ export interface ServedToken {
 interface AccountState {
   account: Required<WechatAccount>;
   current?: StoredToken;
-  /** `current.expiresAt` in ms, for the hot path. */
+  /** `current.expiresAt` in ms. */
   expiresAtMs: number;
+  /** The planned refresh of `current` (`plannedRefreshAt`). */
   refreshAtMs: number;
+  /** The calls to WeChat around and after `current`, as last read from the fetch log. */
+  fetches: LoggedFetch[];
+  /** What the fetch log says of `current` (recomputed whenever either changes). */
+  life?: TokenLife;
+  /** Margin kept back from the promise of `current` (`servedMarginMs`). */
+  marginMs: number;
+  /** A re-read of the account's view is under way; `viewStale`: another is wanted after it. */
+  viewRead?: Promise<void>;
+  viewStale: boolean;
+  /** Wakes this replica for a recovery fetch at the time the fetch log allows it. */
+  wakeTimer?: NodeJS.Timeout;
   /** No call to WeChat (or to the lock) before this: backoff, quota, or another replica busy. */
   nextAttemptAtMs: number;
   blockedReason?: string;
@@ -87,12 +128,6 @@ interface AccountState {
   lastPeekMs: number;
   /** The token `current` replaced, if any: stale reports of it need no lock. */
   replacedToken?: string;
-  /**
-   * Start of the first fetch since `current` that failed in a way WeChat may
-   * still have answered (timeout, cut connection, 5xx): in `token` mode that
-   * answer started `current`'s overlap. Cleared when a new token is adopted.
-   */
-  unsureFetchAtMs: number;
 }
 
 const SECOND = 1000;
@@ -111,6 +146,11 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   private readonly states = new Map<string, AccountState>();
   private readonly changeListeners = new Set<(appId: string) => void>();
   private watch?: TokenWatch;
+  /** Start of the last full re-read that succeeded, and since when the listener is connected (cluster clock). */
+  private lastResyncAtMs = 0;
+  private listeningSinceMs = Infinity;
+  /** Checks of a token at WeChat under way, so concurrent reports of one token share one. */
+  private readonly checks = new Map<string, Promise<TokenCheck>>();
   private resyncTimer?: NodeJS.Timeout;
   private warmUp?: Promise<void>;
   private stopped = false;
@@ -120,15 +160,18 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     @Inject(TOKEN_STORE) private readonly store: TokenStore,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly refresher: TokenRefresher,
+    private readonly api: WechatApiClient,
   ) {
     for (const account of options.accounts) {
       this.states.set(account.appId, {
         account,
         expiresAtMs: 0,
         refreshAtMs: 0,
+        fetches: [],
+        marginMs: 0,
+        viewStale: false,
         nextAttemptAtMs: 0,
         lastPeekMs: 0,
-        unsureFetchAtMs: Infinity,
       });
     }
   }
@@ -145,56 +188,71 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
    */
   async getAccessToken(appId?: string): Promise<string> {
     const state = this.stateOf(appId);
-    if (state.expiresAtMs - this.clock.now() > MIN_USABLE_SECONDS * SECOND) return state.current!.accessToken;
-    return (await this.obtain(state)).accessToken;
-  }
-
-  /** The token with the `expires_in` to hand to another server (the WeChat-compatible endpoints). */
-  async getServedToken(appId?: string): Promise<ServedToken> {
-    const state = this.stateOf(appId);
-    const now = this.clock.now();
-    const token =
-      state.expiresAtMs - now > MIN_USABLE_SECONDS * SECOND ? state.current! : await this.obtain(state);
-    return {
-      accessToken: token.accessToken,
-      tokenId: token.id,
-      expiresIn: servedExpiresIn(
-        token,
-        this.clock.now(),
-        state.account.mode,
-        state.refreshAtMs,
-        this.options.overlapSeconds,
-        state.unsureFetchAtMs,
-      ),
-    };
+    if (this.isUsable(state)) return state.current!.accessToken;
+    return (await this.obtain(state, () => this.isUsable(state))).accessToken;
   }
 
   /**
-   * Forced refresh, rate-limited cluster-wide. With `staleToken` (a token a
-   * caller saw rejected with 40001/42001): fetches only if it is still the
-   * newest token, otherwise answers the current status with no call to WeChat.
-   * Throws `RefreshRefusedError` (with `retryAfterSeconds`) when refused, and
-   * the WeChat error when the fetch failed.
+   * The token with the `expires_in` to hand to another server (the
+   * WeChat-compatible endpoints): the time WeChat is sure to keep it alive,
+   * counting every call to WeChat of the whole cluster, less a margin.
    */
-  async refresh(appId: string, options: { staleToken?: string } = {}): Promise<AccountStatus> {
+  async getServedToken(appId?: string): Promise<ServedToken> {
+    const state = this.stateOf(appId);
+    let expiresIn = this.servedSeconds(state);
+    if (expiresIn < 1) {
+      await this.obtain(state, () => this.servedSeconds(state) >= 1);
+      expiresIn = this.servedSeconds(state);
+    }
+    const token = state.current!;
+    return { accessToken: token.accessToken, tokenId: token.id, expiresIn };
+  }
+
+  /**
+   * Forced refresh, rate-limited cluster-wide. The token in question (the
+   * `staleToken` a caller saw rejected with 40001/42001, or else the current
+   * one) is first checked at WeChat: if it still works nothing is fetched (a
+   * new fetch would kill it while clients hold it with a promise); if WeChat
+   * rejects it, it is marked dead for every replica and replaced; if it is no
+   * longer the newest, nothing is fetched. `force: true` skips the check and
+   * replaces a token that may work (an operator's override: it may die before
+   * the `expires_in` clients were given). Throws `RefreshRefusedError` (with
+   * `retryAfterSeconds`) when refused, and the WeChat error when the fetch failed.
+   */
+  async refresh(
+    appId: string,
+    options: { staleToken?: string; force?: boolean } = {},
+  ): Promise<RefreshResult> {
     const state = this.stateOf(appId);
     const { staleToken } = options;
     // Joining a refresh already under way in this replica: it may replace the stale token.
     if (state.inflight) await state.inflight.catch(() => undefined);
+    const before = state.current?.id;
+    if (options.force) {
+      return this.refreshResult(state, before, await this.run(state, { source: 'forced', force: true }));
+    }
     // A report of the token this replica replaced: answered from memory. Any
     // other token (one this replica has not heard of yet, say) is decided under
     // the lock, against the table.
     if (staleToken !== undefined && staleToken === state.replacedToken && this.isUsable(state)) {
-      return this.status(appId);
+      return { ...(await this.status(appId)), refresh: 'already_replaced' };
+    }
+    const suspect = staleToken ?? state.current?.accessToken;
+    let deadToken: string | undefined;
+    if (suspect !== undefined) {
+      const check = await this.checkToken(suspect);
+      if (check.verdict === 'works') return { ...(await this.status(appId)), refresh: 'still_works' };
+      if (check.verdict === 'unknown') {
+        throw new RefreshRefusedError(appId, 'check_failed', 5, MESSAGES.checkFailed(appId, check.detail));
+      }
+      deadToken = suspect;
     }
     const outcome = await this.run(state, {
       source: staleToken !== undefined ? 'stale_report' : 'forced',
       force: true,
-      staleToken,
+      deadToken,
     });
-    if (outcome?.refusal) throw outcome.refusal;
-    if (outcome?.failure) throw outcome.failure;
-    return this.status(appId);
+    return this.refreshResult(state, before, outcome);
   }
 
   /**
@@ -251,24 +309,28 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   async refreshDue(): Promise<{ due: number }> {
     const now = this.clock.now();
     const due = [...this.states.values()].filter(
-      (state) =>
-        !state.inflight && now >= state.nextAttemptAtMs && (!state.current || now >= state.refreshAtMs),
+      (state) => !state.inflight && now >= state.nextAttemptAtMs && now >= this.dueAt(state),
     );
     await this.forEachBounded(due, (state) => this.run(state, { source: 'schedule', force: false }));
     return { due: due.length };
   }
 
-  /** Re-reads the newest row of every account (what NOTIFY may have missed) and re-aligns the clock. */
+  /**
+   * Re-reads every account's newest row and the calls around it (what NOTIFY
+   * may have missed) and re-aligns the clock.
+   */
   async resync(): Promise<void> {
     if (this.clock instanceof ClusterClock) {
       const before = Date.now();
       const databaseMs = await this.store.databaseTime();
       this.clock.sync(databaseMs, (before + Date.now()) / 2);
     }
-    for (const token of await this.store.latest(this.appIds)) {
-      const state = this.states.get(token.appId);
-      if (state) this.adopt(state, token);
+    const startedAt = this.clock.now();
+    for (const view of await this.store.views(this.appIds, this.refresher.timing.settleMs)) {
+      const state = this.states.get(view.appId);
+      if (state) this.applyView(state, view);
     }
+    this.lastResyncAtMs = Math.max(this.lastResyncAtMs, startedAt);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -281,11 +343,16 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     }
     if (this.options.listen) {
       this.watch = await this.store.watch({
-        onToken: (appId, id) => void this.onNotified(appId, id),
-        onConnected: () => void this.resync().catch(() => undefined),
+        onToken: (appId) => this.onFetchLogChanged(appId),
+        onFetchLog: (appId) => this.onFetchLogChanged(appId),
+        onConnected: () => {
+          this.listeningSinceMs = this.clock.now();
+          void this.resync().catch(() => undefined);
+        },
         onError: (error) =>
           this.logger.warn(`Token listener lost its connection (${describe(error)}); reconnecting.`),
       });
+      if (!this.watch.connected) this.listeningSinceMs = Infinity;
     }
     this.resyncTimer = setInterval(() => {
       this.resync().catch((error) => this.logger.warn(`Re-reading tokens failed: ${describe(error)}`));
@@ -303,6 +370,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resyncTimer);
+    for (const state of this.states.values()) clearTimeout(state.wakeTimer);
     await this.watch?.close();
     await this.warmUp;
     await Promise.all([...this.states.values()].map((state) => state.inflight?.catch(() => undefined)));
@@ -311,11 +379,12 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   /** Fetches at start every account without a stored token that is far enough from expiry. */
   private async startUp(): Promise<void> {
     const now = this.clock.now();
-    const needed = [...this.states.values()].filter((state) => !state.current || now >= state.refreshAtMs);
+    const needed = [...this.states.values()].filter((state) => now >= this.dueAt(state));
     await this.forEachBounded(needed, (state) => this.run(state, { source: 'startup', force: false }));
   }
 
-  private async obtain(state: AccountState): Promise<StoredToken> {
+  /** Tries to get a token that passes `good` (a fetch, or another replica's row); throws `TokenUnavailableError` if none. */
+  private async obtain(state: AccountState, good: () => boolean): Promise<StoredToken> {
     let trouble: string | undefined;
     if (this.clock.now() >= state.nextAttemptAtMs || state.inflight) {
       try {
@@ -323,17 +392,22 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       } catch (error) {
         trouble = describe(error);
       }
-    } else if (!this.isUsable(state) && this.clock.now() - state.lastPeekMs >= SECOND) {
+    } else if (!good() && this.clock.now() - state.lastPeekMs >= SECOND) {
       // Held back from fetching: another replica may have a token all the same.
       state.lastPeekMs = this.clock.now();
       try {
-        const [latest] = await this.store.latest([state.account.appId]);
-        if (latest) this.adopt(state, latest);
+        await this.syncAccount(state);
       } catch (error) {
         trouble = describe(error);
       }
     }
-    if (!this.isUsable(state)) throw new TokenUnavailableError(state.account.appId, state.lastError, trouble);
+    if (!good()) {
+      throw new TokenUnavailableError(
+        state.account.appId,
+        state.lastError,
+        trouble ?? this.riskReason(state),
+      );
+    }
     return state.current!;
   }
 
@@ -363,6 +437,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       outcome = await this.refresher.refresh(state.account, intent);
     } catch (error) {
       state.nextAttemptAtMs = this.clock.now() + RETRY_AFTER_TROUBLE_MS;
+      this.armWake(state);
       if (error instanceof LockBusyError) {
         const refusal = new RefreshRefusedError(
           appId,
@@ -383,13 +458,18 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     if (outcome.token) this.adopt(state, outcome.token);
     if (outcome.lastFailure) {
       const { errcode, errmsg, at } = outcome.lastFailure;
-      state.lastError = { errcode, errmsg, hint: wechatErrorHint(errcode, errmsg), at: at.toISOString() };
+      const hint =
+        outcome.failure instanceof WechatTransportError
+          ? outcome.failure.hint
+          : wechatErrorHint(errcode, errmsg);
+      state.lastError = { errcode, errmsg, hint, at: at.toISOString() };
     }
+    // The call changed the fetch log: what it means for the token is read back
+    // from the table, as every other replica reads it.
+    await this.syncAccount(state).catch((error) =>
+      this.logger.warn(`Re-reading the fetch log of ${appId} failed: ${describe(error)}`),
+    );
     if (outcome.failure) {
-      if (outcome.failure instanceof WechatTransportError && outcome.failure.reason !== 'body') {
-        const startedAt = outcome.lastFailure?.at.getTime() ?? this.clock.now();
-        state.unsureFetchAtMs = Math.min(state.unsureFetchAtMs, startedAt);
-      }
       // Let the fetch log decide the next try; until then no lock is taken.
       state.nextAttemptAtMs = this.clock.now() + SECOND;
       state.blockedReason = undefined;
@@ -403,6 +483,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       state.blockedReason = undefined;
       if (outcome.calledWechat) state.lastError = undefined;
     }
+    this.armWake(state);
     return outcome;
   }
 
@@ -415,10 +496,11 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     }
     const replaced = state.current;
     state.replacedToken = replaced?.accessToken;
-    state.unsureFetchAtMs = Infinity;
     state.current = token;
     state.expiresAtMs = token.expiresAt.getTime();
     state.refreshAtMs = plannedRefreshAt(token, this.options.refreshAheadSeconds, state.account.mode);
+    state.marginMs = servedMarginMs(token, this.options.overlapSeconds * SECOND);
+    this.updateLife(state);
     // A token fetched after our last failure (by any replica) ends it: without
     // this, a replica that only heard of the fix by NOTIFY kept reporting the
     // old error and its backoff in status() until it next called WeChat itself.
@@ -447,21 +529,154 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     state.refreshAtMs = this.clock.now() + Math.max(5 * SECOND, Math.min(30 * SECOND, remaining / 4));
   }
 
-  private async onNotified(appId: string, id: string): Promise<void> {
+  private onFetchLogChanged(appId: string): void {
     const state = this.states.get(appId);
-    if (!state || (state.current && BigInt(state.current.id) >= BigInt(id))) return;
-    if (state.inflight) {
-      // Our own refresh is under way (often the very row notified): it ends with
-      // the newest row in hand, so look again only after it, if still needed.
-      await state.inflight.catch(() => undefined);
-      return this.onNotified(appId, id);
+    if (!state) return;
+    this.syncAccount(state).catch((error) =>
+      this.logger.warn(`Re-reading the fetch log of ${appId} failed: ${describe(error)}`),
+    );
+  }
+
+  /**
+   * Re-reads the account's newest row and the calls around it. Reads asked
+   * for while one is under way are folded into one more read after it.
+   */
+  private async syncAccount(state: AccountState): Promise<void> {
+    if (state.viewRead) {
+      state.viewStale = true;
+      return state.viewRead;
     }
+    const read = (async () => {
+      do {
+        state.viewStale = false;
+        const [view] = await this.store.views([state.account.appId], this.refresher.timing.settleMs);
+        if (view) this.applyView(state, view);
+      } while (state.viewStale);
+    })();
+    state.viewRead = read;
     try {
-      const token = await this.store.byId(id);
-      if (token) this.adopt(state, token);
-    } catch (error) {
-      this.logger.warn(`Reading notified token ${appId}#${id} failed: ${describe(error)}`);
+      await read;
+    } finally {
+      state.viewRead = undefined;
     }
+  }
+
+  /** Takes what the table says of the account: a newer token, a token marked dead, calls of unknown outcome. */
+  private applyView(state: AccountState, view: TokenView): void {
+    const { token } = view;
+    if (!token) return;
+    if (state.current && BigInt(token.id) < BigInt(state.current.id)) return; // read before a newer row came
+    state.fetches = view.fetches;
+    if (state.current?.id !== token.id) return this.adopt(state, token);
+    state.current = token; // the same row, perhaps marked dead since
+    this.updateLife(state);
+  }
+
+  private updateLife(state: AccountState): void {
+    const before = state.life;
+    state.life = state.current
+      ? tokenLife(state.current, state.account.mode, state.fetches, this.refresher.timing)
+      : undefined;
+    if (state.life?.dead && !before?.dead) {
+      this.logger.warn(`${state.account.appId}: ${this.riskReason(state)}.`);
+    }
+    this.armWake(state);
+  }
+
+  /**
+   * While the token must be replaced sooner than planned (an unknown call, a
+   * dead token), wakes this replica when the fetch log allows the next fetch,
+   * rather than at the next cron tick.
+   */
+  private armWake(state: AccountState): void {
+    clearTimeout(state.wakeTimer);
+    state.wakeTimer = undefined;
+    if (this.stopped || !state.current || !state.life?.recovering) return;
+    const at = Math.max(this.dueAt(state), state.nextAttemptAtMs);
+    state.wakeTimer = setTimeout(
+      () => {
+        state.wakeTimer = undefined;
+        if (state.inflight || this.clock.now() < state.nextAttemptAtMs) return this.armWake(state);
+        this.run(state, { source: 'schedule', force: false }).catch((error) =>
+          this.logger.warn(describe(error)),
+        );
+      },
+      Math.max(50, at - this.clock.now()),
+    );
+    state.wakeTimer.unref();
+  }
+
+  /** When this replica should next try to refresh the account. */
+  private dueAt(state: AccountState): number {
+    if (!state.current || !state.life) return 0;
+    return state.life.recovering ? state.life.holdFetchUntil : state.refreshAtMs;
+  }
+
+  /** Until when the current token may be promised now (-Infinity: not at all). */
+  private promisedUntil(state: AccountState, now: number): number {
+    if (!state.current || !state.life) return -Infinity;
+    return promisedUntil(
+      state.current,
+      state.account.mode,
+      state.life,
+      state.refreshAtMs,
+      now,
+      this.knownUntil(now),
+      this.options.overlapSeconds * SECOND,
+    );
+  }
+
+  /** The `expires_in` a client gets with the current token now (less than 1: none is handed out). */
+  private servedSeconds(state: AccountState): number {
+    const now = this.clock.now();
+    return servedExpiresIn(this.promisedUntil(state, now), now, state.marginMs);
+  }
+
+  /**
+   * How far this replica's view of the fetch log is current: now while the
+   * listener is connected and a re-read has followed its (re)connection,
+   * otherwise the start of the last re-read.
+   */
+  private knownUntil(now: number): number {
+    const live = this.watch?.connected === true && this.lastResyncAtMs >= this.listeningSinceMs;
+    return live ? now : this.lastResyncAtMs;
+  }
+
+  /** Why the current token is not handed out, when the fetch log is the reason. */
+  private riskReason(state: AccountState): string | undefined {
+    const { appId } = state.account;
+    if (state.life?.dead === 'reported_dead') return MESSAGES.reportedDead(appId);
+    if (state.life?.dead === 'unsettled') return MESSAGES.unsettledToken(appId);
+    return undefined;
+  }
+
+  private riskOf(state: AccountState): TokenRisk | null {
+    if (!state.life) return null;
+    if (state.life.dead === 'reported_dead') return 'reported_dead';
+    if (state.life.dead === 'unsettled') return 'unsettled';
+    return state.life.recovering ? 'unknown_fetch' : null;
+  }
+
+  /** Checks a token at WeChat; concurrent checks of one token share one call. */
+  private checkToken(token: string): Promise<TokenCheck> {
+    let check = this.checks.get(token);
+    if (!check) {
+      check = this.api.checkToken(token).finally(() => this.checks.delete(token));
+      this.checks.set(token, check);
+    }
+    return check;
+  }
+
+  private async refreshResult(
+    state: AccountState,
+    before: string | undefined,
+    outcome: RefreshOutcome | undefined,
+  ): Promise<RefreshResult> {
+    if (outcome?.refusal) throw outcome.refusal;
+    if (outcome?.failure) throw outcome.failure;
+    let refresh: RefreshAction = 'already_replaced';
+    if (outcome?.calledWechat) refresh = outcome.token?.id === before ? 'unchanged' : 'fetched';
+    return { ...(await this.status(state.account.appId)), refresh };
   }
 
   private async retryWithFreshToken<T>(
@@ -500,8 +715,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       fetchedAt: token?.fetchedAt.toISOString() ?? null,
       expiresAt: token?.expiresAt.toISOString() ?? null,
       expiresIn: token ? Math.max(0, Math.floor((state.expiresAtMs - now) / SECOND)) : 0,
+      servedExpiresIn: Math.max(0, this.servedSeconds(state)),
+      risk: this.riskOf(state),
       nextRefreshAt: token
-        ? new Date(Math.max(state.refreshAtMs, state.nextAttemptAtMs)).toISOString()
+        ? new Date(Math.max(this.dueAt(state), state.nextAttemptAtMs)).toISOString()
         : null,
       blockedUntil: blocked ? new Date(state.nextAttemptAtMs).toISOString() : null,
       blockedReason: blocked ? state.blockedReason! : null,
@@ -511,8 +728,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     };
   }
 
+  /** Whether the current token may be used right now, in this process (`getAccessToken`). */
   private isUsable(state: AccountState): boolean {
-    return state.expiresAtMs - this.clock.now() > MIN_USABLE_SECONDS * SECOND;
+    const now = this.clock.now();
+    return this.promisedUntil(state, now) - now > MIN_USABLE_SECONDS * SECOND;
   }
 
   private stateOf(appId: string | undefined): AccountState {

@@ -19,6 +19,7 @@ export type {
   SandboxFault,
   SandboxListenOptions,
   SandboxStats,
+  SandboxTokenLife,
   SandboxTokenState,
   WechatSandboxOptions,
   WechatSandboxSettings,

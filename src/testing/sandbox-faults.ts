@@ -44,10 +44,21 @@ export class SandboxFaultQueue {
 
 function parseFault(input: unknown): SandboxFault {
   const source = asObject(input, 'fault');
-  const known = ['errcode', 'errmsg', 'httpStatus', 'nonJsonBody', 'delayMs', 'times', 'appId', 'endpoint'];
+  const known = [
+    'errcode',
+    'errmsg',
+    'httpStatus',
+    'nonJsonBody',
+    'delayMs',
+    'dropConnection',
+    'times',
+    'appId',
+    'endpoint',
+  ];
   const unknown = Object.keys(source).find((name) => !known.includes(name));
   if (unknown !== undefined) throw new TypeError(`unknown fault field "${unknown}"`);
-  const { errcode, errmsg, httpStatus, nonJsonBody, delayMs, times, appId, endpoint } = source;
+  const { errcode, errmsg, httpStatus, nonJsonBody, delayMs, dropConnection, times, appId, endpoint } =
+    source;
   const check = (ok: boolean, message: string): void => {
     if (!ok) throw new TypeError(`fault.${message}`);
   };
@@ -64,6 +75,10 @@ function parseFault(input: unknown): SandboxFault {
     'delayMs must be an integer >= 0',
   );
   check(
+    dropConnection === undefined || typeof dropConnection === 'boolean',
+    'dropConnection must be a boolean',
+  );
+  check(
     times === undefined || (Number.isInteger(times) && Number(times) >= 1),
     'times must be an integer >= 1',
   );
@@ -73,8 +88,12 @@ function parseFault(input: unknown): SandboxFault {
     'endpoint must be token or stable_token',
   );
   check(
-    errcode !== undefined || httpStatus !== undefined || nonJsonBody === true || delayMs !== undefined,
-    'needs errcode, httpStatus, nonJsonBody or delayMs',
+    errcode !== undefined ||
+      httpStatus !== undefined ||
+      nonJsonBody === true ||
+      delayMs !== undefined ||
+      dropConnection === true,
+    'needs errcode, httpStatus, nonJsonBody, delayMs or dropConnection',
   );
   return { ...source } as SandboxFault;
 }

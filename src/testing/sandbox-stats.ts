@@ -26,6 +26,7 @@ export class SandboxStatsRecorder {
       errcode: null,
       httpStatus: null,
       faulted: false,
+      dropped: false,
     };
     this.calls += 1;
     this.app(appId)[endpoint].calls += 1;
@@ -43,6 +44,13 @@ export class SandboxStatsRecorder {
       this.successes += 1;
       this.app(record.appId)[record.endpoint].successes += 1;
     }
+  }
+
+  /** Records a call that was handled but whose connection was cut instead of answered: not a success. */
+  drop(record: SandboxCallRecord, errcode: number | null): void {
+    record.errcode = errcode;
+    record.faulted = true;
+    record.dropped = true;
   }
 
   /** Calls received, optionally only for one appid and/or endpoint. */

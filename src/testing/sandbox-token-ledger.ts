@@ -6,6 +6,8 @@ export interface IssuedToken {
   readonly value: string;
   readonly kind: SandboxEndpoint;
   readonly appId: string;
+  /** When the sandbox issued it, epoch ms. */
+  readonly issuedAt: number;
   readonly expiresAt: number;
   /** When a newer token killed it; Infinity while nothing did. */
   diesAt: number;
@@ -30,6 +32,7 @@ export class SandboxTokenLedger {
       value: generateTokenValue(),
       kind,
       appId,
+      issuedAt: now,
       expiresAt: now + lifetimeMs,
       diesAt: Infinity,
     };
@@ -52,9 +55,23 @@ export class SandboxTokenLedger {
     });
   }
 
+  /** Kills one token now (never extends it); false if it was never issued. */
+  revoke(value: string, now: number): boolean {
+    const token = this.byValue.get(value);
+    if (!token) return false;
+    token.diesAt = Math.min(token.diesAt, now);
+    return true;
+  }
+
   /** The most recently issued token of an appid and kind, if any. */
   newest(kind: SandboxEndpoint, appId: string): IssuedToken | undefined {
     return this.histories.get(key(kind, appId))?.at(-1);
+  }
+
+  /** A token as issued, with its times as they stand now (a copy); undefined for a token never issued or forgotten. */
+  find(value: string): IssuedToken | undefined {
+    const token = this.byValue.get(value);
+    return token && { ...token };
   }
 
   /** A token's state at `now`. */

@@ -158,6 +158,24 @@ describe('/cgi-bin/token', () => {
     expect(sandbox.latestToken(APP.appId)).toBe(d);
   });
 
+  it('tells when each token was issued, expires and is killed (tokenLife)', async () => {
+    const a = (await fetchToken()).access_token as string;
+    expect(sandbox.tokenLife(a)).toEqual({
+      appId: APP.appId,
+      endpoint: 'token',
+      issuedAt: START,
+      expiresAt: START + 7200_000,
+      diesAt: Infinity,
+    });
+    advance(100);
+    const b = (await fetchToken()).access_token as string;
+    expect(sandbox.tokenLife(a)).toMatchObject({ expiresAt: START + 7200_000, diesAt: START + 400_000 });
+    expect(sandbox.tokenLife(b)).toMatchObject({ issuedAt: START + 100_000, diesAt: Infinity });
+    const stable = (await fetchStable()).access_token as string;
+    expect(sandbox.tokenLife(stable)).toMatchObject({ endpoint: 'stable_token', diesAt: Infinity });
+    expect(sandbox.tokenLife('not-a-token')).toBeUndefined();
+  });
+
   it('does not let the overlap outlive the token itself', async () => {
     const a = (await fetchToken()).access_token as string;
     advance(7100);
@@ -440,6 +458,47 @@ describe('faults', () => {
     await expect(response.json()).rejects.toThrow();
   });
 
+  it('cuts the connection after issuing the token, which then kills the previous one like any fetch', async () => {
+    const previous = (await fetchToken()).access_token as string;
+    sandbox.injectFault({ dropConnection: true });
+    await expect(
+      fetch(`${baseUrl}/cgi-bin/token?grant_type=client_credential&appid=${APP.appId}&secret=${APP.secret}`),
+    ).rejects.toThrow();
+    const issued = sandbox.latestToken(APP.appId)!;
+    expect(issued).not.toBe(previous);
+    expect(sandbox.tokenLife(previous)?.diesAt).toBe(START + 300_000);
+    expect(sandbox.stats().log[1]).toMatchObject({
+      errcode: 0,
+      httpStatus: null,
+      faulted: true,
+      dropped: true,
+    });
+    expect(sandbox.stats().successes).toBe(1); // the dropped answer never reached the caller
+    // The next call is answered again.
+    expect((await fetchToken()).access_token).toBeDefined();
+  });
+
+  it('drops a late answer too, and an errcode one without issuing anything', async () => {
+    sandbox.injectFault({ delayMs: 50, dropConnection: true, endpoint: 'stable_token' });
+    sandbox.injectFault({ errcode: -1, dropConnection: true });
+    await expect(
+      fetch(`${baseUrl}/cgi-bin/stable_token`, {
+        method: 'POST',
+        body: JSON.stringify({ grant_type: 'client_credential', appid: APP.appId, secret: APP.secret }),
+      }),
+    ).rejects.toThrow();
+    expect(sandbox.latestToken(APP.appId, 'stable_token')).toBeDefined();
+    await expect(
+      fetch(`${baseUrl}/cgi-bin/token?grant_type=client_credential&appid=${APP.appId}&secret=${APP.secret}`),
+    ).rejects.toThrow();
+    expect(sandbox.latestToken(APP.appId)).toBeUndefined();
+    expect(sandbox.stats().log.map((call) => [call.endpoint, call.errcode, call.dropped])).toEqual([
+      ['stable_token', 0, true],
+      ['token', -1, true],
+    ]);
+    expect(() => sandbox.injectFault({ dropConnection: 'yes' } as never)).toThrow(TypeError);
+  });
+
   it('can be cleared, and rejects faults that do nothing', async () => {
     sandbox.injectFault({ errcode: -1, times: 5 });
     sandbox.clearFaults();
@@ -487,6 +546,7 @@ describe('stats', () => {
       errcode: 0,
       httpStatus: 200,
       faulted: false,
+      dropped: false,
     });
     expect(sandbox.fetchCount()).toBe(6);
     expect(sandbox.fetchCount(APP.appId)).toBe(4);

@@ -28,6 +28,7 @@ import type {
   SandboxFault,
   SandboxListenOptions,
   SandboxStats,
+  SandboxTokenLife,
   SandboxTokenState,
   WechatSandboxOptions,
   WechatSandboxSettings,
@@ -201,6 +202,28 @@ export class WechatSandbox {
     return this.ledger.state(token, this.now());
   }
 
+  /**
+   * Kills a token now, as WeChat does when another server fetched twice or the
+   * AppSecret was reset: it reads `replaced` from then on. False for a token
+   * the sandbox never issued.
+   */
+  revokeToken(token: string): boolean {
+    return this.ledger.revoke(token, this.now());
+  }
+
+  /**
+   * When a token was issued and when it stops working (its expiry, and the
+   * time a newer token kills it, Infinity while none has); undefined for a
+   * token the sandbox never issued. Lets a test check the `expires_in` a
+   * token server handed out against WeChat's real schedule.
+   */
+  tokenLife(token: string): SandboxTokenLife | undefined {
+    const issued = this.ledger.find(token);
+    if (!issued) return undefined;
+    const { appId, kind, issuedAt, expiresAt, diesAt } = issued;
+    return { appId, endpoint: kind, issuedAt, expiresAt, diesAt };
+  }
+
   /** The most recently issued token of an appid and endpoint, whatever its state. */
   latestToken(appId: string, endpoint: SandboxEndpoint = 'token'): string | undefined {
     return this.ledger.newest(endpoint, appId)?.value;
@@ -252,6 +275,12 @@ export class WechatSandbox {
     if (fault?.delayMs && !(await this.sleep(fault.delayMs))) return; // stopped meanwhile
     const ip = normalizeIp(req.socket.remoteAddress);
     const answer = (fault && faultAnswer(fault, ip, this.now())) ?? this.issue(endpoint, request, ip);
+    if (fault?.dropConnection) {
+      // As when WeChat's answer is lost on the way: the call took effect, the caller never hears of it.
+      this.recorder.drop(record, answer.errcode);
+      res.destroy();
+      return;
+    }
     this.recorder.finish(record, answer.status, answer.errcode, fault !== undefined);
     sendAnswer(res, answer);
   }

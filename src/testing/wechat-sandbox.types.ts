@@ -7,6 +7,22 @@ export type SandboxEndpoint = 'token' | 'stable_token';
  */
 export type SandboxTokenState = 'live' | 'expired' | 'replaced' | 'unknown';
 
+/** When a token was issued and when it stops working, as `tokenLife()` reports it (epoch ms, sandbox clock). */
+export interface SandboxTokenLife {
+  /** The account it was issued to. */
+  appId: string;
+  /** The endpoint that issued it. */
+  endpoint: SandboxEndpoint;
+  issuedAt: number;
+  /** Its own expiry: `issuedAt` + `expires_in`. */
+  expiresAt: number;
+  /**
+   * When a newer token (or a forced refresh) kills it; Infinity while none has.
+   * The token works while the clock is before both `diesAt` and `expiresAt`.
+   */
+  diesAt: number;
+}
+
 /** An official account / mini program the sandbox knows. */
 export interface SandboxAccount {
   /** AppID; real ones are `wx` + 16 hex digits, the sandbox accepts any non-empty string. */
@@ -53,8 +69,9 @@ export interface SandboxListenOptions {
 
 /**
  * A misbehaviour for the next token-issuing calls. At least one of `errcode`,
- * `httpStatus`, `nonJsonBody` or `delayMs` is required; with only `delayMs` the
- * call is answered normally, late.
+ * `httpStatus`, `nonJsonBody`, `delayMs` or `dropConnection` is required; with
+ * only `delayMs` the call is answered normally, late; with only `dropConnection`
+ * the token is issued and the answer never sent.
  */
 export interface SandboxFault {
   /** Answer with this WeChat errcode (HTTP 200 unless `httpStatus` is set), e.g. -1, 40164, 89503. */
@@ -73,6 +90,12 @@ export interface SandboxFault {
   appId?: string;
   /** Only calls to this endpoint. Default both. */
   endpoint?: SandboxEndpoint;
+  /**
+   * Handle the call (issue the token, or whatever else the fault says), then
+   * cut the connection without answering: the caller sees a network error
+   * while WeChat has acted on its request.
+   */
+  dropConnection?: boolean;
 }
 
 /** One token-issuing call the sandbox received. */
@@ -85,10 +108,15 @@ export interface SandboxCallRecord {
   appId: string;
   /** Whether it was a `stable_token` call with `force_refresh: true`. */
   forceRefresh: boolean;
-  /** 0 for a token, else the errcode; `null` while still pending or when the answer had no errcode (HTTP/non-JSON fault). */
+  /**
+   * 0 for a token (issued, even when the answer was then dropped), else the errcode;
+   * `null` while still pending or when the answer had no errcode (HTTP/non-JSON fault).
+   */
   errcode: number | null;
-  /** HTTP status sent; `null` while the answer is still pending (delayed). */
+  /** HTTP status sent; `null` while the answer is still pending (delayed), or when it was dropped. */
   httpStatus: number | null;
+  /** Whether the call was handled but its connection cut instead of answered (`dropConnection` fault). */
+  dropped: boolean;
   /** Whether an injected fault shaped this call. */
   faulted: boolean;
 }

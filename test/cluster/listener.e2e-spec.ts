@@ -48,7 +48,7 @@ describe('LISTEN connection lost', () => {
 
     await set.query('SELECT pg_terminate_backend($1)', [before.get(victim.name)]);
     // Refreshed while the victim is not listening: its NOTIFY is lost for the victim.
-    await writer.service.refresh(set.account.appId);
+    await writer.service.refresh(set.account.appId, { force: true });
     const missed = await writer.service.getAccessToken();
     // Caught up on reconnect (the listener re-reads the table), without any tick or re-sync timer.
     await allServe(missed, 3000);
@@ -59,7 +59,7 @@ describe('LISTEN connection lost', () => {
     expect(after.size).toBe(3);
 
     // And NOTIFY reaches it on the new connection.
-    await writer.service.refresh(set.account.appId);
+    await writer.service.refresh(set.account.appId, { force: true });
     const next = await writer.service.getAccessToken();
     expect(next).not.toBe(missed);
     expect(await allServe(next, 1000)).toBeLessThan(1000);
@@ -83,7 +83,7 @@ describe('LISTEN connection lost', () => {
     });
     await sleep(100);
     for (const replica of set.replicas) {
-      await replica.service.refresh(set.account.appId);
+      await replica.service.refresh(set.account.appId, { force: true });
       const token = await replica.service.getAccessToken();
       expect(await allServe(token, 1000)).toBeLessThan(1000);
     }

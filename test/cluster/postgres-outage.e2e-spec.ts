@@ -19,8 +19,9 @@ describe('Postgres outage (3 server processes, a private Postgres)', () => {
   it('stopped across a planned refresh and started again: tokens served throughout, one fetch, history intact', async () => {
     postgres = await PrivatePostgres.create();
     const databaseUrl = await postgres.createDatabase(`outage_${randomBytes(4).toString('hex')}`);
-    // 44 s tokens, refreshed 11–13.2 s before expiry: room for a 5 s outage over the planned
-    // refresh, the retry ≤ 5 s after the failed try, and the 2 s floor below which no token is served.
+    // 44 s tokens, refreshed 11–13.2 s before expiry: room for a ~6 s outage over the planned
+    // refresh (from 3 s before it to 2.5 s after), the retry ≤ 5 s after the failed try, and the
+    // 2 s floor below which no token is served.
     cluster = await Cluster.start({ databaseUrl, sandbox: { lifetimeSeconds: 44 } });
     const { account, replicas } = cluster;
     const pids = replicas.map((replica) => replica.pid);
@@ -35,8 +36,13 @@ describe('Postgres outage (3 server processes, a private Postgres)', () => {
       },
       15_000,
     );
-    const before = await replicas[0].status(account.appId);
-    const dueAt = Date.parse(before.nextRefreshAt!);
+    // When each replica plans the refresh of this token: the outage must cover every plan.
+    const plans = (await Promise.all(replicas.map((replica) => replica.status(account.appId)))).map(
+      (status) => Date.parse(status.nextRefreshAt!),
+    );
+    const dueAt = Math.min(...plans);
+    const lastDueAt = Math.max(...plans);
+    expect(lastDueAt - dueAt).toBeLessThan(1000);
     const firstRows = await cluster.query('SELECT * FROM access_token ORDER BY id');
 
     // Traffic on every replica, all along: each answer must be a token WeChat accepts.
@@ -61,12 +67,34 @@ describe('Postgres outage (3 server processes, a private Postgres)', () => {
       await sleep(dueAt - 3000 - Date.now());
       await cluster.query('SELECT 1'); // the test's own pool is on the same server: close it cleanly first
       await postgres.stop();
-      const callsBefore = cluster.calls().length;
+      // Down before any replica's refresh falls due (not a trivial "no call": one is due below).
+      expect(Date.now()).toBeLessThan(dueAt);
+      expect(cluster.calls()).toHaveLength(1);
       const healthDuring = await replicas[1].request('GET', '/health');
-      await sleep(dueAt + 2000 - Date.now());
-      // The refresh fell due while the database was down: nothing went to WeChat without the lock.
-      expect(cluster.calls()).toHaveLength(callsBefore);
       expect(healthDuring.status).toBe(503);
+
+      // Each replica's refresh falls due now: each tries it, finds no database (so no lock),
+      // holds back and says why, and keeps serving the token it holds.
+      const during = await waitFor(
+        'every replica to try its due refresh and report the database unavailable',
+        async () => {
+          if (Date.now() < lastDueAt) return undefined;
+          const statuses = await Promise.all(replicas.map((replica) => replica.status(account.appId)));
+          return statuses.every((status) => /database/i.test(status.blockedReason ?? ''))
+            ? statuses
+            : undefined;
+        },
+        Math.max(0, lastDueAt + 2500 - Date.now()),
+        100,
+      );
+      for (const [index, status] of during.entries()) {
+        expect(status).toMatchObject({ usable: true, tokenId: firstRows[0].id });
+        // The failed try pushed the next one back: the refresh was due, and not done.
+        expect(Date.parse(status.nextRefreshAt!)).toBeGreaterThan(plans[index]);
+      }
+      await sleep(lastDueAt + 2500 - Date.now());
+      // The refresh was due for 2.5 s with the database down: nothing went to WeChat without the lock.
+      expect(cluster.calls()).toHaveLength(1);
       await postgres.start();
 
       // Retried once the database answers (this replica's next try is ≤ 5 s after its failed one).
@@ -122,8 +150,10 @@ describe('Postgres outage (3 server processes, a private Postgres)', () => {
       15_000,
       200,
     );
+    // `force: true`: a new token even though the current one still works.
     const forced = await replicas[0].request('POST', `/admin/accounts/${account.appId}/refresh`, {
       admin: true,
+      body: { force: true },
     });
     expect(forced.status).toBe(200);
     const forcedToken = (await replicas[0].token(account)) as { access_token: string };

@@ -56,6 +56,7 @@ describe('replicas starting together', () => {
     expect(migrations.map((migration) => migration.name)).toEqual([
       'CreateAccessToken1763700000000',
       'CreateTokenFetchAttempt1763700000001',
+      'LogFetchBeforeCall1764400000000',
     ]);
   }, 60_000);
 });

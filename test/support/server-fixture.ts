@@ -2,6 +2,7 @@ import { WechatTokenService } from '../../src/core/wechat-token.service.js';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { TokenMode } from '../../src/core/wechat-token.options.js';
 import type { ResolvedServerConfig } from '../../src/server/app.module.js';
 import { parseServerConfig, type Env } from '../../src/server/config/parse-server-config.js';
@@ -49,7 +50,7 @@ export interface ServerFixture {
   adminToken: string;
   /** The accounts, with their mode filled in. */
   accounts: Required<FixtureAccount>[];
-  /** Every log line of the app (when no `logger` option was given). */
+  /** Every log line of the app: the `logger` option when it is a `CaptureLogger`, else the fixture's own (unused when `logger` is another logger or `false`). */
   logs: CaptureLogger;
   /** Closes the app, then stops the sandbox. */
   close(): Promise<void>;
@@ -102,7 +103,7 @@ export async function startServerFixture(options: ServerFixtureOptions = {}): Pr
     };
     const parsed = parseServerConfig(env);
     const config: ResolvedServerConfig = { ...parsed, databaseUrl: parsed.databaseUrl ?? databaseUrl };
-    const logs = new CaptureLogger();
+    const logs = options.logger instanceof CaptureLogger ? options.logger : new CaptureLogger();
     app = await createServerApp(config, { logger: options.logger ?? logs });
     await app.listen(0, '127.0.0.1');
     const address = app.getHttpServer().address();
@@ -140,5 +141,19 @@ export async function waitForFirstTokens(fixture: ServerFixture): Promise<void> 
   while (!fixture.accounts.every((account) => service.hasUsableToken(account.appId))) {
     if (Date.now() > deadline) throw new Error('accounts did not get their first token');
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Every token in the fixture's database (all accounts, oldest first): what a leak check looks for. */
+export async function fixtureTokens(fixture: Pick<ServerFixture, 'databaseUrl'>): Promise<string[]> {
+  const client = new pg.Client({ connectionString: fixture.databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ access_token: string }>(
+      'SELECT access_token FROM access_token ORDER BY id',
+    );
+    return rows.map((row) => row.access_token);
+  } finally {
+    await client.end();
   }
 }

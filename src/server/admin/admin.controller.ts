@@ -12,7 +12,11 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { WechatTokenService, type AccountStatus } from '../../core/wechat-token.service.js';
+import {
+  WechatTokenService,
+  type AccountStatus,
+  type RefreshResult,
+} from '../../core/wechat-token.service.js';
 import {
   AppIdPipe,
   HISTORY_DEFAULT_LIMIT,
@@ -30,6 +34,7 @@ import {
   HistoryPageDto,
   RefreshRefusedDto,
   RefreshRequestDto,
+  RefreshResultDto,
   UpstreamErrorDto,
 } from './admin.dto.js';
 import { TokenHistoryService, type HistoryPage } from './token-history.service.js';
@@ -77,13 +82,15 @@ export class AdminController {
   @ApiOperation({
     summary: 'Forced refresh',
     description:
-      'Without a body: fetches a new token now. With `staleToken`: fetches only if that token is still the current ' +
-      'one, otherwise answers the current status without calling WeChat. Forced refreshes of one account are at ' +
-      'least FORCE_REFRESH_MIN_INTERVAL_SECONDS apart across the whole cluster.',
+      'Checks the token (`staleToken`, or else the current one) at WeChat first: if it still works, nothing is ' +
+      'fetched (`refresh: "still_works"`); if it is no longer the current one, nothing is fetched ' +
+      '(`already_replaced`); if WeChat rejects it, it is no longer served on any replica and a new token is fetched. ' +
+      '`{"force": true}` skips the check (an override, logged). Forced refreshes of one account are at least ' +
+      'FORCE_REFRESH_MIN_INTERVAL_SECONDS apart across the whole cluster.',
   })
   @ApiParam(APP_ID_PARAM)
   @ApiBody({ type: RefreshRequestDto, required: false })
-  @ApiOkResponse({ description: 'The status after the refresh.', type: AccountStatusDto })
+  @ApiOkResponse({ description: 'The status after the refresh, and what it did.', type: RefreshResultDto })
   @ApiBadRequestResponse({ description: 'Malformed appId or body.', type: ApiErrorDto })
   @ApiNotFoundResponse({ description: 'Not a configured account.', type: ApiErrorDto })
   @ApiResponse({
@@ -98,13 +105,14 @@ export class AdminController {
   })
   @ApiResponse({
     status: 503,
-    description: 'Database unavailable, or another replica is refreshing; see Retry-After.',
+    description:
+      'Database unavailable, another replica is refreshing, or the token could not be checked at WeChat; see Retry-After.',
     type: ApiErrorDto,
   })
   refresh(
     @Param('appId', AppIdPipe) appId: string,
     @Body(RefreshRequestPipe) body: RefreshRequest,
-  ): Promise<AccountStatus> {
+  ): Promise<RefreshResult> {
     return this.tokens.refresh(appId, body);
   }
 

@@ -1,6 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { TokenSource } from '../../core/token-store.js';
-import type { AccountStatus, LastError } from '../../core/wechat-token.service.js';
+import type {
+  AccountStatus,
+  LastError,
+  RefreshAction,
+  RefreshResult,
+  TokenRisk,
+} from '../../core/wechat-token.service.js';
 import type { TokenMode } from '../../core/wechat-token.options.js';
 import type { HistoryEntry, HistoryPage } from './token-history.service.js';
 
@@ -50,6 +56,21 @@ export class AccountStatusDto implements AccountStatus {
   expiresAt!: string | null;
   @ApiProperty({ description: 'Seconds the held token still lives (0 when none).' })
   expiresIn!: number;
+  @ApiProperty({
+    description:
+      'The `expires_in` a client is handed with the token now: how long WeChat is sure to keep it, counting every ' +
+      'call to WeChat of the whole cluster, less a margin (0: the token is not handed out).',
+  })
+  servedExpiresIn!: number;
+  @ApiProperty({
+    enum: ['unknown_fetch', 'unsettled', 'reported_dead'],
+    nullable: true,
+    description:
+      '`unknown_fetch`: a call to WeChat of unknown outcome may have replaced the token, which is promised only ' +
+      'until the next fetch; `unsettled`: more such calls followed, the token may be dead and is not handed out; ' +
+      '`reported_dead`: WeChat rejected it after a stale-token report. Null when nothing shortens its life.',
+  })
+  risk!: TokenRisk | null;
   @ApiProperty({
     type: 'string',
     format: 'date-time',
@@ -120,10 +141,27 @@ export class HistoryPageDto implements HistoryPage {
 export class RefreshRequestDto {
   @ApiPropertyOptional({
     description:
-      'The token a caller saw rejected (40001/42001). If it is no longer the current token, nothing is fetched and ' +
-      'the current status is answered; if it still is, the refresh is forced.',
+      'The token a caller saw rejected (40001/42001). It is checked at WeChat first: if it still works, or is no ' +
+      'longer the current token, nothing is fetched; if WeChat rejects it, it is no longer served and is replaced.',
   })
   staleToken?: string;
+  @ApiPropertyOptional({
+    description:
+      'Replace the current token without checking it at WeChat (logged as an override). WeChat kills the old token ' +
+      'one overlap later, which may be sooner than the expires_in clients were given with it.',
+  })
+  force?: boolean;
+}
+
+/** The status after a forced refresh, with what the refresh did. */
+export class RefreshResultDto extends AccountStatusDto implements RefreshResult {
+  @ApiProperty({
+    enum: ['fetched', 'still_works', 'already_replaced', 'unchanged'],
+    description:
+      '`fetched`: a new token; `still_works`: WeChat accepts the current token, nothing fetched; ' +
+      '`already_replaced`: the reported token is no longer current; `unchanged`: stable_token handed back the same token.',
+  })
+  refresh!: RefreshAction;
 }
 
 /** The error body of the admin API and of every non-WeChat route. */

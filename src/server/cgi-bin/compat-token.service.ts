@@ -79,13 +79,18 @@ export class CompatTokenService {
     return wechatErrorBody(WechatErrcode.DATA_FORMAT_ERROR, WECHAT_ERRMSGS.dataFormatError);
   }
 
-  /** Forces a refresh; the answer to send instead of the token when it did not happen. */
+  /**
+   * `force_refresh: true` is a client's report that its token stopped working:
+   * the current token is checked at WeChat and replaced only if WeChat rejects
+   * it (a working token stays, and is answered). The answer to send instead of
+   * the token when the refresh was refused or failed.
+   */
   private async forceRefresh(appId: string): Promise<string | undefined> {
     try {
       await this.tokens.refresh(appId);
       return undefined;
     } catch (error) {
-      if (error instanceof RefreshRefusedError) {
+      if (error instanceof RefreshRefusedError && error.reason !== 'check_failed') {
         return wechatErrorBody(WechatErrcode.MINUTE_QUOTA_REACHED, WECHAT_ERRMSGS.minuteQuota);
       }
       this.logger.warn(`Forced refresh of ${appId} asked through stable_token failed: ${describe(error)}`);

@@ -40,8 +40,11 @@ describe('TokenAnswerCache', () => {
 
   it('stops listening on module destroy', async () => {
     const tokens = new FakeTokenService([APP_ID]);
+    const { listeners } = tokens as unknown as { listeners: Set<unknown> };
     const cache = new TokenAnswerCache(tokens.asService());
+    // Registered first: otherwise "removed" below would prove nothing.
+    expect(listeners.size).toBe(1);
     cache.onModuleDestroy();
-    expect((tokens as unknown as { listeners: Set<unknown> }).listeners.size).toBe(0);
+    expect(listeners.size).toBe(0);
   });
 });

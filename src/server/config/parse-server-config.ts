@@ -72,6 +72,20 @@ export function parseServerConfig(env: Env): ServerConfig {
         100,
         600_000,
       ),
+      lateAnswerMs: integer(
+        'WECHAT_LATE_ANSWER_MS',
+        read('WECHAT_LATE_ANSWER_MS'),
+        DEFAULT_OPTIONS.lateAnswerMs,
+        0,
+        600_000,
+      ),
+      resyncIntervalSeconds: integer(
+        'TOKEN_RESYNC_SECONDS',
+        read('TOKEN_RESYNC_SECONDS'),
+        DEFAULT_OPTIONS.resyncIntervalSeconds,
+        1,
+        DAY_SECONDS,
+      ),
     },
     adminToken: adminToken(read('ADMIN_TOKEN')),
     clientAllowlist: cidrList(

@@ -124,7 +124,9 @@ function fromTokenError(error: WechatTokenError): HttpErrorAnswer {
   if (error instanceof RefreshRefusedError) {
     const retryAfter = Math.max(1, Math.ceil(error.retryAfterSeconds));
     const status =
-      error.reason === 'lock_busy' ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.TOO_MANY_REQUESTS;
+      error.reason === 'lock_busy' || error.reason === 'check_failed'
+        ? HttpStatus.SERVICE_UNAVAILABLE
+        : HttpStatus.TOO_MANY_REQUESTS;
     return {
       ...errorAnswer(status, error.message, { reason: error.reason, retryAfterSeconds: retryAfter }),
       headers: { 'Retry-After': String(retryAfter) },

@@ -21,8 +21,11 @@ export const HTTP_MESSAGES = {
   invalidBefore: () =>
     'before must be a positive integer: the id of a history row (the nextBefore of the previous page).',
   invalidRefreshBody: () =>
-    'The body must be empty or a JSON object like {"staleToken": "<the token that was rejected>"}.',
+    'The body must be empty or a JSON object like {"staleToken": "<the token that was rejected>"} or {"force": true}.',
   invalidStaleToken: (max: number) => `staleToken must be a non-empty string of at most ${max} characters.`,
+  invalidForce: () => 'force must be true or false.',
+  forceWithStaleToken: () =>
+    'Send either staleToken (a token a client saw rejected) or force: true (replace the current token anyway), not both.',
   invalidJson: () => 'The request body is not valid JSON.',
   emptyJson: () =>
     'The request body is empty although Content-Type is application/json: send a JSON object or no Content-Type.',

@@ -23,9 +23,12 @@ describe('AppIdPipe', () => {
   });
 
   it('does not echo the value', () => {
+    // Both checks run only if it throws: a pipe that let the value through would fail here.
+    expect.assertions(2);
     try {
       pipe.transform("x'; DROP TABLE access_token;--");
     } catch (error) {
+      expect(error).toBeInstanceOf(BadRequestException);
       expect(JSON.stringify((error as BadRequestException).getResponse())).not.toContain('DROP');
     }
   });

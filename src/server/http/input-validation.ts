@@ -63,17 +63,23 @@ export class HistoryCursorPipe implements PipeTransform<unknown, string | undefi
 /** What `POST /admin/accounts/:appId/refresh` was asked. */
 export interface RefreshRequest {
   staleToken?: string;
+  force?: boolean;
 }
 
-/** Validates the refresh body: none, or an object with an optional `staleToken` string. */
+/** Validates the refresh body: none, or an object with an optional `staleToken` string and `force` boolean. */
 @Injectable()
 export class RefreshRequestPipe implements PipeTransform<unknown, RefreshRequest> {
   transform(body: unknown): RefreshRequest {
     if (body === undefined || body === null) return {};
     if (typeof body !== 'object' || Array.isArray(body))
       throw new BadRequestException(HTTP_MESSAGES.invalidRefreshBody());
-    const { staleToken } = body as Record<string, unknown>;
-    if (staleToken === undefined || staleToken === null) return {};
+    const { staleToken, force } = body as Record<string, unknown>;
+    const request: RefreshRequest = {};
+    if (force !== undefined && force !== null) {
+      if (typeof force !== 'boolean') throw new BadRequestException(HTTP_MESSAGES.invalidForce());
+      if (force) request.force = true;
+    }
+    if (staleToken === undefined || staleToken === null) return request;
     if (
       typeof staleToken !== 'string' ||
       staleToken.length === 0 ||
@@ -81,6 +87,7 @@ export class RefreshRequestPipe implements PipeTransform<unknown, RefreshRequest
     ) {
       throw new BadRequestException(HTTP_MESSAGES.invalidStaleToken(STALE_TOKEN_MAX_LENGTH));
     }
+    if (request.force) throw new BadRequestException(HTTP_MESSAGES.forceWithStaleToken());
     return { staleToken };
   }
 }
