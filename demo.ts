@@ -73,10 +73,11 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
     curl -X POST '${url}/cgi-bin/stable_token' -H 'Content-Type: application/json' \\
       -d '{"grant_type":"client_credential","appid":"${stable.appId}","secret":"${stable.secret}"}'
 
-    # operators: status, history, forced refresh
+    # operators: status, history; a refresh checks the token at WeChat first, {"force": true} replaces it anyway
     curl ${auth} ${url}/admin/accounts
     curl ${auth} '${url}/admin/accounts/${plain.appId}/history?limit=5'
     curl -X POST ${auth} ${url}/admin/accounts/${plain.appId}/refresh
+    curl -X POST ${auth} -H 'Content-Type: application/json' -d '{"force": true}' ${url}/admin/accounts/${plain.appId}/refresh
 
     # health, and proof that a token works (paste one from above)
     curl ${url}/health
