@@ -269,11 +269,21 @@ describe('admin API', () => {
     expect(fixture.sandbox.fetchCount(appId)).toBe(3);
     const replacement = await servedToken(fixture, appId, secret);
     expect(fixture.sandbox.tokenState(replacement)).toBe('live');
-    const rows = await query<{ reported_dead_at: Date | null }>(
+    const rows = await query<{ reported_dead_at: Date | null; source: string }>(
       fixture,
-      'SELECT reported_dead_at FROM access_token ORDER BY id',
+      'SELECT reported_dead_at, source FROM access_token ORDER BY id',
     );
-    expect(rows.map((row) => row.reported_dead_at !== null)).toEqual([false, true, false]);
+    // The override is on record in the history and the fetch log; the dead token is marked.
+    expect(rows.map((row) => [row.source, row.reported_dead_at !== null])).toEqual([
+      ['startup', false],
+      ['override', true],
+      ['stale_report', false],
+    ]);
+    const calls = await query<{ source: string; instance_id: string }>(
+      fixture,
+      'SELECT source, instance_id FROM token_fetch_attempt ORDER BY id',
+    );
+    expect(calls.map((call) => call.source)).toEqual(['startup', 'override', 'stale_report']);
   });
 
   it('checks the current token on an empty JSON body, and fetches nothing while WeChat accepts it', async () => {
@@ -368,7 +378,7 @@ describe('admin API', () => {
     expect(all.body.items.map((item: { id: string }) => item.id)).toEqual(seen);
     expect(all.body.nextBefore).toBeNull();
     expect(all.body.items.map((item: { source: string }) => item.source)).toEqual([
-      ...Array(6).fill('forced'),
+      ...Array(6).fill('override'),
       'startup',
     ]);
     for (const token of await storedTokens(fixture)) expect(all.text).not.toContain(token);

@@ -251,7 +251,7 @@ class LockedPostgresAccount implements LockedAccount {
       attempts_today: number;
       stable_forces_today: number;
       last_stable_force_at: Date | null;
-      last_forced_at: Date | null;
+      last_override_at: Date | null;
       last_success_at: Date | null;
     }[] = await this.manager.query(
       `SELECT
@@ -259,7 +259,7 @@ class LockedPostgresAccount implements LockedAccount {
          count(*) FILTER (WHERE attempted_at >= $2 AND force_refresh AND endpoint = 'stable_token')::int
            AS stable_forces_today,
          max(attempted_at) FILTER (WHERE force_refresh AND endpoint = 'stable_token') AS last_stable_force_at,
-         max(attempted_at) FILTER (WHERE source IN ('forced', 'stale_report')) AS last_forced_at,
+         max(attempted_at) FILTER (WHERE source = 'override') AS last_override_at,
          max(attempted_at) FILTER (WHERE outcome IN ('ok', 'unchanged')) AS last_success_at
        FROM token_fetch_attempt WHERE app_id = $1 AND attempted_at >= $3`,
       [this.appId, dayStart, since],
@@ -292,7 +292,7 @@ class LockedPostgresAccount implements LockedAccount {
       attemptsToday: totals.attempts_today,
       stableForcesToday: totals.stable_forces_today,
       lastStableForceAt: totals.last_stable_force_at ? new Date(totals.last_stable_force_at) : null,
-      lastForcedAt: totals.last_forced_at ? new Date(totals.last_forced_at) : null,
+      lastOverrideAt: totals.last_override_at ? new Date(totals.last_override_at) : null,
       failuresSinceSuccess: failures.map(({ total: _total, ...failure }) => failure),
       failureCount: failures[0]?.total ?? 0,
     };

@@ -23,7 +23,7 @@ function summary(partial: Partial<AttemptSummary> = {}): AttemptSummary {
     attemptsToday: 0,
     stableForcesToday: 0,
     lastStableForceAt: null,
-    lastForcedAt: null,
+    lastOverrideAt: null,
     failuresSinceSuccess: [],
     failureCount: 0,
     ...partial,

@@ -343,7 +343,7 @@ export class TokenRefresher {
     // The minimum interval holds back overrides of tokens that may work; a
     // token WeChat rejects (`deadToken`) is replaced whenever it is reported.
     const override = intent.force && intent.deadToken === undefined;
-    const lastForced = summary.lastForcedAt?.getTime();
+    const lastForced = summary.lastOverrideAt?.getTime();
     const minInterval = this.options.forceRefreshMinIntervalSeconds * SECOND;
     if (override && lastForced !== undefined && now - lastForced < minInterval) {
       const until = lastForced + minInterval;

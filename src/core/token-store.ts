@@ -1,7 +1,11 @@
 import type { TokenMode } from './wechat-token.options.js';
 
-/** Why a token was fetched. */
-export type TokenSource = 'startup' | 'schedule' | 'forced' | 'stale_report' | 'on_demand';
+/**
+ * Why a token was fetched. `forced`: a refresh asked for, of a token WeChat
+ * rejects; `stale_report`: a client reported the token WeChat rejects;
+ * `override`: an operator replaced a token that may still work (`force: true`).
+ */
+export type TokenSource = 'startup' | 'schedule' | 'forced' | 'stale_report' | 'on_demand' | 'override';
 
 /** One row of `access_token`: a token as WeChat issued it. */
 export interface StoredToken {
@@ -89,8 +93,8 @@ export interface AttemptSummary {
   stableForcesToday: number;
   /** Last stable_token call with `force_refresh`. */
   lastStableForceAt: Date | null;
-  /** Last forced refresh or stale report that reached WeChat. */
-  lastForcedAt: Date | null;
+  /** Last operator override (`force: true`) that reached WeChat. */
+  lastOverrideAt: Date | null;
   /** Failures since the last success, newest first (at most a few). */
   failuresSinceSuccess: FailedAttempt[];
   /** How many failures since the last success (may exceed the list's length). */

@@ -117,7 +117,7 @@ class FakeStore implements TokenStore {
         attemptsToday: this.attempts.length,
         stableForcesToday: 0,
         lastStableForceAt: null,
-        lastForcedAt: null,
+        lastOverrideAt: null,
         failuresSinceSuccess: [],
         failureCount: 0,
       }),

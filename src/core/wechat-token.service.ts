@@ -229,7 +229,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     if (state.inflight) await state.inflight.catch(() => undefined);
     const before = state.current?.id;
     if (options.force) {
-      return this.refreshResult(state, before, await this.run(state, { source: 'forced', force: true }));
+      return this.refreshResult(state, before, await this.run(state, { source: 'override', force: true }));
     }
     // A report of the token this replica replaced: answered from memory. Any
     // other token (one this replica has not heard of yet, say) is decided under

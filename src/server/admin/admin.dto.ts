@@ -14,7 +14,14 @@ import type { HistoryEntry, HistoryPage } from './token-history.service.js';
 // the service's types (`implements`), so the two cannot drift apart.
 
 const TOKEN_MODES: TokenMode[] = ['token', 'stable'];
-const TOKEN_SOURCES: TokenSource[] = ['startup', 'schedule', 'forced', 'stale_report', 'on_demand'];
+const TOKEN_SOURCES: TokenSource[] = [
+  'startup',
+  'schedule',
+  'forced',
+  'stale_report',
+  'on_demand',
+  'override',
+];
 
 /** The last failure of an account. */
 export class LastErrorDto implements LastError {
