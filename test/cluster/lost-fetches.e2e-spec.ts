@@ -219,4 +219,58 @@ describe('lost fetches (3 server processes)', () => {
     expect(rows.length).toBe(cluster.calls().length);
     expect((await cluster.replicas[0].status(account.appId)).upstreamCallsToday).toBe(rows.length);
   }, 150_000);
+
+  it("an operator's override whose result is lost to a Postgres restart: 503, the call logged and counted, what is served afterwards keeps its promise", async () => {
+    postgres = await PrivatePostgres.create();
+    const databaseUrl = await postgres.createDatabase(`override_${randomBytes(4).toString('hex')}`);
+    cluster = await Cluster.start(
+      options({ databaseUrl, sandbox: { lifetimeSeconds: 7200, overlapSeconds: OVERLAP } }),
+    );
+    const { account, replicas } = cluster;
+    const first = await cluster.agreedToken(account, 15_000);
+
+    // force: true replaces a working token (an override, which may cut promises made
+    // before it short); WeChat answers 800 ms late, by when the database is gone.
+    cluster.sandbox.injectFault({ delayMs: 800 });
+    const forced = replicas[0].request('POST', `/admin/accounts/${account.appId}/refresh`, {
+      admin: true,
+      body: { force: true },
+    });
+    await refreshUnderWay(cluster);
+    // Promises made from here on must hold.
+    const promises = new PromiseCheck(cluster.sandbox);
+    const driver = driveTokens(() => cluster!.alive, account, promises);
+    await postgres.stop();
+    const answer = await forced;
+    expect(answer.status).toBe(503);
+    expect(JSON.stringify(answer.body)).not.toContain(first);
+    await sleep(3000);
+    await postgres.start();
+
+    const fresh = await waitFor(
+      'a good token after the outage',
+      async () => {
+        const token = await cluster!.agreedToken(account, 2000, first);
+        return cluster!.sandbox.tokenState(token) === 'live' && cluster!.calls().length >= 3
+          ? token
+          : undefined;
+      },
+      60_000,
+      200,
+    );
+    await sleep(2000);
+    const tally = await driver.stop();
+    expect(promises.broken()).toEqual([]);
+    expect(tally.tokens).toBeGreaterThan(0);
+    expect(cluster.sandbox.tokenState(fresh)).toBe('live');
+    const rows = await cluster.query<{ outcome: string | null; source: string }>(
+      'SELECT outcome, source FROM token_fetch_attempt ORDER BY id',
+    );
+    expect(rows.slice(0, 2)).toEqual([
+      { outcome: 'ok', source: 'startup' },
+      { outcome: null, source: 'override' },
+    ]);
+    expect(rows).toHaveLength(cluster.calls().length);
+    expect((await replicas[1].status(account.appId)).upstreamCallsToday).toBe(rows.length);
+  }, 150_000);
 });
