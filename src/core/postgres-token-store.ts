@@ -24,6 +24,10 @@ export const TOKEN_CHANNEL = 'wechat_access_token';
 export const FETCH_LOG_CHANNEL = 'wechat_token_fetch';
 /** First key of the two-key advisory lock, so our locks never clash with the host app's. */
 const LOCK_NAMESPACE = 0x5754_4b4e; // "WTKN"
+/** How often the listening connection is pinged, which bounds how stale a replica's view may be. */
+const PING_INTERVAL_MS = 500;
+/** The ping, marked so that an operator (or a test) finds the listening sessions in `pg_stat_activity`. */
+export const LISTENER_PING = '/* wechat-token listener */ SELECT 1';
 /** SQLSTATE lock_not_available: lock_timeout expired. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -371,6 +375,9 @@ class TokenListener implements TokenWatch {
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
   private retryDelayMs = 500;
+  private pingTimer?: NodeJS.Timeout;
+  private pinging = false;
+  private confirmedAtMs = -Infinity;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -382,6 +389,16 @@ class TokenListener implements TokenWatch {
     return this.client !== undefined;
   }
 
+  /**
+   * Postgres delivers a session's notifications before the answer to its next
+   * query: once a ping sent at T is answered, every notification committed
+   * before T has been handed to `onToken`/`onFetchLog`. A frozen process, a
+   * stalled event loop or a silently dead connection stops this from moving on.
+   */
+  get confirmedAt(): number {
+    return this.client ? this.confirmedAtMs : -Infinity;
+  }
+
   /** Connects once; on failure keeps retrying in the background (the first error is reported). */
   async start(): Promise<void> {
     await this.connect();
@@ -390,6 +407,7 @@ class TokenListener implements TokenWatch {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
     const client = this.client;
     this.client = undefined;
     if (client) {
@@ -411,20 +429,41 @@ class TokenListener implements TokenWatch {
         if (appId && id) this.handlers.onToken(appId, id);
       });
       client.on('error', (error) => this.lost(client, error));
+      const listeningFrom = Date.now();
       await client.query(`LISTEN ${TOKEN_CHANNEL}; LISTEN ${FETCH_LOG_CHANNEL}`);
       if (this.closed) {
         client.release();
         return;
       }
       this.client = client;
+      this.confirmedAtMs = listeningFrom;
       this.retryDelayMs = 500;
+      clearInterval(this.pingTimer);
+      const listening = client;
+      this.pingTimer = setInterval(() => void this.ping(listening), PING_INTERVAL_MS);
+      this.pingTimer.unref();
       this.handlers.onConnected();
     } catch (error) {
       this.lost(client, error as Error);
     }
   }
 
+  private async ping(client: pg.PoolClient): Promise<void> {
+    if (this.pinging || this.client !== client) return;
+    this.pinging = true;
+    const sentAt = Date.now();
+    try {
+      await client.query(LISTENER_PING);
+      if (this.client === client) this.confirmedAtMs = sentAt;
+    } catch (error) {
+      this.lost(client, error as Error);
+    } finally {
+      this.pinging = false;
+    }
+  }
+
   private lost(client: pg.PoolClient | undefined, error: Error): void {
+    clearInterval(this.pingTimer);
     if (client) {
       client.removeAllListeners('notification');
       // Keep a no-op listener: a late 'error' must not crash the process.

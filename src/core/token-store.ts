@@ -124,6 +124,13 @@ export interface LockedAccount {
 export interface TokenWatch {
   /** Whether it is listening right now (what it misses while not, a re-read must find). */
   readonly connected: boolean;
+  /**
+   * Local time (`Date.now()`) before which every committed change has been
+   * delivered to the handlers; -Infinity while not connected. Lags a little
+   * behind now while all is well; stops when the process is frozen or the
+   * connection silently dies.
+   */
+  readonly confirmedAt: number;
   close(): Promise<void>;
 }
 

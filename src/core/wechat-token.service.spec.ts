@@ -81,7 +81,13 @@ class FakeStore implements TokenStore {
   }
   async watch(handlers: TokenWatchHandlers) {
     this.handlers = handlers;
-    return { connected: true, close: async () => undefined };
+    return {
+      connected: true,
+      get confirmedAt() {
+        return Date.now();
+      },
+      close: async () => undefined,
+    };
   }
   withAccountLock<T>(
     appId: string,

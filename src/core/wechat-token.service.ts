@@ -117,6 +117,10 @@ interface AccountState {
   /** A re-read of the account's view is under way; `viewStale`: another is wanted after it. */
   viewRead?: Promise<void>;
   viewStale: boolean;
+  /** Start of the last completed read of the account's view (cluster clock): the view holds what was committed before. */
+  viewAsOfMs: number;
+  /** A change of the account was announced and has not been read yet. */
+  viewPending: boolean;
   /** Wakes this replica for a recovery fetch at the time the fetch log allows it. */
   wakeTimer?: NodeJS.Timeout;
   /** No call to WeChat (or to the lock) before this: backoff, quota, or another replica busy. */
@@ -170,6 +174,8 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
         fetches: [],
         marginMs: 0,
         viewStale: false,
+        viewAsOfMs: -Infinity,
+        viewPending: false,
         nextAttemptAtMs: 0,
         lastPeekMs: 0,
       });
@@ -328,7 +334,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     const startedAt = this.clock.now();
     for (const view of await this.store.views(this.appIds, this.refresher.timing.settleMs)) {
       const state = this.states.get(view.appId);
-      if (state) this.applyView(state, view);
+      if (state) this.applyView(state, view, startedAt);
     }
     this.lastResyncAtMs = Math.max(this.lastResyncAtMs, startedAt);
   }
@@ -532,6 +538,8 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   private onFetchLogChanged(appId: string): void {
     const state = this.states.get(appId);
     if (!state) return;
+    // Until the change is read, the view is as old as the last read.
+    state.viewPending = true;
     this.syncAccount(state).catch((error) =>
       this.logger.warn(`Re-reading the fetch log of ${appId} failed: ${describe(error)}`),
     );
@@ -549,8 +557,11 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     const read = (async () => {
       do {
         state.viewStale = false;
+        const pending = state.viewPending;
+        const startedAt = this.clock.now();
         const [view] = await this.store.views([state.account.appId], this.refresher.timing.settleMs);
-        if (view) this.applyView(state, view);
+        if (view) this.applyView(state, view, startedAt);
+        if (pending && !state.viewStale) state.viewPending = false;
       } while (state.viewStale);
     })();
     state.viewRead = read;
@@ -562,7 +573,8 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /** Takes what the table says of the account: a newer token, a token marked dead, calls of unknown outcome. */
-  private applyView(state: AccountState, view: TokenView): void {
+  private applyView(state: AccountState, view: TokenView, readAt: number): void {
+    state.viewAsOfMs = Math.max(state.viewAsOfMs, readAt);
     const { token } = view;
     if (!token) return;
     if (state.current && BigInt(token.id) < BigInt(state.current.id)) return; // read before a newer row came
@@ -621,7 +633,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       state.life,
       state.refreshAtMs,
       now,
-      this.knownUntil(now),
+      this.knownUntil(state, now),
       this.options.overlapSeconds * SECOND,
     );
   }
@@ -633,13 +645,17 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
-   * How far this replica's view of the fetch log is current: now while the
-   * listener is connected and a re-read has followed its (re)connection,
-   * otherwise the start of the last re-read.
+   * How far this replica's view of the account's fetch log is current: up to
+   * what the listener has confirmed delivered (a moment ago while all is well)
+   * once a re-read has followed its (re)connection and no announced change
+   * waits to be read; otherwise the start of the last read. A frozen process,
+   * a stalled event loop or a silent connection stops it moving on.
    */
-  private knownUntil(now: number): number {
-    const live = this.watch?.connected === true && this.lastResyncAtMs >= this.listeningSinceMs;
-    return live ? now : this.lastResyncAtMs;
+  private knownUntil(state: AccountState, now: number): number {
+    const watch = this.watch;
+    if (!watch || state.viewPending || this.lastResyncAtMs < this.listeningSinceMs) return state.viewAsOfMs;
+    const confirmed = watch.confirmedAt + (now - Date.now()); // local time on the cluster clock
+    return Math.max(state.viewAsOfMs, Math.min(now, confirmed));
   }
 
   /** Why the current token is not handed out, when the fetch log is the reason. */

@@ -17,7 +17,7 @@ describe('LISTEN connection lost', () => {
   async function listeners(): Promise<Map<string, number>> {
     const rows = await set!.query<{ application_name: string; pid: number }>(
       `SELECT application_name, pid FROM pg_stat_activity
-       WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+       WHERE datname = current_database() AND (query LIKE 'LISTEN%' OR query LIKE '/* wechat-token listener */%')`,
     );
     return new Map(rows.map((row) => [row.application_name, row.pid]));
   }
@@ -75,7 +75,7 @@ describe('LISTEN connection lost', () => {
     const before = await listeners();
     await set.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-       WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+       WHERE datname = current_database() AND (query LIKE 'LISTEN%' OR query LIKE '/* wechat-token listener */%')`,
     );
     await waitFor('every replica to listen again', async () => {
       const now = await listeners();

@@ -273,4 +273,42 @@ describe('lost fetches (3 server processes)', () => {
     expect(rows).toHaveLength(cluster.calls().length);
     expect((await replicas[1].status(account.appId)).upstreamCallsToday).toBe(rows.length);
   }, 150_000);
+
+  it("a replica frozen across another replica's refresh does not hand out the token that died meanwhile when it thaws", async () => {
+    // A 4 s overlap: the old token dies 4 s after the refresh, while the frozen replica sleeps.
+    cluster = await Cluster.start(
+      options({
+        sandbox: { lifetimeSeconds: 32, overlapSeconds: 4 },
+        env: { WECHAT_TOKEN_OVERLAP_SECONDS: '4' },
+      }),
+    );
+    const { account } = cluster;
+    const first = await cluster.agreedToken(account, 15_000);
+    const issuedAt = cluster.sandbox.tokenLife(first)!.issuedAt;
+    const frozen = cluster.replicas[2];
+    await waitFor('20 s into the token', () => cluster!.sandbox.now() > issuedAt + 20_000, 30_000, 50);
+    frozen.child.kill('SIGSTOP');
+    const promises = new PromiseCheck(cluster.sandbox);
+    let driver: ReturnType<typeof driveTokens> | undefined;
+    try {
+      await waitFor('the planned refresh by another replica', () => cluster!.calls()[1], 20_000, 20);
+      await waitFor(
+        'the first token to die',
+        () => cluster!.sandbox.tokenState(first) !== 'live',
+        10_000,
+        20,
+      );
+      // Requests queue up at the frozen replica; it answers them as it thaws.
+      driver = driveTokens(() => [frozen], account, promises, { everyMs: 20 });
+      await sleep(300);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    await sleep(1500);
+    const tally = await driver!.stop();
+    expect(promises.broken()).toEqual([]);
+    // It is not left out: once it has caught up it serves the new token.
+    expect(tally.tokens).toBeGreaterThan(0);
+    expect(promises.tokens()).toEqual([cluster.sandbox.latestToken(account.appId)]);
+  }, 90_000);
 });

@@ -143,7 +143,7 @@ describe('Postgres outage (3 server processes, a private Postgres)', () => {
       async () => {
         const rows = await cluster!.query<{ n: number }>(
           `SELECT count(DISTINCT application_name)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+           WHERE datname = current_database() AND (query LIKE 'LISTEN%' OR query LIKE '/* wechat-token listener */%')`,
         );
         return rows[0].n === 3;
       },
