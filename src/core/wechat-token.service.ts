@@ -114,6 +114,12 @@ interface AccountState {
   life?: TokenLife;
   /** Margin kept back from the promise of `current` (`servedMarginMs`). */
   marginMs: number;
+  /**
+   * Before this, `current` is usable whatever the clock and the listener say
+   * (the part of its promise that does not move with time): the hot path of
+   * `getAccessToken()` compares one number. -Infinity without a usable token.
+   */
+  usableUntilMs: number;
   /** A re-read of the account's view is under way; `viewStale`: another is wanted after it. */
   viewRead?: Promise<void>;
   viewStale: boolean;
@@ -173,6 +179,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
         refreshAtMs: 0,
         fetches: [],
         marginMs: 0,
+        usableUntilMs: -Infinity,
         viewStale: false,
         viewAsOfMs: -Infinity,
         viewPending: false,
@@ -194,7 +201,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
    */
   async getAccessToken(appId?: string): Promise<string> {
     const state = this.stateOf(appId);
-    if (this.isUsable(state)) return state.current!.accessToken;
+    if (this.clock.now() < state.usableUntilMs || this.isUsable(state)) return state.current!.accessToken;
     return (await this.obtain(state, () => this.isUsable(state))).accessToken;
   }
 
@@ -589,6 +596,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     state.life = state.current
       ? tokenLife(state.current, state.account.mode, state.fetches, this.refresher.timing)
       : undefined;
+    // The promise at its lowest: as if now and the listener's news stood at the planned refresh.
+    state.usableUntilMs = state.current
+      ? this.promisedUntil(state, -Infinity) - MIN_USABLE_SECONDS * SECOND
+      : -Infinity;
     if (state.life?.dead && !before?.dead) {
       this.logger.warn(`${state.account.appId}: ${this.riskReason(state)}.`);
     }
