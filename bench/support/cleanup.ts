@@ -1,12 +1,14 @@
 /**
- * Everything the benchmark starts (Postgres, sandboxes, server processes, Nest
- * apps) registers its stop here, so it is stopped at the end, after a failure,
- * on Ctrl-C, and when the run overstays its deadline.
+ * Everything the benchmark (and the soak test) starts (Postgres, sandboxes,
+ * server processes, Nest apps) registers its stop here, so it is stopped at
+ * the end, after a failure, on Ctrl-C, and when the run overstays its deadline.
  */
 type Stop = () => Promise<void> | void;
 
 const stops: { name: string; stop: Stop }[] = [];
 let running: Promise<void> | undefined;
+/** Which program's messages these are: `bench` or `soak`. */
+let label = 'bench';
 
 /** Whether the run is being torn down (Ctrl-C, deadline): start nothing new. */
 export function stopping(): boolean {
@@ -33,7 +35,7 @@ export function cleanupAll(): Promise<void> {
       try {
         await withTimeout(Promise.resolve().then(stop), 15_000, `stopping ${name}`);
       } catch (error) {
-        console.error(`bench: could not stop ${name}: ${error instanceof Error ? error.message : error}`);
+        console.error(`${label}: could not stop ${name}: ${error instanceof Error ? error.message : error}`);
       }
     }
   })();
@@ -52,10 +54,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   ]);
 }
 
-/** Stops everything on SIGINT/SIGTERM, and after `deadlineMs` (the run is meant to take minutes). */
-export function installCleanupHandlers(deadlineMs: number): void {
+/**
+ * Stops everything on SIGINT/SIGTERM, and after `deadlineMs` (the run is meant
+ * to take minutes). `program` names the run in the messages.
+ */
+export function installCleanupHandlers(deadlineMs: number, program = 'bench'): void {
+  label = program;
   const bail = (why: string, code: number) => {
-    console.error(`\nbench: ${why}; stopping everything it started.`);
+    console.error(`\n${label}: ${why}; stopping everything it started.`);
     void cleanupAll().finally(() => process.exit(code));
   };
   process.once('SIGINT', () => bail('interrupted', 130));

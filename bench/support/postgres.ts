@@ -22,7 +22,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The benchmark's own embedded Postgres: a temp data dir and a free port, removed at the end. */
+/**
+ * The benchmark's (or the soak test's) own embedded Postgres: a temp data dir
+ * and a free port, removed at the end. It can be stopped and started again on
+ * the same data and port in between (`stopServer()` / `startServer()`).
+ */
 export class BenchPostgres {
   private databases = 0;
 
@@ -39,7 +43,8 @@ export class BenchPostgres {
       port,
       user: 'postgres',
       password: 'postgres',
-      persistent: false,
+      // Kept across stopServer()/startServer(); the cleanup below removes the directory.
+      persistent: true,
       createPostgresUser: true,
       // 3 server processes + in-process apps, each with a pool of 10.
       postgresFlags: ['-c', 'max_connections=300'],
@@ -53,6 +58,16 @@ export class BenchPostgres {
     await server.initialise();
     await server.start();
     return new BenchPostgres(server, port);
+  }
+
+  /** Stops the server (fast shutdown: every connection is cut); the data stays for `startServer()`. */
+  async stopServer(): Promise<void> {
+    await this.server.stop();
+  }
+
+  /** Starts the server again on the same data directory and port. */
+  async startServer(): Promise<void> {
+    await this.server.start();
   }
 
   url(database = 'postgres'): string {

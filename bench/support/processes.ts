@@ -109,6 +109,8 @@ export class Child {
 
   private async terminate(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    // A process stopped with SIGSTOP (the soak does that) acts on SIGTERM only once continued.
+    this.proc.kill('SIGCONT');
     this.proc.kill('SIGTERM');
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
     await this.exited;

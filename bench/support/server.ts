@@ -12,7 +12,7 @@ import { sleep } from './report.js';
 let emptyDir: string | undefined;
 
 /** The built server, `dist/main.js`; throws when it is not there. */
-export function serverScript(ctx: BenchContext): string {
+export function serverScript(ctx: Pick<BenchContext, 'root'>): string {
   const script = join(ctx.root, 'dist', 'main.js');
   if (!existsSync(script))
     throw new Error('dist/main.js is missing: the server is not built (npm run build)');
@@ -32,9 +32,16 @@ export interface ServerProcess {
  * a developer's `.env` does not leak into the measurement.
  */
 export async function startServerProcess(
-  ctx: BenchContext,
+  ctx: Pick<BenchContext, 'root'>,
   name: string,
-  options: { databaseUrl: string; accounts: { appId: string; secret: string }[]; apiBaseUrl: string },
+  options: {
+    databaseUrl: string;
+    /** `stable` accounts are fetched with `/cgi-bin/stable_token`. */
+    accounts: { appId: string; secret: string; mode?: 'token' | 'stable' }[];
+    apiBaseUrl: string;
+    /** More variables (TOKEN_REFRESH_CRON, WECHAT_HTTP_TIMEOUT_MS...), on top of the ones set here. */
+    env?: Record<string, string>;
+  },
 ): Promise<ServerProcess> {
   const script = serverScript(ctx);
   if (!emptyDir) {
@@ -57,10 +64,13 @@ export async function startServerProcess(
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: options.databaseUrl,
-      WECHAT_ACCOUNTS: options.accounts.map((a) => `${a.appId}:${a.secret}`).join(','),
+      WECHAT_ACCOUNTS: options.accounts
+        .map((a) => `${a.appId}:${a.secret}${a.mode === 'stable' ? ':stable' : ''}`)
+        .join(','),
       WECHAT_API_BASE_URL: options.apiBaseUrl,
       ADMIN_TOKEN: randomBytes(24).toString('hex'),
       NO_COLOR: '1',
+      ...options.env,
     },
   });
   return { child, port, url: `http://127.0.0.1:${port}` };
@@ -70,7 +80,7 @@ export async function startServerProcess(
 export async function waitListening(server: ServerProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (server.child.proc.exitCode !== null) {
+    if (server.child.proc.exitCode !== null || server.child.proc.signalCode !== null) {
       throw server.child.exitError('while starting');
     }
     const open = await new Promise<boolean>((resolve) => {
@@ -94,7 +104,7 @@ export async function waitHealthy(server: ServerProcess, timeoutMs = 60_000): Pr
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (server.child.proc.exitCode !== null) {
+    if (server.child.proc.exitCode !== null || server.child.proc.signalCode !== null) {
       throw server.child.exitError('while starting');
     }
     try {

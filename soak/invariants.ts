@@ -1,0 +1,136 @@
+import type { MonitorFindings } from './monitor.js';
+import type { ServedVerdict } from './served-tokens.js';
+
+/** One account's upstream traffic: the sandbox's count beside the fetch log's. */
+export interface AccountFacts {
+  mode: 'token' | 'stable';
+  /** Token-issuing calls the sandbox received for the account (all replicas, all outcomes). */
+  upstreamCalls: number;
+  /** Fetch-log rows of calls that may have reached WeChat (`not_sent` ones left out). */
+  loggedCalls: number;
+  /** Of which with an unknown result (outcome NULL, timeout, network, http, body). */
+  unknownCalls: number;
+  /** Of which answered without a new token (errcode, or the same stable token). */
+  noNewTokenCalls: number;
+  /** From the account's first upstream call to the end of the run, ms. */
+  activeMs: number;
+}
+
+/** Everything the verdict is drawn from. */
+export interface SoakFacts {
+  served: ServedVerdict;
+  accounts: AccountFacts[];
+  /** Asks sent to a replica that was up and stayed up until the answer, and how many got a token. */
+  asksWhileUp: number;
+  tokensWhileUp: number;
+  monitor: MonitorFindings;
+  kills: number;
+  /** The shortest time between two planned fetches of an account (settings.ts). */
+  refreshPeriodMs: number;
+  minAnsweredShare: number;
+  rssLimitMB: number;
+}
+
+/** One row of the final table. */
+export interface InvariantRow {
+  name: string;
+  value: string;
+  limit: string;
+  ok: boolean;
+}
+
+/**
+ * The invariants, judged from the run's facts. Pure, so what each one means
+ * is read here in one place:
+ *
+ * - Every token a replica hands out is live at the sandbox when the client
+ *   gets it, and lives at least `expires_in` seconds from then.
+ * - Every call that reached the sandbox has its fetch-log row.
+ * - Upstream calls stay within one per refresh period, plus one for every
+ *   call that brought no token the replicas could use (an unknown or refused
+ *   result makes a retry legitimate), plus the first fetch.
+ * - Replicas that are up answer ≥ 90 % of asks with a token; no advisory
+ *   lock outlives its holder; memory stays bounded; no replica ends unless
+ *   the chaos killed it.
+ */
+export function judge(facts: SoakFacts): InvariantRow[] {
+  const { served, monitor } = facts;
+  const byMode = (render: (account: AccountFacts) => string) =>
+    facts.accounts.map((account) => `${account.mode}: ${render(account)}`).join('; ');
+  const budget = (account: AccountFacts) => {
+    const periods = Math.floor(account.activeMs / facts.refreshPeriodMs);
+    return { periods, allowed: periods + account.unknownCalls + account.noNewTokenCalls + 1 };
+  };
+  const share = facts.asksWhileUp === 0 ? 0 : facts.tokensWhileUp / facts.asksWhileUp;
+  return [
+    {
+      name: 'served token live at the sandbox at receipt',
+      value: `${served.deadAtReceipt} of ${served.answers} answers dead (${served.deadTokens} of ${served.tokens} tokens)`,
+      limit: '0 dead',
+      ok: served.deadAtReceipt === 0 && served.answers > 0,
+    },
+    {
+      name: 'served token lives its expires_in from receipt',
+      value:
+        `${served.brokenPromises} answers short (${served.brokenTokens} tokens)` +
+        (served.brokenPromises > 0
+          ? `, ${served.brokenByUnder100Ms} of them by < 0.1 s; worst by ${(served.worstShortfallMs / 1000).toFixed(3)} s`
+          : ''),
+      limit: '0 short',
+      ok: served.brokenPromises === 0,
+    },
+    {
+      name: 'every upstream call has a fetch-log row',
+      value: byMode((a) => `${a.loggedCalls} rows / ${a.upstreamCalls} calls`),
+      limit: 'rows >= calls',
+      ok: facts.accounts.every((a) => a.loggedCalls >= a.upstreamCalls),
+    },
+    {
+      name: 'upstream calls within one per refresh period',
+      value: byMode((a) => {
+        const { periods, allowed } = budget(a);
+        return `${a.upstreamCalls} <= ${periods} + ${a.unknownCalls} unknown + ${a.noNewTokenCalls} refused + 1 = ${allowed}`;
+      }),
+      limit: `periods of ${facts.refreshPeriodMs / 1000} s + unknown + refused + 1`,
+      ok: facts.accounts.every((a) => a.upstreamCalls <= budget(a).allowed),
+    },
+    {
+      name: 'asks answered with a token (replica up)',
+      value: `${(share * 100).toFixed(1)} % (${facts.tokensWhileUp} of ${facts.asksWhileUp})`,
+      limit: `>= ${(facts.minAnsweredShare * 100).toFixed(0)} %`,
+      ok: facts.asksWhileUp > 0 && share >= facts.minAnsweredShare,
+    },
+    {
+      name: 'no advisory lock held by a dead replica',
+      value:
+        `${monitor.deadLockHolders.length} dead holders` +
+        (monitor.deadLockHolders.length > 0 ? ` (${monitor.deadLockHolders.join(', ')})` : '') +
+        `; ${monitor.lockSamplesAfterKills} samples after ${facts.kills} kills, ${monitor.lockSamples} in all`,
+      limit: '0',
+      ok: monitor.deadLockHolders.length === 0 && monitor.lockSamplesAfterKills >= facts.kills,
+    },
+    {
+      name: 'replica memory (VmRSS)',
+      value: `max ${monitor.maxRss.mb.toFixed(0)} MB (${monitor.maxRss.replica || 'none'}), ${monitor.rssSamples} samples`,
+      limit: `< ${facts.rssLimitMB} MB`,
+      ok: monitor.rssSamples > 0 && monitor.maxRss.mb < facts.rssLimitMB,
+    },
+    {
+      name: 'no replica exit but the chaos kills',
+      value:
+        `${monitor.replicaFailures.length}` +
+        (monitor.replicaFailures.length > 0 ? ` (${monitor.replicaFailures.join('; ')})` : ''),
+      limit: '0',
+      ok: monitor.replicaFailures.length === 0,
+    },
+  ];
+}
+
+/** The table, plain text that is also Markdown. */
+export function renderInvariants(rows: InvariantRow[]): string {
+  const header = ['invariant', 'value', 'limit', 'result'];
+  const cells = rows.map((row) => [row.name, row.value, row.limit, row.ok ? 'OK' : 'FAIL']);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}

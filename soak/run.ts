@@ -1,0 +1,226 @@
+/**
+ * `npm run soak` (issue 9): a chaos soak proving the central server never
+ * hands out a dead token. Three replicas (`node dist/main.js`) on one embedded
+ * Postgres of the soak's own, a WeChat sandbox with 40 s tokens in this
+ * process, clients asking every replica for both accounts' tokens a few times
+ * a second, and a seeded chaos loop: SIGKILL (also mid-fetch, while holding
+ * the refresh lock), SIGSTOP past the lock wait, Postgres restarts, late,
+ * failed, malformed and cut sandbox answers. Each token served is proven at
+ * the sandbox; the invariants are printed as a table at the end, and the run
+ * exits non-zero on any violation (2 when the soak itself could not run).
+ *
+ *   node dist/soak/run.js [--seconds N] [--seed S] [--trace]   (npm run soak: build, then 600 s)
+ *
+ * `--trace` adds, at the end, each account's upstream story: the sandbox's
+ * calls, the fetch-log and token rows, and when each stored token died.
+ *
+ * The seed is printed at the start and the end. To replay a run, pass its
+ * seed (and the same --seconds): the chaos plan (which action, on whom, how
+ * long, in what order, at what intervals) is the same; the timing of the
+ * processes is not, so a replay reproduces the conditions, not every
+ * interleaving.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cleanupAll, installCleanupHandlers, onCleanup } from '../bench/support/cleanup.js';
+import { BenchPostgres } from '../bench/support/postgres.js';
+import { sleep } from '../bench/support/report.js';
+import { startSandbox } from '../bench/support/sandbox.js';
+import type { SandboxStats } from '../src/testing/index.js';
+import { endpointOf, soakAccounts, type SoakAccount } from './accounts.js';
+import { Chaos, type ChaosCounts } from './chaos.js';
+import { DatabaseProbe } from './database-probe.js';
+import { Driver, type DriverCounts } from './driver.js';
+import { judge, renderInvariants, type AccountFacts } from './invariants.js';
+import { Monitor } from './monitor.js';
+import { Prng } from './prng.js';
+import { ReplicaSet } from './replicas.js';
+import { ServedTokens } from './served-tokens.js';
+import { parseSoakArgs, refreshPeriodMs, SOAK, type SoakOptions } from './settings.js';
+import { Timeline } from './timeline.js';
+import { printTrace } from './trace.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function main(): Promise<number> {
+  let options: SoakOptions;
+  try {
+    options = parseSoakArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    return 2;
+  }
+  const { seconds, seed } = options;
+  const replay = `node dist/soak/run.js --seconds ${seconds} --seed ${seed}`;
+  // Start-up, the end and the stops take a minute or two; past this something hangs.
+  installCleanupHandlers(seconds * 1000 + 5 * 60_000, 'soak');
+  // Registered first, so it runs last: after the table, after Ctrl-C too.
+  onCleanup('replay line', () => console.log(`\nseed ${seed}\nreplay: npm run build && ${replay}`));
+  console.log(`soak: seed ${seed}${options.seedGiven ? '' : ' (random)'}, ${seconds} s`);
+  console.log(
+    `soak: ${SOAK.replicas} replicas, tokens of ${SOAK.lifetimeSeconds} s (overlap ${SOAK.overlapSeconds} s), ` +
+      `HTTP timeout ${SOAK.httpTimeoutMs} ms, late answers up to ${SOAK.lateAnswerMs} ms after it`,
+  );
+  try {
+    return await soak(options);
+  } catch (error) {
+    console.error(`\nsoak: the run itself failed: ${error instanceof Error ? error.stack : String(error)}`);
+    const output = (error as { output?: string }).output;
+    if (output) console.error(output);
+    return 2;
+  } finally {
+    await cleanupAll();
+  }
+}
+
+async function soak({ seconds, seed, trace }: SoakOptions): Promise<number> {
+  const timeline = new Timeline();
+  const postgres = await BenchPostgres.start();
+  const databaseUrl = await postgres.createDatabase('soak');
+  const accounts = soakAccounts();
+  const { sandbox, url: sandboxUrl } = await startSandbox({
+    accounts: accounts.map(({ appId, secret }) => ({ appId, secret })),
+    lifetimeSeconds: SOAK.lifetimeSeconds,
+    overlapSeconds: SOAK.overlapSeconds,
+  });
+  const probe = new DatabaseProbe(databaseUrl);
+  onCleanup('database probe', () => probe.close());
+  const served = new ServedTokens(sandbox, timeline);
+  const replicas = new ReplicaSet({
+    root,
+    databaseUrl,
+    sandboxUrl,
+    accounts,
+    timeline,
+    // Only called once the replicas run, after `monitor` exists.
+    onFailure: (incarnation, what) => monitor.replicaFailed(incarnation, what),
+  });
+  const monitor = new Monitor(replicas, probe, served, timeline);
+  monitor.start();
+  await replicas.startAll();
+  const firstCallAt = new Map(
+    accounts.map((account) => [
+      account.appId,
+      sandbox.stats().log.find((call) => call.appId === account.appId)?.at ?? Date.now(),
+    ]),
+  );
+  timeline.note(
+    'info',
+    `${SOAK.replicas} replicas up: ${replicas.slots.map((s) => s.current!.name).join(', ')}`,
+  );
+
+  const until = Date.now() + seconds * 1000;
+  const driver = new Driver(replicas, accounts, served);
+  driver.start(until + 60_000);
+  const chaos = new Chaos(new Prng(seed), {
+    replicas,
+    sandbox,
+    postgres,
+    probe,
+    monitor,
+    accounts,
+    timeline,
+  });
+  const progress = setInterval(() => {
+    const calls = accounts.map((a) => `${a.mode} ${sandbox.fetchCount(a.appId)}`).join(', ');
+    timeline.note(
+      'info',
+      `asks ${driver.counts.asks}, tokens ${driver.counts.tokens}, upstream calls ${calls}, chaos actions ${chaos.counts.actions}`,
+    );
+  }, 30_000);
+  try {
+    await chaos.run(until);
+    await sleep(until - Date.now());
+  } finally {
+    clearInterval(progress);
+  }
+  timeline.note('info', 'time is up: stopping the clients, then the replicas');
+  await driver.stop();
+  await replicas.stopAll();
+  const endedAt = Date.now();
+  await monitor.stop();
+
+  const fetchLog = await probe.fetchLog();
+  const accountFacts = accounts.map((account): AccountFacts => {
+    const log = fetchLog.get(account.appId) ?? { sent: 0, unknown: 0, noNewToken: 0 };
+    return {
+      mode: account.mode,
+      upstreamCalls: sandbox.fetchCount(account.appId),
+      loggedCalls: log.sent,
+      unknownCalls: log.unknown,
+      noNewTokenCalls: log.noNewToken,
+      activeMs: endedAt - firstCallAt.get(account.appId)!,
+    };
+  });
+  const rows = judge({
+    served: served.verdict(),
+    accounts: accountFacts,
+    asksWhileUp: driver.counts.whileUp,
+    tokensWhileUp: driver.counts.whileUpTokens,
+    monitor: monitor.findings,
+    kills: chaos.counts.kills,
+    refreshPeriodMs: refreshPeriodMs(),
+    minAnsweredShare: SOAK.minAnsweredShare,
+    rssLimitMB: SOAK.rssLimitMB,
+  });
+
+  if (trace) await printTrace(accounts, sandbox, probe, replicas, timeline);
+  console.log('');
+  for (const line of countLines(driver.counts, chaos.counts, accounts, sandbox.stats().apps))
+    console.log(line);
+  const violations = timeline.entries.filter((entry) => entry.kind === 'violation');
+  if (violations.length > 0) {
+    console.log(
+      `\nviolations seen during the run (first ${Math.min(30, violations.length)}; chaos lines above):`,
+    );
+    for (const entry of violations.slice(0, 30))
+      console.log(`  [${timeline.offset(entry.at)}] ${entry.text}`);
+  }
+  console.log(`\n${renderInvariants(rows)}`);
+  const failed = rows.filter((row) => !row.ok).length;
+  console.log(
+    failed === 0
+      ? `\nsoak: every invariant held (seed ${seed}).`
+      : `\nsoak: ${failed} of ${rows.length} invariants FAILED (seed ${seed}).`,
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+/** The run's counts, a few lines. */
+function countLines(
+  driver: DriverCounts,
+  chaos: ChaosCounts,
+  accounts: SoakAccount[],
+  apps: SandboxStats['apps'],
+): string[] {
+  const list = (counts: Map<string, number>) =>
+    counts.size === 0
+      ? 'none'
+      : [...counts]
+          .sort((a, b) => b[1] - a[1])
+          .map(([what, n]) => `${what} x${n}`)
+          .join(', ');
+  const upstream = accounts.map((account) => {
+    const stats = apps[account.appId]?.[endpointOf(account)] ?? { calls: 0, successes: 0 };
+    return `${account.mode} ${stats.calls} calls (${stats.successes} answered with a token)`;
+  });
+  return [
+    `asks: ${driver.asks} (${driver.whileUp} to a replica up), answered with a token: ${driver.tokens}`,
+    `failures, replica up: ${list(driver.failuresWhileUp)}`,
+    `failures, replica killed/frozen/restarting: ${list(driver.failuresWhileDown)}`,
+    `chaos: ${chaos.actions} actions: ${chaos.kills} kills (${chaos.midFetchKills} mid-fetch), ` +
+      `${chaos.freezes} freezes (${chaos.midFetchFreezes} mid-fetch), ${chaos.midFetchMissed} mid-fetch missed, ` +
+      `${chaos.postgresRestarts} Postgres restarts, ${chaos.skipped} skipped`,
+    `faults injected: ${list(chaos.faults)}`,
+    `upstream: ${upstream.join('; ')}`,
+  ];
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (error: unknown) => {
+    console.error(error);
+    await cleanupAll();
+    process.exit(2);
+  },
+);

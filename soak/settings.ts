@@ -1,0 +1,94 @@
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+/** What the command line chose. */
+export interface SoakOptions {
+  /** How long the chaos and the traffic run, in seconds. */
+  seconds: number;
+  /** Seed of the chaos schedule. */
+  seed: number;
+  /** Whether `--seed` was given (else it was drawn at random). */
+  seedGiven: boolean;
+  /** `--trace`: print each account's upstream story at the end. */
+  trace: boolean;
+}
+
+/**
+ * The soak's fixed figures. Tokens live 40 s so a run of minutes sees many
+ * refreshes; the timeouts are short so every chaos action plays out in seconds.
+ */
+export const SOAK = {
+  replicas: 3,
+  /** Sandbox token lifetime (`expires_in` of a new token). */
+  lifetimeSeconds: 40,
+  /** How long the sandbox keeps the previous `/cgi-bin/token` token alive; the replicas are told the same. */
+  overlapSeconds: 15,
+  /** WECHAT_HTTP_TIMEOUT_MS of the replicas. */
+  httpTimeoutMs: 1000,
+  /** WECHAT_LATE_ANSWER_MS: how long after the HTTP timeout WeChat may still act on a request. */
+  lateAnswerMs: 1000,
+  /** TOKEN_RESYNC_SECONDS of the replicas. */
+  resyncSeconds: 5,
+  /** TOKEN_REFRESH_AHEAD_SECONDS, left at the server's default (the quarter of the lifetime wins). */
+  refreshAheadSeconds: 600,
+  /** The server's largest refresh jitter: min(45 s, a twentieth of the lifetime) (refresh-policy.ts). */
+  maxJitterSeconds: Math.min(45, 40 / 20),
+  /** One ask per account and replica this often (about 3 a second each). */
+  askIntervalMs: 300,
+  /** A client gives up on an ask after this long. */
+  askTimeoutMs: 2000,
+  /** Limit of each replica's resident memory. */
+  rssLimitMB: 400,
+  /** Share of the asks (to replicas up at the time) that must come back with a token. */
+  minAnsweredShare: 0.9,
+  /** A lock still held this long after its holder died counts as held by a dead process. */
+  deadLockGraceMs: 2000,
+  /** Pause between two chaos actions, drawn uniformly. */
+  chaosGapMs: [2000, 9000],
+  /** Postgres stays down this long on a restart. */
+  postgresDownMs: [4000, 6000],
+  /** A killed replica is started again after this long. */
+  restartDelayMs: [300, 3000],
+} as const;
+
+/** How long a replica waits for another's lock: its HTTP timeout + 2 s (token-refresher.ts). */
+export const LOCK_WAIT_MS = SOAK.httpTimeoutMs + 2000;
+
+/**
+ * The shortest time between two planned fetches of one account: a token is
+ * refreshed `lead` before it expires, lead = min(TOKEN_REFRESH_AHEAD_SECONDS,
+ * a quarter of the lifetime), and jitter may move that up to `maxJitterSeconds`
+ * earlier (token mode; stable mode moves it later). Counted from the start of
+ * the fetch that brought the token, as the server counts its expiry.
+ */
+export function refreshPeriodMs(): number {
+  const lead = Math.min(SOAK.refreshAheadSeconds, SOAK.lifetimeSeconds / 4);
+  return (SOAK.lifetimeSeconds - lead - SOAK.maxJitterSeconds) * 1000;
+}
+
+const USAGE = 'usage: node dist/soak/run.js [--seconds N] [--seed S] [--trace]';
+
+/** Reads `--seconds` and `--seed`; throws with the usage line on anything else. */
+export function parseSoakArgs(argv: string[]): SoakOptions {
+  let values: { seconds?: string; seed?: string; trace?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { seconds: { type: 'string' }, seed: { type: 'string' }, trace: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, { cause: error });
+  }
+  const seconds = values.seconds === undefined ? 600 : Number(values.seconds);
+  if (!Number.isInteger(seconds) || seconds < 20 || seconds > 24 * 3600) {
+    throw new Error(`--seconds must be a whole number from 20 to 86400 (got ${values.seconds})\n${USAGE}`);
+  }
+  if (values.seed !== undefined && !/^\d{1,10}$/.test(values.seed)) {
+    throw new Error(`--seed must be a whole number from 0 to 4294967295 (got ${values.seed})\n${USAGE}`);
+  }
+  const seed = values.seed === undefined ? randomInt(0, 0x1_0000_0000) : Number(values.seed);
+  if (seed > 0xffff_ffff) throw new Error(`--seed must be at most 4294967295 (got ${values.seed})\n${USAGE}`);
+  return { seconds, seed, seedGiven: values.seed !== undefined, trace: values.trace === true };
+}
