@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createServer, request, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
+import { TOKEN_STORE, type TokenStore } from '../src/core/token-store.js';
 import { ManualClock } from './support/manual-clock.js';
 import { ModuleFixture, testAccount } from './support/module-fixture.js';
 
@@ -92,11 +93,22 @@ describe('200 accounts', () => {
     const now = planned[9] + 1;
     clock.advance((now - clock.now()) / 1000);
     const dueNow = planned.filter((at) => at <= now).length;
+    const store = fixture.app.get<TokenStore>(TOKEN_STORE);
+    const locks = jest.spyOn(store, 'withAccountLock');
+    const logged = jest.spyOn(store, 'logAttempt');
     queryRunners.mockClear();
     expect(await fixture.service.refreshDue()).toEqual({ due: dueNow });
     expect(fixture.sandbox.fetchCount() - callsBefore).toBe(dueNow);
-    // One locked transaction per due account (plus the status reads above are not counted here).
-    expect(queryRunners.mock.calls.length).toBe(dueNow);
+    // One locked transaction and one logged call per due account, none for the others.
+    expect(locks.mock.calls.length).toBe(dueNow);
+    expect(new Set(locks.mock.calls.map(([appId]) => appId)).size).toBe(dueNow);
+    expect(logged.mock.calls.length).toBe(dueNow);
+    // Per due account: the locked transaction, the call logged before it is made, and the
+    // re-read of its fetch log afterwards (announcements may add a read or two).
+    expect(queryRunners.mock.calls.length).toBeGreaterThanOrEqual(3 * dueNow);
+    expect(queryRunners.mock.calls.length).toBeLessThanOrEqual(6 * dueNow);
+    locks.mockRestore();
+    logged.mockRestore();
     queryRunners.mockRestore();
   });
 });
