@@ -103,20 +103,6 @@ export class PostgresTokenStore implements TokenStore {
     await this.dataSource.query('SELECT 1');
   }
 
-  async latest(appIds: readonly string[]): Promise<StoredToken[]> {
-    if (appIds.length === 0) return [];
-    // One index probe per account (LATERAL), not a scan of the history.
-    const rows: TokenRow[] = await this.dataSource.query(
-      `SELECT t.* FROM unnest($1::varchar[]) AS a(app_id)
-       CROSS JOIN LATERAL (
-         SELECT ${TOKEN_COLUMNS} FROM access_token
-         WHERE app_id = a.app_id ORDER BY id DESC LIMIT 1
-       ) t`,
-      [appIds],
-    );
-    return rows.map(toToken);
-  }
-
   async views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]> {
     if (appIds.length === 0) return [];
     // Per account: the newest row (one index probe), and the calls from a
@@ -165,14 +151,6 @@ export class PostgresTokenStore implements TokenStore {
       ],
     );
     return String(rows[0].id);
-  }
-
-  async byId(id: string): Promise<StoredToken | null> {
-    const rows: TokenRow[] = await this.dataSource.query(
-      `SELECT ${TOKEN_COLUMNS} FROM access_token WHERE id = $1`,
-      [id],
-    );
-    return rows[0] ? toToken(rows[0]) : null;
   }
 
   async history(appId: string, limit: number, beforeId?: string): Promise<StoredToken[]> {

@@ -153,8 +153,6 @@ export interface TokenWatchHandlers {
 export interface TokenStore {
   /** The database's current time, in ms (the cluster's one clock). */
   databaseTime(): Promise<number>;
-  /** The newest token of each of these accounts (missing ones are absent). */
-  latest(appIds: readonly string[]): Promise<StoredToken[]>;
   /**
    * Each account's newest token with the calls to WeChat started after
    * `token.fetchedAt - sinceMs` (a call started a little before the token's own
@@ -167,8 +165,6 @@ export interface TokenStore {
    * without outcome, for every replica to see. Returns the row id.
    */
   logAttempt(attempt: NewAttempt): Promise<string>;
-  /** One row by id, or null. */
-  byId(id: string): Promise<StoredToken | null>;
   /** Token rows of an account, newest first, ids below `beforeId` when given. */
   history(appId: string, limit: number, beforeId?: string): Promise<StoredToken[]>;
   /** Calls to WeChat since `since` (the fetch log). */

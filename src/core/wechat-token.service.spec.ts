@@ -41,10 +41,6 @@ class FakeStore implements TokenStore {
   async ping() {
     this.check();
   }
-  async latest(appIds: readonly string[]) {
-    this.check();
-    return appIds.flatMap((appId) => this.tokens.filter((t) => t.appId === appId).slice(-1));
-  }
   async views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]> {
     this.check();
     return appIds.map((appId) => {
@@ -69,9 +65,6 @@ class FakeStore implements TokenStore {
         forceRefresh: a.forceRefresh,
         tokenId: a.tokenId ?? null,
       }));
-  }
-  async byId(id: string) {
-    return this.tokens.find((t) => t.id === id) ?? null;
   }
   async history() {
     return [];
