@@ -115,11 +115,12 @@ interface AccountState {
   /** Margin kept back from the promise of `current` (`servedMarginMs`). */
   marginMs: number;
   /**
-   * Before this, `current` is usable whatever the clock and the listener say
-   * (the part of its promise that does not move with time): the hot path of
-   * `getAccessToken()` compares one number. -Infinity without a usable token.
+   * The promise of `current` while its planned refresh is ahead (or in
+   * `stable` mode, always): the part that does not move with the clock or the
+   * listener, so the hot paths compare and subtract numbers. -Infinity
+   * without a token to promise.
    */
-  usableUntilMs: number;
+  promiseFloorMs: number;
   /** A re-read of the account's view is under way; `viewStale`: another is wanted after it. */
   viewRead?: Promise<void>;
   viewStale: boolean;
@@ -179,7 +180,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
         refreshAtMs: 0,
         fetches: [],
         marginMs: 0,
-        usableUntilMs: -Infinity,
+        promiseFloorMs: -Infinity,
         viewStale: false,
         viewAsOfMs: -Infinity,
         viewPending: false,
@@ -201,7 +202,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
    */
   async getAccessToken(appId?: string): Promise<string> {
     const state = this.stateOf(appId);
-    if (this.clock.now() < state.usableUntilMs || this.isUsable(state)) return state.current!.accessToken;
+    if (this.isUsable(state)) return state.current!.accessToken;
     return (await this.obtain(state, () => this.isUsable(state))).accessToken;
   }
 
@@ -596,10 +597,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     state.life = state.current
       ? tokenLife(state.current, state.account.mode, state.fetches, this.refresher.timing)
       : undefined;
-    // The promise at its lowest: as if now and the listener's news stood at the planned refresh.
-    state.usableUntilMs = state.current
-      ? this.promisedUntil(state, -Infinity) - MIN_USABLE_SECONDS * SECOND
-      : -Infinity;
+    state.promiseFloorMs = state.current && state.life ? this.fullPromise(state, -Infinity) : -Infinity;
     if (state.life?.dead && !before?.dead) {
       this.logger.warn(`${state.account.appId}: ${this.riskReason(state)}.`);
     }
@@ -637,6 +635,12 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
 
   /** Until when the current token may be promised now (-Infinity: not at all). */
   private promisedUntil(state: AccountState, now: number): number {
+    // Before the planned refresh the clock and the listener play no part.
+    if (now < state.refreshAtMs || state.account.mode === 'stable') return state.promiseFloorMs;
+    return this.fullPromise(state, now);
+  }
+
+  private fullPromise(state: AccountState, now: number): number {
     if (!state.current || !state.life) return -Infinity;
     return promisedUntil(
       state.current,
