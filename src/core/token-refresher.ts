@@ -150,10 +150,9 @@ export class TokenRefresher {
     const lastFailure = describeFailure(summary);
     // An operator's override may cut promises short, but never races a call still in the air.
     const override = intent.force && intent.deadToken === undefined;
-    const holdUntil = override
-      ? settledAt(fetches, timing)
-      : Math.max(settledAt(fetches, timing), life?.holdFetchUntil ?? 0);
-    const refusal = this.refusal(account, intent, summary, now, holdUntil);
+    // (A token's life already holds calls back until every unknown one has settled.)
+    const holdUntil = override || !life ? settledAt(fetches, timing) : life.holdFetchUntil;
+    const refusal = this.refusal(account, intent, override, summary, now, holdUntil);
     if (refusal) return { token: latest, calledWechat: false, refusal, lastFailure };
     if (override) this.logger.warn(MESSAGES.overrideRefresh(account.appId, this.options.overlapSeconds));
 
@@ -329,6 +328,7 @@ export class TokenRefresher {
   private refusal(
     account: Required<WechatAccount>,
     intent: RefreshIntent,
+    override: boolean,
     summary: AttemptSummary,
     now: number,
     holdUntil: number,
@@ -342,7 +342,6 @@ export class TokenRefresher {
     }
     // The minimum interval holds back overrides of tokens that may work; a
     // token WeChat rejects (`deadToken`) is replaced whenever it is reported.
-    const override = intent.force && intent.deadToken === undefined;
     const lastForced = summary.lastOverrideAt?.getTime();
     const minInterval = this.options.forceRefreshMinIntervalSeconds * SECOND;
     if (override && lastForced !== undefined && now - lastForced < minInterval) {
