@@ -6,10 +6,10 @@ import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { handleShutdownSignals, startServer, type RunningServer } from './src/server/bootstrap.js';
-import { ConfigError } from './src/server/config/config-error.js';
-import { logLevelsFrom, parseServerConfig } from './src/server/config/parse-server-config.js';
-import { WechatSandbox } from './src/testing/index.js';
+import { handleShutdownSignals, startServer, type RunningServer } from './src/bootstrap.js';
+import { ConfigError } from './src/config/config-error.js';
+import { logLevelsFrom, parseServerConfig } from './src/config/parse-server-config.js';
+import { WechatSandbox } from 'nestjs-wechat-token/testing';
 
 /** Sandbox-only accounts: one on `GET /cgi-bin/token`, one on `POST /cgi-bin/stable_token`. */
 const ACCOUNTS = [

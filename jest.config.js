@@ -9,12 +9,16 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
+    // The library from its sources (one copy of every class, no build needed).
+    '^nestjs-wechat-token$': '<rootDir>/packages/nestjs-wechat-token/src/index.ts',
+    '^nestjs-wechat-token/testing$': '<rootDir>/packages/nestjs-wechat-token/src/testing/index.ts',
   },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testMatch: [
     '<rootDir>/src/**/*.spec.ts',
+    '<rootDir>/packages/*/src/**/*.spec.ts',
     '<rootDir>/test/**/*.e2e-spec.ts',
     '<rootDir>/examples/**/*.e2e-spec.ts',
     '<rootDir>/soak/**/*.spec.ts',

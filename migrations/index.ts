@@ -1,13 +1,9 @@
-import { CreateAccessToken1763700000000 } from './1763700000000-CreateAccessToken.js';
-import { CreateTokenFetchAttempt1763700000001 } from './1763700000001-CreateTokenFetchAttempt.js';
-import { LogFetchBeforeCall1764400000000 } from './1764400000000-LogFetchBeforeCall.js';
+import type { MigrationInterface } from 'typeorm';
+import { WECHAT_TOKEN_MIGRATIONS } from 'nestjs-wechat-token';
 
 /**
- * The module's migrations, oldest first. A host app that owns its TypeORM
- * connection adds them to its own `migrations` option.
+ * Every migration the server runs at start (and `npm run migration:run`),
+ * oldest first: the library's tables (`access_token`, `token_fetch_attempt`),
+ * then the server's own, which go in this folder.
  */
-export const WECHAT_TOKEN_MIGRATIONS = [
-  CreateAccessToken1763700000000,
-  CreateTokenFetchAttempt1763700000001,
-  LogFetchBeforeCall1764400000000,
-];
+export const SERVER_MIGRATIONS: Array<new () => MigrationInterface> = [...WECHAT_TOKEN_MIGRATIONS];

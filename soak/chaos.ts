@@ -1,7 +1,7 @@
 import { stopping } from '../bench/support/cleanup.js';
 import type { BenchPostgres } from '../bench/support/postgres.js';
 import { sleep } from '../bench/support/report.js';
-import type { SandboxFault, WechatSandbox } from '../src/testing/index.js';
+import type { SandboxFault, WechatSandbox } from 'nestjs-wechat-token/testing';
 import type { SoakAccount } from './accounts.js';
 import type { DatabaseProbe } from './database-probe.js';
 import type { Monitor } from './monitor.js';

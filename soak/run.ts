@@ -26,7 +26,7 @@ import { cleanupAll, installCleanupHandlers, onCleanup } from '../bench/support/
 import { BenchPostgres } from '../bench/support/postgres.js';
 import { sleep } from '../bench/support/report.js';
 import { startSandbox } from '../bench/support/sandbox.js';
-import type { SandboxStats } from '../src/testing/index.js';
+import type { SandboxStats } from 'nestjs-wechat-token/testing';
 import { endpointOf, soakAccounts, type SoakAccount } from './accounts.js';
 import { Chaos, type ChaosCounts } from './chaos.js';
 import { DatabaseProbe } from './database-probe.js';

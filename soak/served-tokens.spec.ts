@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { WechatSandbox } from '../src/testing/index.js';
+import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import type { SoakAccount } from './accounts.js';
 import { ServedTokens } from './served-tokens.js';
 import { Timeline } from './timeline.js';

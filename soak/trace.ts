@@ -1,5 +1,5 @@
-import { mask } from '../src/core/mask.js';
-import type { WechatSandbox } from '../src/testing/index.js';
+import { mask } from 'nestjs-wechat-token';
+import type { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { endpointOf, type SoakAccount } from './accounts.js';
 import type { DatabaseProbe } from './database-probe.js';
 import type { ReplicaSet } from './replicas.js';

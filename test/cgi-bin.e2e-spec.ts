@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
-import { WechatTokenService } from '../src/core/wechat-token.service.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
 import {
   fixtureAccount,
   startServerFixture,

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bootstrap } from '../src/server/bootstrap.js';
+import { bootstrap } from '../src/bootstrap.js';
 import { createTestDatabase } from './support/database.js';
 
 // Issue: a bad configuration value stops the server before anything starts,

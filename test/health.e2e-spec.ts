@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { WechatTokenService } from '../src/core/wechat-token.service.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
 import { PrivatePostgres } from './support/private-postgres.js';
 import { startServerFixture, type ServerFixture, waitForFirstTokens } from './support/server-fixture.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createServer, request, type Server } from 'node:http';
 import { DataSource } from 'typeorm';
-import { TOKEN_STORE, type TokenStore } from '../src/core/token-store.js';
+import { TOKEN_STORE, type TokenStore } from 'nestjs-wechat-token';
 import { ManualClock } from './support/manual-clock.js';
 import { ModuleFixture, testAccount } from './support/module-fixture.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { TokenUnavailableError } from '../src/core/wechat-token.errors.js';
-import type { SandboxFault } from '../src/testing/index.js';
+import { TokenUnavailableError } from 'nestjs-wechat-token';
+import type { SandboxFault } from 'nestjs-wechat-token/testing';
 import { sleep } from './support/cluster.js';
 import { ManualClock } from './support/manual-clock.js';
 import { ModuleFixture } from './support/module-fixture.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { WechatTokenService } from '../src/core/wechat-token.service.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
 import { CaptureLogger } from './support/capture-logger.js';
 import {
   fixtureAccount,

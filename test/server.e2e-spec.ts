@@ -5,10 +5,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { WechatTokenService } from '../src/core/wechat-token.service.js';
-import { bootstrap, type RunningServer } from '../src/server/bootstrap.js';
-import { SERVER_CONFIG, SERVER_CONFIG_KEY, type ServerConfig } from '../src/server/config/server-config.js';
-import { EmbeddedDatabase } from '../src/server/database/embedded-database.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
+import { bootstrap, type RunningServer } from '../src/bootstrap.js';
+import { SERVER_CONFIG, SERVER_CONFIG_KEY, type ServerConfig } from '../src/config/server-config.js';
+import { EmbeddedDatabase } from '../src/database/embedded-database.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { createTestDatabase } from './support/database.js';
 import {

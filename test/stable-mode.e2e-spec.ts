@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { RefreshRefusedError } from '../src/core/wechat-token.errors.js';
+import { RefreshRefusedError } from 'nestjs-wechat-token';
 import { ManualClock } from './support/manual-clock.js';
 import { ModuleFixture, testAccount } from './support/module-fixture.js';
 

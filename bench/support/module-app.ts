@@ -3,12 +3,16 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import { WECHAT_TOKEN_MIGRATIONS } from '../../migrations/index.js';
-import { CLOCK, type Clock } from '../../src/core/clock.js';
-import { RefreshScheduler } from '../../src/core/refresh.scheduler.js';
-import { WechatTokenModule } from '../../src/core/wechat-token.module.js';
-import type { WechatAccount, WechatTokenModuleOptions } from '../../src/core/wechat-token.options.js';
-import { WechatTokenService } from '../../src/core/wechat-token.service.js';
+import {
+  WECHAT_TOKEN_MIGRATIONS,
+  CLOCK,
+  type Clock,
+  WechatTokenModule,
+  type WechatAccount,
+  type WechatTokenModuleOptions,
+  WechatTokenService,
+} from 'nestjs-wechat-token';
+import { RefreshScheduler } from 'nestjs-wechat-token/testing';
 import { onCleanup } from './cleanup.js';
 
 /** A WeChat-like account: wx + 16 hex digits, a 32-hex-digit secret. */

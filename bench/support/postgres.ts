@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { WECHAT_TOKEN_MIGRATIONS } from '../../migrations/index.js';
+import { WECHAT_TOKEN_MIGRATIONS } from 'nestjs-wechat-token';
 import { onCleanup } from './cleanup.js';
 
 /** A free loopback TCP port, chosen by the kernel. */

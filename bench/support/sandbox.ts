@@ -1,4 +1,4 @@
-import { WechatSandbox, type WechatSandboxOptions } from '../../src/testing/index.js';
+import { WechatSandbox, type WechatSandboxOptions } from 'nestjs-wechat-token/testing';
 import { onCleanup } from './cleanup.js';
 
 /** A WeChat sandbox in this process, stopped at the end of the run. */

@@ -2,8 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
-// A real app writes: import { WECHAT_TOKEN_MIGRATIONS, WechatTokenModule } from 'nestjs-wechat-token';
-import { WECHAT_TOKEN_MIGRATIONS, WechatTokenModule } from '../../src/index.js';
+import { WECHAT_TOKEN_MIGRATIONS, WechatTokenModule } from 'nestjs-wechat-token';
 import { ApiIpsModule } from './api-ips/api-ips.module.js';
 import { CreateWechatApiIpSnapshot1763800000000 } from './migrations/1763800000000-CreateWechatApiIpSnapshot.js';
 

@@ -3,8 +3,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import pg from 'pg';
 import request from 'supertest';
-import { WechatTokenService } from '../../src/index.js';
-import { WechatSandbox } from '../../src/testing/index.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
+import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { createTestDatabase } from '../../test/support/database.js';
 import { ApiIpsService } from './api-ips/api-ips.service.js';
 import { AppModule } from './app.module.js';

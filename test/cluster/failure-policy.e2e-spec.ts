@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { RefreshRefusedError, TokenUnavailableError } from '../../src/core/wechat-token.errors.js';
-import type { SandboxFault } from '../../src/testing/index.js';
+import { RefreshRefusedError, TokenUnavailableError } from 'nestjs-wechat-token';
+import type { SandboxFault } from 'nestjs-wechat-token/testing';
 import { clusterAccount, waitFor, type ClusterAccount } from '../support/cluster.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { ModuleReplicas } from '../support/module-replicas.js';

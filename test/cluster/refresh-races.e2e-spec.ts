@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { AccountStatus, RefreshResult } from '../../src/core/wechat-token.service.js';
+import type { AccountStatus, RefreshResult } from 'nestjs-wechat-token';
 import {
   Cluster,
   clusterAccount,

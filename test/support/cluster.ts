@@ -6,15 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import type { TokenMode } from '../../src/core/wechat-token.options.js';
-import type { AccountStatus } from '../../src/core/wechat-token.service.js';
+import type { TokenMode, AccountStatus } from 'nestjs-wechat-token';
 import {
   WechatSandbox,
   type SandboxCallRecord,
   type SandboxEndpoint,
   type SandboxFault,
   type WechatSandboxOptions,
-} from '../../src/testing/index.js';
+} from 'nestjs-wechat-token/testing';
 import { createTestDatabase } from './database.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/core/clock.js';
+import type { Clock } from 'nestjs-wechat-token';
 
 /** A clock that moves only when told: shared by the module and the sandbox in a test. */
 export class ManualClock implements Clock {

@@ -4,13 +4,15 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { WECHAT_TOKEN_MIGRATIONS } from '../../migrations/index.js';
-import { CLOCK } from '../../src/core/clock.js';
-import { RefreshScheduler } from '../../src/core/refresh.scheduler.js';
-import { WechatTokenModule } from '../../src/core/wechat-token.module.js';
-import type { TokenMode, WechatTokenModuleOptions } from '../../src/core/wechat-token.options.js';
-import { WechatTokenService } from '../../src/core/wechat-token.service.js';
-import { WechatSandbox, type WechatSandboxOptions } from '../../src/testing/index.js';
+import {
+  WECHAT_TOKEN_MIGRATIONS,
+  CLOCK,
+  WechatTokenModule,
+  type TokenMode,
+  type WechatTokenModuleOptions,
+  WechatTokenService,
+} from 'nestjs-wechat-token';
+import { RefreshScheduler, WechatSandbox, type WechatSandboxOptions } from 'nestjs-wechat-token/testing';
 import { CaptureLogger } from './capture-logger.js';
 import { createTestDatabase } from './database.js';
 import type { ManualClock } from './manual-clock.js';

@@ -1,10 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
-import { RefreshScheduler } from '../../src/core/refresh.scheduler.js';
-import type { WechatTokenModuleOptions } from '../../src/core/wechat-token.options.js';
-import { WechatTokenService } from '../../src/core/wechat-token.service.js';
+import {
+  RefreshScheduler,
+  WechatSandbox,
+  type SandboxCallRecord,
+  type WechatSandboxOptions,
+} from 'nestjs-wechat-token/testing';
+import { type WechatTokenModuleOptions, WechatTokenService } from 'nestjs-wechat-token';
 import { createTokenModuleApp } from './module-fixture.js';
-import { WechatSandbox, type SandboxCallRecord, type WechatSandboxOptions } from '../../src/testing/index.js';
 import { CaptureLogger } from './capture-logger.js';
 import { clusterAccount, type ClusterAccount } from './cluster.js';
 import { createTestDatabase } from './database.js';

@@ -1,4 +1,4 @@
-import type { WechatSandbox } from '../../src/testing/index.js';
+import type { WechatSandbox } from 'nestjs-wechat-token/testing';
 
 /** A token as a client received it: the promise to check at the sandbox. */
 export interface ReceivedToken {

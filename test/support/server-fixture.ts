@@ -1,13 +1,12 @@
-import { WechatTokenService } from '../../src/core/wechat-token.service.js';
+import { WechatTokenService, type TokenMode } from 'nestjs-wechat-token';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { TokenMode } from '../../src/core/wechat-token.options.js';
-import type { ResolvedServerConfig } from '../../src/server/app.module.js';
-import { parseServerConfig, type Env } from '../../src/server/config/parse-server-config.js';
-import { createServerApp } from '../../src/server/create-app.js';
-import { WechatSandbox, type WechatSandboxOptions } from '../../src/testing/index.js';
+import type { ResolvedServerConfig } from '../../src/app.module.js';
+import { parseServerConfig, type Env } from '../../src/config/parse-server-config.js';
+import { createServerApp } from '../../src/create-app.js';
+import { WechatSandbox, type WechatSandboxOptions } from 'nestjs-wechat-token/testing';
 import { CaptureLogger } from './capture-logger.js';
 import { createTestDatabase } from './database.js';
 

@@ -5,7 +5,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { firstValueFrom } from 'rxjs';
 import { Repository } from 'typeorm';
 // A real app imports these from 'nestjs-wechat-token'.
-import { WechatTokenService } from '../../../src/index.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
 import { ApiIpSnapshotEntity } from './api-ip-snapshot.entity.js';
 
 /** `GET /cgi-bin/get_api_domain_ip`: the IP list, or WeChat's error shape. */

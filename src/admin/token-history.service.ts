@@ -1,9 +1,14 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { mask } from '../../core/mask.js';
-import { TOKEN_STORE, type StoredToken, type TokenStore } from '../../core/token-store.js';
-import { TokenStoreUnavailableError, UnknownAccountError } from '../../core/wechat-token.errors.js';
-import { WechatTokenService } from '../../core/wechat-token.service.js';
+import {
+  mask,
+  TOKEN_STORE,
+  TokenStoreUnavailableError,
+  UnknownAccountError,
+  WechatTokenService,
+  type StoredToken,
+  type TokenStore,
+} from 'nestjs-wechat-token';
 
 /** One row of `access_token` as the admin API shows it: the token masked. */
 export interface HistoryEntry {

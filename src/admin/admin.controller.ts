@@ -12,11 +12,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import {
-  WechatTokenService,
-  type AccountStatus,
-  type RefreshResult,
-} from '../../core/wechat-token.service.js';
+import { WechatTokenService, type AccountStatus, type RefreshResult } from 'nestjs-wechat-token';
 import {
   AppIdPipe,
   HISTORY_DEFAULT_LIMIT,

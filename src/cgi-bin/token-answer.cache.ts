@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { WechatTokenService } from '../../core/wechat-token.service.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
 
 interface CachedPrefix {
   tokenId: string;

@@ -1,6 +1,6 @@
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { WECHAT_TOKEN_MIGRATIONS } from '../../../migrations/index.js';
+import { SERVER_MIGRATIONS } from '../../migrations/index.js';
 import { withMigrationLock } from './migration-lock.js';
 import { TypeOrmNestLogger } from './typeorm-logger.js';
 
@@ -27,7 +27,7 @@ export function typeOrmOptions(databaseUrl: string): TypeOrmModuleOptions {
     url: databaseUrl,
     applicationName: 'nestjs-wechat-token',
     autoLoadEntities: true,
-    migrations: WECHAT_TOKEN_MIGRATIONS,
+    migrations: SERVER_MIGRATIONS,
     migrationsRun: true,
     synchronize: false,
     logging: ['warn', 'migration'],
@@ -61,7 +61,7 @@ export async function runMigrations(databaseUrl: string): Promise<string[]> {
     type: 'postgres',
     url: databaseUrl,
     applicationName: 'nestjs-wechat-token migrations',
-    migrations: WECHAT_TOKEN_MIGRATIONS,
+    migrations: SERVER_MIGRATIONS,
     logging: ['warn', 'migration'],
     logger: new TypeOrmNestLogger(),
   });

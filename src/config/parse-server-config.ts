@@ -1,12 +1,7 @@
 import type { LogLevel } from '@nestjs/common';
 import { CronTime } from 'cron';
 import { isIP } from 'node:net';
-import {
-  APP_ID_PATTERN,
-  DEFAULT_OPTIONS,
-  type TokenMode,
-  type WechatAccount,
-} from '../../core/wechat-token.options.js';
+import { APP_ID_PATTERN, DEFAULT_OPTIONS, type TokenMode, type WechatAccount } from 'nestjs-wechat-token';
 import { ConfigError } from './config-error.js';
 import type { ServerConfig } from './server-config.js';
 

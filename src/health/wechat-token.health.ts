@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { WechatTokenService } from '../../core/wechat-token.service.js';
+import { WechatTokenService } from 'nestjs-wechat-token';
 
 /** One account as the health check shows it: no token, no secret. */
 export interface AccountHealth {

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { WechatTokenModule } from '../core/wechat-token.module.js';
+import { WechatTokenModule } from 'nestjs-wechat-token';
 import { SERVER_CONFIG_KEY, type ServerConfig } from './config/server-config.js';
 import { ServerConfigModule } from './config/server-config.module.js';
 import { createLockedDataSource, typeOrmOptions } from './database/typeorm-options.js';

@@ -16,7 +16,7 @@ import {
   WechatApiError,
   WechatTokenError,
   WechatTransportError,
-} from '../../core/wechat-token.errors.js';
+} from 'nestjs-wechat-token';
 import { WechatErrcode, WECHAT_CONTENT_TYPE, wechatErrorBody } from '../cgi-bin/wechat-answer.js';
 import { HTTP_MESSAGES, WECHAT_ERRMSGS } from './http-messages.js';
 

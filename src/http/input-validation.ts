@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
-import { APP_ID_PATTERN } from '../../core/wechat-token.options.js';
+import { APP_ID_PATTERN } from 'nestjs-wechat-token';
 import { HTTP_MESSAGES } from './http-messages.js';
 
 /**

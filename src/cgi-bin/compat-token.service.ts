@@ -3,8 +3,8 @@ import {
   RefreshRefusedError,
   TokenUnavailableError,
   WechatTokenError,
-} from '../../core/wechat-token.errors.js';
-import { WechatTokenService } from '../../core/wechat-token.service.js';
+  WechatTokenService,
+} from 'nestjs-wechat-token';
 import { WECHAT_ERRMSGS } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
 import { TokenAnswerCache } from './token-answer.cache.js';

@@ -1,5 +1,5 @@
 import type { LogLevel } from '@nestjs/common';
-import type { WechatTokenModuleOptions } from '../../core/wechat-token.options.js';
+import type { WechatTokenModuleOptions } from 'nestjs-wechat-token';
 
 /** Injection token of the `ServerConfig`. */
 export const SERVER_CONFIG = Symbol('WECHAT_TOKEN_SERVER_CONFIG');

@@ -4,8 +4,8 @@ import {
   RefreshRefusedError,
   TokenUnavailableError,
   WechatApiError,
-} from '../../core/wechat-token.errors.js';
-import type { ResolvedWechatTokenOptions } from '../../core/wechat-token.options.js';
+  type ResolvedWechatTokenOptions,
+} from 'nestjs-wechat-token';
 import { AccountSecrets } from './account-secrets.js';
 import { CompatTokenService } from './compat-token.service.js';
 import { FakeTokenService } from './token-service.fake.js';

@@ -32,7 +32,7 @@ describe('withEnvFile', () => {
 
 describe('.env.example', () => {
   it('is a valid configuration once ADMIN_TOKEN is filled in, and shows the defaults', () => {
-    const example = join(fileURLToPath(new URL('../../..', import.meta.url)), '.env.example');
+    const example = join(fileURLToPath(new URL('../..', import.meta.url)), '.env.example');
     const config = parseServerConfig(withEnvFile({ ADMIN_TOKEN: 'admin-token-0123456789' }, example));
     const defaults = parseServerConfig({ WECHAT_ACCOUNTS: 'wx1:s', ADMIN_TOKEN: 'admin-token-0123456789' });
 

@@ -1,13 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { TokenSource } from '../../core/token-store.js';
 import type {
   AccountStatus,
   LastError,
   RefreshAction,
   RefreshResult,
+  TokenMode,
   TokenRisk,
-} from '../../core/wechat-token.service.js';
-import type { TokenMode } from '../../core/wechat-token.options.js';
+  TokenSource,
+} from 'nestjs-wechat-token';
 import type { HistoryEntry, HistoryPage } from './token-history.service.js';
 
 // Shapes of the admin API's answers, for the OpenAPI description. They mirror

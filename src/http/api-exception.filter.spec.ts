@@ -13,7 +13,7 @@ import {
   UnknownAccountError,
   WechatApiError,
   WechatTransportError,
-} from '../../core/wechat-token.errors.js';
+} from 'nestjs-wechat-token';
 import { ApiExceptionFilter, toHttpError } from './api-exception.filter.js';
 
 Logger.overrideLogger(false);

@@ -1,4 +1,4 @@
-import type { LastError, ServedToken, WechatTokenService } from '../../core/wechat-token.service.js';
+import type { LastError, ServedToken, WechatTokenService } from 'nestjs-wechat-token';
 
 /**
  * The part of `WechatTokenService` the HTTP layer uses, in memory, for unit

@@ -24,3 +24,8 @@ export type {
   WechatSandboxOptions,
   WechatSandboxSettings,
 } from './wechat-sandbox.types.js';
+/**
+ * The module's refresh check. A test that parks the cron (`refreshCron` far
+ * in the future) runs one check with `app.get(RefreshScheduler).tick()`.
+ */
+export { RefreshScheduler } from '../core/refresh.scheduler.js';

@@ -1,10 +1,17 @@
 // The public API of nestjs-wechat-token. Internals stay out of this list.
 export { WechatTokenModule } from './core/wechat-token.module.js';
 export { WechatTokenService } from './core/wechat-token.service.js';
-export type { AccountStatus, LastError, ServedToken } from './core/wechat-token.service.js';
+export type {
+  AccountStatus,
+  LastError,
+  RefreshAction,
+  RefreshResult,
+  ServedToken,
+  TokenRisk,
+} from './core/wechat-token.service.js';
 export { WECHAT_TOKEN_OPTIONS } from './core/wechat-token.module-definition.js';
 export type { WechatTokenModuleExtras } from './core/wechat-token.module-definition.js';
-export { DEFAULT_OPTIONS, InvalidOptionsError } from './core/wechat-token.options.js';
+export { APP_ID_PATTERN, DEFAULT_OPTIONS, InvalidOptionsError } from './core/wechat-token.options.js';
 export type {
   ResolvedWechatTokenOptions,
   TokenMode,
@@ -29,4 +36,4 @@ export { CLOCK } from './core/clock.js';
 export type { Clock } from './core/clock.js';
 export { isStaleTokenAnswer, STALE_TOKEN_ERRCODES } from './core/stale-token.js';
 export { mask } from './core/mask.js';
-export { WECHAT_TOKEN_MIGRATIONS } from '../migrations/index.js';
+export { WECHAT_TOKEN_MIGRATIONS } from './migrations/index.js';

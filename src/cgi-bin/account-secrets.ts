@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hash, timingSafeEqual } from 'node:crypto';
-import { WECHAT_TOKEN_OPTIONS } from '../../core/wechat-token.module-definition.js';
-import type { ResolvedWechatTokenOptions } from '../../core/wechat-token.options.js';
+import { WECHAT_TOKEN_OPTIONS, type ResolvedWechatTokenOptions } from 'nestjs-wechat-token';
 
 /** One-shot SHA-256 (`crypto.hash`: a third of the cost of a `createHash` object, on the hot path). */
 function sha256(value: string): Buffer {

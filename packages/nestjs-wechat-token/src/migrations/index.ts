@@ -1,0 +1,14 @@
+import type { MigrationInterface } from 'typeorm';
+import { CreateAccessToken1763700000000 } from './1763700000000-CreateAccessToken.js';
+import { CreateTokenFetchAttempt1763700000001 } from './1763700000001-CreateTokenFetchAttempt.js';
+import { LogFetchBeforeCall1764400000000 } from './1764400000000-LogFetchBeforeCall.js';
+
+/**
+ * The module's migrations, oldest first. A host app that owns its TypeORM
+ * connection adds them to its own `migrations` option.
+ */
+export const WECHAT_TOKEN_MIGRATIONS: Array<new () => MigrationInterface> = [
+  CreateAccessToken1763700000000,
+  CreateTokenFetchAttempt1763700000001,
+  LogFetchBeforeCall1764400000000,
+];
