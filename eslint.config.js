@@ -26,6 +26,24 @@ export default tseslint.config(
     },
   },
   {
+    // The server, tests, tools and examples use the library as an app does: its public entry points.
+    ignores: ['packages/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/packages/**', 'nestjs-wechat-token/*', '!nestjs-wechat-token/testing'],
+              message:
+                "Import the library's public API: 'nestjs-wechat-token' or 'nestjs-wechat-token/testing'.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'soak/**/*.ts', '**/*.spec.ts', 'demo.ts', 'examples/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -4,29 +4,18 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { WechatTokenService } from 'nestjs-wechat-token';
 import { bootstrap, type RunningServer } from '../src/bootstrap.js';
 import { SERVER_CONFIG, SERVER_CONFIG_KEY, type ServerConfig } from '../src/config/server-config.js';
 import { EmbeddedDatabase } from '../src/database/embedded-database.js';
 import { CaptureLogger } from './support/capture-logger.js';
-import { createTestDatabase } from './support/database.js';
+import { createTestDatabase, queryDatabase } from './support/database.js';
 import {
   fixtureAccount,
   fixtureTokens,
   startServerFixture,
   type ServerFixture,
 } from './support/server-fixture.js';
-
-async function query<T>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 /** Holds a loopback port, as another program would. */
 async function occupyPort(port = 0): Promise<Server> {
@@ -57,7 +46,7 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
     expect(token).toBe(fixture.sandbox.latestToken(account.appId));
     expect(fixture.sandbox.tokenState(token)).toBe('live');
     expect(fixture.sandbox.fetchCount(account.appId)).toBe(1);
-    const rows = await query<{ app_id: string; access_token: string }>(
+    const rows = await queryDatabase<{ app_id: string; access_token: string }>(
       fixture.databaseUrl,
       'SELECT app_id, access_token FROM access_token',
     );
@@ -92,7 +81,7 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
         'up',
         'up',
       ]);
-      const migrations = await query<{ name: string }>(
+      const migrations = await queryDatabase<{ name: string }>(
         databaseUrl,
         'SELECT name FROM migrations ORDER BY id',
       );
@@ -282,13 +271,13 @@ describe('embedded Postgres', () => {
     const first = await start(dataDir, port);
     expect(first.port).toBe(port);
     expect(statSync(`${dataDir}.password`).mode & 0o777).toBe(0o600);
-    await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
+    await queryDatabase(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
     await first.stop();
     expect(readFileSync(first.logFile, 'utf8')).toContain('database system is shut down');
 
     const lines: string[] = [];
     const second = await start(dataDir, port, (line) => lines.push(line));
-    expect(await query(second.url, 'SELECT n FROM kept')).toEqual([{ n: 42 }]);
+    expect(await queryDatabase(second.url, 'SELECT n FROM kept')).toEqual([{ n: 42 }]);
     expect(lines.join('\n')).not.toContain('Creating');
   });
 
@@ -299,7 +288,7 @@ describe('embedded Postgres', () => {
       const lines: string[] = [];
       const database = await start(dataDir, portOf(taken), (line) => lines.push(line));
       expect(database.port).not.toBe(portOf(taken));
-      expect(await query(database.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      expect(await queryDatabase(database.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
       expect(lines.join('\n')).toContain(`Port ${portOf(taken)} is taken`);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
@@ -314,6 +303,6 @@ describe('embedded Postgres', () => {
     writeFileSync(join(dataDir, 'postmaster.pid'), `${process.pid}\n${dataDir}\n0\n${first.port}\n`);
 
     const second = await start(dataDir, 0);
-    expect(await query(second.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    expect(await queryDatabase(second.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
   });
 });

@@ -22,21 +22,26 @@ class HostAppFixture {
   ) {}
 
   static async start(): Promise<HostAppFixture> {
+    const savedEnv = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
+    const databaseUrl = await createTestDatabase('host'); // a fresh database of your test Postgres
+    // #region sandbox
+    // A WeChat account that exists only in this sandbox; start() listens on a free loopback port.
     const account = WechatSandbox.randomAccount();
     const sandbox = new WechatSandbox({ accounts: [account] });
-    const savedEnv = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
-    const databaseUrl = await createTestDatabase('host');
     Object.assign(process.env, {
       DATABASE_URL: databaseUrl,
       WECHAT_APP_ID: account.appId,
       WECHAT_APP_SECRET: account.secret,
-      WECHAT_API_BASE_URL: await sandbox.start(),
+      WECHAT_API_BASE_URL: await sandbox.start(), // AppModule passes it to the module's apiBaseUrl
     });
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
       logger: false,
     });
     await app.init();
+    // In a test: `sandbox.tokenState(token)` is 'live' for a token WeChat would accept,
+    // `sandbox.fetchCount(appId)` counts the app's fetches; `sandbox.stop()` after app.close().
+    // #endregion sandbox
     await app.getHttpAdapter().getInstance().ready();
     return new HostAppFixture(app, sandbox, account, databaseUrl, savedEnv);
   }

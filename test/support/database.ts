@@ -20,3 +20,14 @@ export async function createTestDatabase(prefix = 't'): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** Runs SQL on the database at `url` over a connection of its own, and returns the rows. */
+export async function queryDatabase<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

@@ -13,6 +13,7 @@ export { WECHAT_TOKEN_OPTIONS } from './core/wechat-token.module-definition.js';
 export type { WechatTokenModuleExtras } from './core/wechat-token.module-definition.js';
 export { APP_ID_PATTERN, DEFAULT_OPTIONS, InvalidOptionsError } from './core/wechat-token.options.js';
 export type {
+  ResolvedWechatAccount,
   ResolvedWechatTokenOptions,
   TokenMode,
   WechatAccount,
@@ -25,9 +26,10 @@ export {
   UnknownAccountError,
   WechatApiError,
   WechatTokenError,
+  WechatTokenSetupError,
   WechatTransportError,
 } from './core/wechat-token.errors.js';
-export type { RefreshRefusalReason } from './core/wechat-token.errors.js';
+export type { RefreshRefusalReason, SetupProblem } from './core/wechat-token.errors.js';
 export { AccessTokenEntity } from './core/access-token.entity.js';
 export { TokenFetchAttemptEntity } from './core/token-fetch-attempt.entity.js';
 export { TOKEN_STORE, LockBusyError } from './core/token-store.js';

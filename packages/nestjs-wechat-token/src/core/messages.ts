@@ -69,7 +69,27 @@ export function ipFromErrmsg(errmsg: string): string | undefined {
   return /invalid ip ([0-9a-fA-F.:]+)/.exec(errmsg)?.[1];
 }
 
+/** How to bring a DataSource's schema up to date: the end of the start-up check's messages. */
+const RUN_MIGRATIONS =
+  "add WECHAT_TOKEN_MIGRATIONS to the DataSource's migrations, with migrationsRun: true or your migration command";
+
+/** `table "a" is` / `tables "a", "b" are`. */
+function quotedNames(noun: string, names: readonly string[]): string {
+  const quoted = names.map((name) => `"${name}"`).join(', ');
+  return names.length === 1 ? `${noun} ${quoted} is` : `${noun}s ${quoted} are`;
+}
+
 export const MESSAGES = {
+  scheduleModuleMissing: () =>
+    'WechatTokenModule needs ScheduleModule.forRoot() from @nestjs/schedule in the application module.',
+  notPostgres: (dataSource: string, type: string) =>
+    `WechatTokenModule needs a Postgres DataSource; DataSource "${dataSource}" is "${type}" (name a Postgres one with the module's \`dataSource\` option).`,
+  tablesMissing: (dataSource: string, tables: readonly string[]) =>
+    `WechatTokenModule: ${quotedNames('table', tables)} missing in DataSource "${dataSource}": run the module's migrations (${RUN_MIGRATIONS}).`,
+  columnsMissing: (dataSource: string, columns: readonly string[]) =>
+    `WechatTokenModule: ${quotedNames('column', columns)} missing in DataSource "${dataSource}": the module's migrations are not all run (${RUN_MIGRATIONS}).`,
+  schemaUnchecked: (dataSource: string, detail: string) =>
+    `Could not check the module's tables in DataSource "${dataSource}" (${detail}); starting anyway.`,
   unknownAccount: (appId: string) =>
     `Unknown account "${appId}": it is not among the configured accounts (WECHAT_ACCOUNTS).`,
   appIdRequired: () =>

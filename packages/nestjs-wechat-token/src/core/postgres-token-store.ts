@@ -1,5 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
@@ -17,6 +16,7 @@ import {
   type TokenWatch,
   type TokenWatchHandlers,
 } from './token-store.js';
+import { WECHAT_TOKEN_DATA_SOURCE } from './wechat-token.module-definition.js';
 
 /** The NOTIFY channel on which a committed token row is announced, payload `<appId> <id>`. */
 export const TOKEN_CHANNEL = 'wechat_access_token';
@@ -82,15 +82,16 @@ function toToken(row: TokenRow): StoredToken {
 
 /**
  * The default `TokenStore`: `access_token` and `token_fetch_attempt` in
- * Postgres, through the app's TypeORM DataSource. The cluster lock is a
- * transaction-level advisory lock (no session locks: they break behind
- * PgBouncer's transaction pooling), and new rows are announced with NOTIFY.
+ * Postgres, through the module's TypeORM DataSource (the `dataSource`
+ * extra). The cluster lock is a transaction-level advisory lock (no session
+ * locks: they break behind PgBouncer's transaction pooling), and new rows are
+ * announced with NOTIFY.
  */
 @Injectable()
 export class PostgresTokenStore implements TokenStore {
   private readonly logger = new Logger('WechatTokenStore');
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@Inject(WECHAT_TOKEN_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
   async databaseTime(): Promise<number> {
     const rows: { ms: number }[] = await this.dataSource.query(

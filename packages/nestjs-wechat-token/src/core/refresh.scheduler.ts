@@ -8,6 +8,8 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
+import { MESSAGES } from './messages.js';
+import { WechatTokenSetupError } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
 import { WechatTokenService } from './wechat-token.service.js';
@@ -35,9 +37,8 @@ export class RefreshScheduler implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     if (!this.registry) {
-      throw new Error(
-        'WechatTokenModule needs ScheduleModule.forRoot() from @nestjs/schedule in the application module.',
-      );
+      // `SetupCheck` has stopped the start already; this narrows the type.
+      throw new WechatTokenSetupError('schedule_module_missing', MESSAGES.scheduleModuleMissing());
     }
     this.job = CronJob.from({
       cronTime: this.options.refreshCron,

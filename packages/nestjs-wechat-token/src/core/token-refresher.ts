@@ -27,7 +27,7 @@ import {
   type RefreshRefusalReason,
 } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
-import type { ResolvedWechatTokenOptions, WechatAccount } from './wechat-token.options.js';
+import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
 /** What the caller wants from a refresh. */
 export interface RefreshIntent {
@@ -116,14 +116,14 @@ export class TokenRefresher {
   }
 
   /** Runs one refresh of `account` under the cluster lock. Throws only for database trouble (and `LockBusyError`). */
-  refresh(account: Required<WechatAccount>, intent: RefreshIntent): Promise<RefreshOutcome> {
+  refresh(account: ResolvedWechatAccount, intent: RefreshIntent): Promise<RefreshOutcome> {
     return this.store.withAccountLock(account.appId, this.lockWaitMs, (locked) =>
       this.refreshLocked(account, intent, locked),
     );
   }
 
   private async refreshLocked(
-    account: Required<WechatAccount>,
+    account: ResolvedWechatAccount,
     intent: RefreshIntent,
     locked: LockedAccount,
   ): Promise<RefreshOutcome> {
@@ -190,7 +190,7 @@ export class TokenRefresher {
    * be logged: then it is not made.
    */
   private async call(
-    account: Required<WechatAccount>,
+    account: ResolvedWechatAccount,
     forceRefresh: boolean,
     intent: RefreshIntent,
     locked: LockedAccount,
@@ -233,7 +233,7 @@ export class TokenRefresher {
 
   /** Turns a call's result into the outcome: a failure, an unchanged token, or a new row. */
   private async settle(
-    account: Required<WechatAccount>,
+    account: ResolvedWechatAccount,
     intent: RefreshIntent,
     locked: LockedAccount,
     latest: StoredToken | null,
@@ -285,7 +285,7 @@ export class TokenRefresher {
 
   /** Whether the newest row already answers the intent, so WeChat need not be called. */
   private alreadyDone(
-    account: Required<WechatAccount>,
+    account: ResolvedWechatAccount,
     intent: RefreshIntent,
     latest: StoredToken | null,
     life: TokenLife | undefined,
@@ -326,7 +326,7 @@ export class TokenRefresher {
 
   /** Why WeChat must not be called now, if it must not. */
   private refusal(
-    account: Required<WechatAccount>,
+    account: ResolvedWechatAccount,
     intent: RefreshIntent,
     override: boolean,
     summary: AttemptSummary,

@@ -6,7 +6,7 @@ import { MESSAGES } from './messages.js';
 import { STALE_TOKEN_ERRCODES } from './stale-token.js';
 import { WechatApiError, WechatTransportError } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
-import type { ResolvedWechatTokenOptions, WechatAccount } from './wechat-token.options.js';
+import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
 /** A token as WeChat handed it out. */
 export interface FetchedToken {
@@ -44,7 +44,7 @@ export class WechatApiClient {
   ) {}
 
   /** `GET /cgi-bin/token`. */
-  fetchToken(account: Required<WechatAccount>): Promise<FetchedToken> {
+  fetchToken(account: ResolvedWechatAccount): Promise<FetchedToken> {
     const url = new URL('/cgi-bin/token', this.options.apiBaseUrl);
     url.searchParams.set('grant_type', 'client_credential');
     url.searchParams.set('appid', account.appId);
@@ -53,7 +53,7 @@ export class WechatApiClient {
   }
 
   /** `POST /cgi-bin/stable_token`, with `force_refresh` only when asked. */
-  fetchStableToken(account: Required<WechatAccount>, forceRefresh: boolean): Promise<FetchedToken> {
+  fetchStableToken(account: ResolvedWechatAccount, forceRefresh: boolean): Promise<FetchedToken> {
     const url = new URL('/cgi-bin/stable_token', this.options.apiBaseUrl);
     return this.call({
       method: 'POST',

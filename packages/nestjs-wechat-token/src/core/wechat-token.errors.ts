@@ -109,3 +109,21 @@ export class TokenStoreUnavailableError extends WechatTokenError {
     super(MESSAGES.storeUnavailable(detail));
   }
 }
+
+/**
+ * What the start-up check found wrong with the host app: no
+ * `ScheduleModule.forRoot()`, a DataSource that is not Postgres, or the
+ * module's migrations not (all) run.
+ */
+export type SetupProblem = 'schedule_module_missing' | 'not_postgres' | 'tables_missing' | 'columns_missing';
+
+/** The app cannot run the module as set up; thrown at start, so `app.init()` / `app.listen()` reject. */
+export class WechatTokenSetupError extends WechatTokenError {
+  readonly code = 'SETUP_INVALID';
+  constructor(
+    readonly problem: SetupProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}

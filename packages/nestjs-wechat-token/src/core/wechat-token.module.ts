@@ -1,12 +1,10 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
-import { AccessTokenEntity } from './access-token.entity.js';
 import { CLOCK, ClusterClock } from './clock.js';
 import { PostgresTokenStore } from './postgres-token-store.js';
 import { RefreshScheduler } from './refresh.scheduler.js';
-import { TokenFetchAttemptEntity } from './token-fetch-attempt.entity.js';
+import { SetupCheck } from './setup-check.js';
 import { TokenRefresher } from './token-refresher.js';
 import { TOKEN_STORE } from './token-store.js';
 import { WechatApiClient } from './wechat-api.client.js';
@@ -21,11 +19,14 @@ import { WechatTokenService } from './wechat-token.service.js';
 /**
  * Keeps the access_tokens of WeChat accounts: fetched once for the whole
  * cluster, stored in Postgres, refreshed ahead of expiry. Needs a TypeORM
- * Postgres DataSource (with the migrations of `WECHAT_TOKEN_MIGRATIONS` run)
- * and `ScheduleModule.forRoot()` in the app. Exports `WechatTokenService`.
+ * Postgres DataSource (the default one, or the one named by the `dataSource`
+ * extra) with the migrations of `WECHAT_TOKEN_MIGRATIONS` run, and
+ * `ScheduleModule.forRoot()` in the app: the app's start fails with a message
+ * naming the fix when either is missing. Exports `WechatTokenService`.
  */
 @Module({
-  imports: [HttpModule, TypeOrmModule.forFeature([AccessTokenEntity, TokenFetchAttemptEntity])],
+  // TypeOrmModule.forFeature comes from forRoot / forRootAsync, which know the DataSource.
+  imports: [HttpModule],
   providers: [
     {
       provide: WECHAT_TOKEN_OPTIONS,
@@ -39,6 +40,7 @@ import { WechatTokenService } from './wechat-token.service.js';
     TokenRefresher,
     WechatTokenService,
     RefreshScheduler,
+    SetupCheck,
   ],
   exports: [WechatTokenService, WECHAT_TOKEN_OPTIONS, TOKEN_STORE],
 })

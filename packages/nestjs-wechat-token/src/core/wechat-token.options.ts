@@ -11,21 +11,25 @@ export interface WechatAccount {
    * `token` (default) fetches with `GET /cgi-bin/token`; `stable` with
    * `POST /cgi-bin/stable_token`, which WeChat now recommends.
    */
-  mode?: TokenMode;
+  mode?: TokenMode | undefined;
 }
 
-/** Options of `WechatTokenModule.forRoot()` / `forRootAsync()`. */
+/**
+ * Options of `WechatTokenModule.forRoot()` / `forRootAsync()`. An optional
+ * field set to `undefined` (say, from `config.get()`) takes its default; the
+ * types say so, for hosts with `exactOptionalPropertyTypes`.
+ */
 export interface WechatTokenModuleOptions {
   /** The accounts whose tokens this module keeps. At least one. */
   accounts: WechatAccount[];
   /** Where WeChat's API is. Default `https://api.weixin.qq.com`. */
-  apiBaseUrl?: string;
+  apiBaseUrl?: string | undefined;
   /** Six-field cron of the refresh check. Default every 30 s: `*\/30 * * * * *`. */
-  refreshCron?: string;
+  refreshCron?: string | undefined;
   /** Refresh when remaining life ≤ min(this, a quarter of the lifetime). Default 600. */
-  refreshAheadSeconds?: number;
+  refreshAheadSeconds?: number | undefined;
   /** How long WeChat keeps the previous token alive after a new fetch. Default 300. */
-  overlapSeconds?: number;
+  overlapSeconds?: number | undefined;
   /**
    * Hard timeout of one call to WeChat, in milliseconds. Default 5000. WeChat
    * usually answers in well under a second; a call that times out may still
@@ -34,31 +38,40 @@ export interface WechatTokenModuleOptions {
    * longer timeout means fewer such calls, and a longer wait for the replicas
    * queued behind the one fetching.
    */
-  httpTimeoutMs?: number;
+  httpTimeoutMs?: number | undefined;
   /**
    * How long after our timeout WeChat may still act on a call, in
    * milliseconds. A call of unknown outcome counts as possibly issuing a token
    * until `httpTimeoutMs + lateAnswerMs` (plus 1 s to send it) after its start;
    * no new fetch is made before that. Default 10000.
    */
-  lateAnswerMs?: number;
+  lateAnswerMs?: number | undefined;
   /** Upstream calls allowed per account per day (WeChat's quota). Default 2000. */
-  dailyQuota?: number;
+  dailyQuota?: number | undefined;
   /** Minimum seconds between two forced refreshes of one account, cluster-wide. Default 30. */
-  forceRefreshMinIntervalSeconds?: number;
+  forceRefreshMinIntervalSeconds?: number | undefined;
   /** Seconds between full re-reads of the table (NOTIFY is only a hint). Default 60. */
-  resyncIntervalSeconds?: number;
+  resyncIntervalSeconds?: number | undefined;
   /** How many accounts are fetched at once at start-up and per tick. Default 4. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Listen for other replicas' new tokens with Postgres LISTEN/NOTIFY. Default true. */
-  listen?: boolean;
+  listen?: boolean | undefined;
   /** Name of this replica in the fetch log. Default `<hostname>:<pid>`. */
-  instanceId?: string;
+  instanceId?: string | undefined;
 }
 
+/**
+ * `T` with every optional field filled in. Not `Required<T>`: under
+ * `exactOptionalPropertyTypes` that keeps a declared `| undefined`.
+ */
+type Resolved<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+
+/** An account after defaults are applied. */
+export type ResolvedWechatAccount = Resolved<WechatAccount>;
+
 /** Options after defaults are applied: what the module's classes read. */
-export interface ResolvedWechatTokenOptions extends Required<Omit<WechatTokenModuleOptions, 'accounts'>> {
-  accounts: Required<WechatAccount>[];
+export interface ResolvedWechatTokenOptions extends Resolved<Omit<WechatTokenModuleOptions, 'accounts'>> {
+  accounts: ResolvedWechatAccount[];
 }
 
 /** What an appId may look like: it is a path segment of the admin API and an `app_id varchar(64)`. */

@@ -31,7 +31,7 @@ import {
   WechatTransportError,
 } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
-import type { ResolvedWechatTokenOptions, TokenMode, WechatAccount } from './wechat-token.options.js';
+import type { ResolvedWechatTokenOptions, ResolvedWechatAccount, TokenMode } from './wechat-token.options.js';
 
 /** The last failure of an account, as status and health show it. */
 export interface LastError {
@@ -102,7 +102,7 @@ export interface ServedToken {
 
 /** In-memory state of one account in this replica. */
 interface AccountState {
-  account: Required<WechatAccount>;
+  account: ResolvedWechatAccount;
   current?: StoredToken;
   /** `current.expiresAt` in ms. */
   expiresAtMs: number;

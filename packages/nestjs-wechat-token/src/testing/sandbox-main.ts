@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Runs a WeChat sandbox as its own process, for the demo and for tests that
  * drive it over HTTP (`/__sandbox/...`). Configured from the environment:
