@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
+import { queryDatabase } from './support/database.js';
 import {
   fixtureAccount,
   startServerFixture,
@@ -47,25 +47,12 @@ function refresh(fixture: ServerFixture, appId: string, body?: object): Promise<
 
 /** Waits for the start-up fetch of every account. */
 async function storedTokens(fixture: ServerFixture): Promise<string[]> {
-  const client = new pg.Client({ connectionString: fixture.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<{ access_token: string }>('SELECT access_token FROM access_token')).rows.map(
-      (row) => row.access_token,
-    );
-  } finally {
-    await client.end();
-  }
+  const rows = await query<{ access_token: string }>(fixture, 'SELECT access_token FROM access_token');
+  return rows.map((row) => row.access_token);
 }
 
-async function query<T extends object>(fixture: ServerFixture, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: fixture.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
+function query<T extends object>(fixture: ServerFixture, sql: string): Promise<T[]> {
+  return queryDatabase<T>(fixture.databaseUrl, sql);
 }
 
 async function rowCount(fixture: ServerFixture): Promise<number> {

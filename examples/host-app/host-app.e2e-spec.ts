@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import pg from 'pg';
 import request from 'supertest';
 import { WechatTokenService } from 'nestjs-wechat-token';
 import { WechatSandbox } from 'nestjs-wechat-token/testing';
-import { createTestDatabase } from '../../test/support/database.js';
+import { createTestDatabase, queryDatabase } from '../../test/support/database.js';
 import { ApiIpsService } from './api-ips/api-ips.service.js';
 import { AppModule } from './app.module.js';
 
@@ -50,14 +49,8 @@ class HostAppFixture {
     return request(this.app.getHttpServer());
   }
 
-  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
-    const client = new pg.Client({ connectionString: this.databaseUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows as T[];
-    } finally {
-      await client.end();
-    }
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    return queryDatabase<T>(this.databaseUrl, sql);
   }
 
   /** Another server calling WeChat's token endpoint itself: the token the app holds dies after the overlap. */

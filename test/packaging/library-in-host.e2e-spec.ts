@@ -2,13 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import pg from 'pg';
 import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { freePort } from '../support/cluster.js';
-import { createTestDatabase } from '../support/database.js';
+import { createTestDatabase, queryDatabase } from '../support/database.js';
 import { metadataFreeCache, npm, npmFailure, registryUnreachable, treeSize } from '../support/npm.js';
+import { leakedSecrets } from '../support/leaks.js';
 import { killAllSpawned, runCommand, SpawnedProcess } from '../support/spawned-process.js';
-import { leakedSecrets } from './leaks.js';
 import { packLibrary, unpackTarball } from './library-tarball.js';
 import { writeScratchHost } from './scratch-host.js';
 
@@ -195,11 +194,7 @@ describe('the packed library in an existing Nest 12 app', () => {
       // module fetched, stored in the host's database, and still live.
       const token = sandbox.latestToken(account.appId);
       expect(sandbox.fetchCount(account.appId)).toBe(1);
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      const { rows } = await client
-        .query('SELECT access_token FROM access_token')
-        .finally(() => client.end());
+      const rows = await queryDatabase(databaseUrl, 'SELECT access_token FROM access_token');
       expect(rows).toEqual([{ access_token: token }]);
       expect(sandbox.tokenState(token ?? '')).toBe('live');
 
@@ -208,7 +203,9 @@ describe('the packed library in an existing Nest 12 app', () => {
       expect(app.killed).toBe(false);
       expect(exit.code === 0 || exit.signal === 'SIGTERM' || app.tail()).toBe(true);
       expect(app.stderr).toBe('');
-      expect(leakedSecrets(app.output, { AppSecret: account.secret, access_token: token ?? '' })).toEqual([]);
+      expect(
+        leakedSecrets({ output: app.output }, { AppSecret: account.secret, access_token: token ?? '' }),
+      ).toEqual([]);
     } finally {
       await sandbox.stop();
     }

@@ -8,8 +8,8 @@ import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { freePort, sleep } from '../support/cluster.js';
 import { createTestDatabase } from '../support/database.js';
 import { metadataFreeCache, npm, npmFailure, withRegistryResolved, type Lockfile } from '../support/npm.js';
+import { leakedSecrets } from '../support/leaks.js';
 import { killAllSpawned, SpawnedProcess } from '../support/spawned-process.js';
-import { leakedSecrets } from './leaks.js';
 import { ROOT, rootLockfile } from './scratch-host.js';
 
 /** What a production install must not bring (README: "no Jest, no ESLint"). */
@@ -147,7 +147,7 @@ describe('the server from `npm ci --omit=dev`', () => {
       expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
       expect(server.stdout).toMatch(/SIGTERM received: shutting down[^]*\bStopped\b/);
       const secrets = { AppSecret: account.secret, ADMIN_TOKEN: adminToken, access_token: token };
-      expect(leakedSecrets(server.output, secrets)).toEqual([]);
+      expect(leakedSecrets({ output: server.output }, secrets)).toEqual([]);
     } finally {
       await sandbox.stop();
     }

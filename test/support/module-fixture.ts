@@ -3,7 +3,6 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import {
   WECHAT_TOKEN_MIGRATIONS,
   CLOCK,
@@ -14,7 +13,7 @@ import {
 } from 'nestjs-wechat-token';
 import { RefreshScheduler, WechatSandbox, type WechatSandboxOptions } from 'nestjs-wechat-token/testing';
 import { CaptureLogger } from './capture-logger.js';
-import { createTestDatabase } from './database.js';
+import { createTestDatabase, queryDatabase } from './database.js';
 import type { ManualClock } from './manual-clock.js';
 
 /** A test account: wx + 16 hex digits, like WeChat's. */
@@ -111,14 +110,8 @@ export class ModuleFixture {
   }
 
   /** Runs SQL on the fixture's database. */
-  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: this.databaseUrl });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
+  query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return queryDatabase<T>(this.databaseUrl, sql, params);
   }
 
   /** Calls the sandbox's API with a token: the proof that a served token works. */

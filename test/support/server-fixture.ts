@@ -2,13 +2,12 @@ import { WechatTokenService, type TokenMode } from 'nestjs-wechat-token';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { ResolvedServerConfig } from '../../src/app.module.js';
 import { parseServerConfig, type Env } from '../../src/config/parse-server-config.js';
 import { createServerApp } from '../../src/create-app.js';
 import { WechatSandbox, type WechatSandboxOptions } from 'nestjs-wechat-token/testing';
 import { CaptureLogger } from './capture-logger.js';
-import { createTestDatabase } from './database.js';
+import { createTestDatabase, queryDatabase } from './database.js';
 
 /** An account served by the fixture's server and known to its sandbox. */
 export interface FixtureAccount {
@@ -145,14 +144,9 @@ export async function waitForFirstTokens(fixture: ServerFixture): Promise<void> 
 
 /** Every token in the fixture's database (all accounts, oldest first): what a leak check looks for. */
 export async function fixtureTokens(fixture: Pick<ServerFixture, 'databaseUrl'>): Promise<string[]> {
-  const client = new pg.Client({ connectionString: fixture.databaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ access_token: string }>(
-      'SELECT access_token FROM access_token ORDER BY id',
-    );
-    return rows.map((row) => row.access_token);
-  } finally {
-    await client.end();
-  }
+  const rows = await queryDatabase<{ access_token: string }>(
+    fixture.databaseUrl,
+    'SELECT access_token FROM access_token ORDER BY id',
+  );
+  return rows.map((row) => row.access_token);
 }
