@@ -11,10 +11,23 @@ import { ConfigError } from './src/config/config-error.js';
 import { logLevelsFrom, parseServerConfig } from './src/config/parse-server-config.js';
 import { WechatSandbox } from 'nestjs-wechat-token/testing';
 
-/** Sandbox-only accounts: one on `GET /cgi-bin/token`, one on `POST /cgi-bin/stable_token`. */
+/**
+ * Sandbox-only accounts: one on `GET /cgi-bin/token` keeping its jsapi_ticket,
+ * one on `POST /cgi-bin/stable_token` keeping both ticket types.
+ */
 const ACCOUNTS = [
-  { appId: 'wx00000000000000a1', secret: 'demo0000000000000000000000secret', mode: 'token' },
-  { appId: 'wx00000000000000b2', secret: 'demo1111111111111111111111secret', mode: 'stable' },
+  {
+    appId: 'wx00000000000000a1',
+    secret: 'demo0000000000000000000000secret',
+    mode: 'token',
+    tickets: ['jsapi'],
+  },
+  {
+    appId: 'wx00000000000000b2',
+    secret: 'demo1111111111111111111111secret',
+    mode: 'stable',
+    tickets: ['jsapi', 'wx_card'],
+  },
 ] as const;
 const DATABASE = 'wechat_token_demo';
 const HOST = '127.0.0.1';
@@ -64,8 +77,8 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
   Data            ${data}
 
   Accounts (sandbox-only secrets)
-    ${plain.appId}  secret ${plain.secret}  mode token   (GET /cgi-bin/token)
-    ${stable.appId}  secret ${stable.secret}  mode stable  (POST /cgi-bin/stable_token)
+    ${plain.appId}  secret ${plain.secret}  mode token   (GET /cgi-bin/token)         tickets ${plain.tickets.join(', ')}
+    ${stable.appId}  secret ${stable.secret}  mode stable  (POST /cgi-bin/stable_token)  tickets ${stable.tickets.join(', ')}
 
   Try
     # the shared token, exactly as WeChat answers (callers on 127.0.0.1 are allowed)
@@ -73,15 +86,30 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
     curl -X POST '${url}/cgi-bin/stable_token' -H 'Content-Type: application/json' \\
       -d '{"grant_type":"client_credential","appid":"${stable.appId}","secret":"${stable.secret}"}'
 
-    # operators: status, history; a refresh checks the token at WeChat first, {"force": true} replaces it anyway
+    # the jsapi_ticket, as WeChat answers it, for the access_token the center handed out (paste it)
+    curl '${url}/cgi-bin/ticket/getticket?access_token=<access_token>&type=jsapi'
+
+    # operators: status (tokens and tickets), history; a refresh checks the token at WeChat first, {"force": true} replaces it anyway
     curl ${auth} ${url}/admin/accounts
     curl ${auth} '${url}/admin/accounts/${plain.appId}/history?limit=5'
     curl -X POST ${auth} ${url}/admin/accounts/${plain.appId}/refresh
     curl -X POST ${auth} -H 'Content-Type: application/json' -d '{"force": true}' ${url}/admin/accounts/${plain.appId}/refresh
+    curl -X POST ${auth} ${url}/admin/accounts/${stable.appId}/tickets/wx_card/refresh
+    curl ${auth} '${url}/admin/accounts/${plain.appId}/tickets/jsapi/history?limit=5'
+
+    # a page's wx.config signature (the ticket stays in the center), and why a signature fails
+    curl -X POST ${auth} -H 'Content-Type: application/json' -d '{"url": "https://example.com/page?id=1"}' \\
+      ${url}/admin/accounts/${plain.appId}/jsapi-signature
+    curl -X POST ${auth} -H 'Content-Type: application/json' \\
+      -d '{"url": "https://example.com/page?id=1#top", "nonceStr": "<nonceStr>", "timestamp": <timestamp>, "signature": "<signature>"}' \\
+      ${url}/admin/accounts/${plain.appId}/jsapi-signature/check
 
     # health, and proof that a token works (paste one from above)
     curl ${url}/health
     curl '${sandboxUrl}/cgi-bin/get_api_domain_ip?access_token=<access_token>'
+    # and that a signature passes wx.config (paste the jsapi-signature answer's fields, and the url it signed)
+    curl -X POST '${sandboxUrl}/__sandbox/jsapi-config-check' -H 'Content-Type: application/json' \\
+      -d '{"appId": "${plain.appId}", "url": "https://example.com/page?id=1", "nonceStr": "<nonceStr>", "timestamp": <timestamp>, "signature": "<signature>"}'
 
   Ctrl-C stops the server, the sandbox and Postgres.
 `;
@@ -96,7 +124,9 @@ async function main(): Promise<void> {
     const config = parseServerConfig({
       HOST,
       PORT: String(await pickPort(Number(process.env.PORT) || 3000)),
-      WECHAT_ACCOUNTS: ACCOUNTS.map(({ appId, secret, mode }) => `${appId}:${secret}:${mode}`).join(','),
+      WECHAT_ACCOUNTS: ACCOUNTS.map(({ appId, secret, mode, tickets }) =>
+        [appId, secret, mode, ...tickets].join(':'),
+      ).join(','),
       WECHAT_API_BASE_URL: sandboxUrl,
       ADMIN_TOKEN: adminToken,
       LOG_LEVEL: process.env.LOG_LEVEL,

@@ -4,7 +4,7 @@
  * temp dir, WeChat sandboxes, server processes) and stops all of it at the
  * end, on failure and on Ctrl-C. Prints a table and writes bench/results.json.
  *
- *   node dist/bench/run.js [--quick] [part ...]   parts: hot http stampede day memory scale
+ *   node dist/bench/run.js [--quick] [part ...]   parts: hot http stampede tickets day memory scale
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -16,15 +16,17 @@ import { memoryPerAccount } from './parts/memory.js';
 import { refreshScale } from './parts/refresh-scale.js';
 import { simulatedDay } from './parts/simulated-day.js';
 import { stampede } from './parts/stampede.js';
+import { ticketStampede } from './parts/ticket-stampede.js';
 import { cleanupAll, installCleanupHandlers, stopping } from './support/cleanup.js';
 import type { BenchContext } from './support/context.js';
 import { BenchPostgres } from './support/postgres.js';
 import { renderTable, type Figure, type PartResult } from './support/report.js';
 
 const PARTS: { key: string; title: string; run: (ctx: BenchContext) => Promise<PartResult> }[] = [
-  { key: 'hot', title: '1. in-process hot path', run: hotPath },
+  { key: 'hot', title: '1. in-process hot path (token and tickets)', run: hotPath },
   { key: 'http', title: '2. HTTP /cgi-bin/token + 5a. server RSS', run: httpLoad },
-  { key: 'stampede', title: '3. cold stampede over 3 server processes', run: stampede },
+  { key: 'stampede', title: '3a. cold stampede over 3 server processes', run: stampede },
+  { key: 'tickets', title: '3b. cold ticket stampede over 3 server processes', run: ticketStampede },
   { key: 'day', title: '4. simulated day', run: simulatedDay },
   { key: 'memory', title: '5b. memory per account', run: memoryPerAccount },
   { key: 'scale', title: '6. refresh tick at 1000 accounts', run: refreshScale },

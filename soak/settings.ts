@@ -51,7 +51,7 @@ export const SOAK = {
   restartDelayMs: [300, 3000],
 } as const;
 
-/** How long a replica waits for another's lock: its HTTP timeout + 2 s (token-refresher.ts). */
+/** How long a replica waits for another's lock: its HTTP timeout + 2 s (credential-refresher.ts). */
 export const LOCK_WAIT_MS = SOAK.httpTimeoutMs + 2000;
 
 /**

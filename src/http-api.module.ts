@@ -1,12 +1,16 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AdminTicketsController } from './admin/admin-tickets.controller.js';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
 import { AdminController } from './admin/admin.controller.js';
+import { TicketHistoryService } from './admin/ticket-history.service.js';
 import { TokenHistoryService } from './admin/token-history.service.js';
 import { AccountSecrets } from './cgi-bin/account-secrets.js';
 import { CgiBinController } from './cgi-bin/cgi-bin.controller.js';
+import { CompatTicketService } from './cgi-bin/compat-ticket.service.js';
 import { CompatTokenService } from './cgi-bin/compat-token.service.js';
+import { GetTicketController } from './cgi-bin/getticket.controller.js';
 import { TokenAnswerCache } from './cgi-bin/token-answer.cache.js';
 import type { ServerConfig } from './config/server-config.js';
 import { HealthController } from './health/health.controller.js';
@@ -18,19 +22,27 @@ import { ClientAllowlist } from './network/client-allowlist.js';
 
 /**
  * The server's HTTP API: admin REST (`/admin/*`), WeChat-compatible token
- * endpoints (`/cgi-bin/*`) and `/health`. Needs `WechatTokenService` and
+ * and ticket endpoints (`/cgi-bin/*`) and `/health`. Needs `WechatTokenService` and
  * `WECHAT_TOKEN_OPTIONS` (a global `WechatTokenModule`), `SERVER_CONFIG`
  * (global) and a TypeORM DataSource (for the health check).
  */
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
-  controllers: [AdminController, CgiBinController, HealthController],
+  controllers: [
+    AdminController,
+    AdminTicketsController,
+    CgiBinController,
+    GetTicketController,
+    HealthController,
+  ],
   providers: [
     AdminAuthGuard,
     TokenHistoryService,
+    TicketHistoryService,
     AccountSecrets,
     TokenAnswerCache,
     CompatTokenService,
+    CompatTicketService,
     ClientAllowlist,
     WechatTokenHealthIndicator,
   ],

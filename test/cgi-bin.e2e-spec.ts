@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { request as httpRequest } from 'node:http';
 import { WechatTokenService } from 'nestjs-wechat-token';
 import {
   fixtureAccount,
@@ -7,46 +6,10 @@ import {
   type ServerFixture,
   waitForFirstTokens,
 } from './support/server-fixture.js';
+import { RID, sendWechat as send } from './support/wechat-http.js';
 
 // Issue 3: the WeChat-compatible endpoints on the real server, as a WeChat
 // client in any language would call them.
-
-const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
-
-interface WechatAnswer {
-  access_token?: string;
-  expires_in?: number;
-  errcode?: number;
-  errmsg?: string;
-}
-
-/** A request over a socket bound to `localAddress` (e.g. 127.0.0.2), answered as WeChat would: HTTP 200 + JSON. */
-function send(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
-): Promise<{ status: number; contentType: string; body: WechatAnswer; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      { method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            contentType: String(res.headers['content-type']),
-            body: JSON.parse(text) as WechatAnswer,
-            text,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 function token(
   fixture: ServerFixture,

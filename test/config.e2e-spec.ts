@@ -141,9 +141,9 @@ const MISTAKES: [string, Record<string, string | undefined>, string][] = [
     'WECHAT_ACCOUNTS: account "wx1" is listed twice',
   ],
   [
-    'unknown mode',
+    'unknown flag',
     { WECHAT_ACCOUNTS: `wx1:${SECRET}:fast` },
-    'WECHAT_ACCOUNTS: account "wx1" has an unknown mode "fast"',
+    'WECHAT_ACCOUNTS: account "wx1" has an unknown flag "fast"',
   ],
   ['no accounts', { WECHAT_ACCOUNTS: undefined }, 'WECHAT_ACCOUNTS: missing'],
   ['five-field cron', { TOKEN_REFRESH_CRON: '*/5 * * * *' }, 'TOKEN_REFRESH_CRON: needs six fields'],
@@ -327,7 +327,7 @@ describe('bootstrap() in process', () => {
     expect(server).toBeUndefined();
     expect(exits).toEqual([1]);
     expect(lines).toEqual([
-      'Invalid configuration: WECHAT_ACCOUNTS: account "wx1" has an unknown mode "fast": use "stable" or leave it out (expected appId:secret[:stable])',
+      'Invalid configuration: WECHAT_ACCOUNTS: account "wx1" has an unknown flag "fast": the flags after the secret are "stable", "jsapi", "wx_card", each at most once, in any order (expected appId:secret[:stable][:jsapi][:wx_card])',
     ]);
   });
 });

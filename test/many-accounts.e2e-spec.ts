@@ -94,14 +94,14 @@ describe('200 accounts', () => {
     clock.advance((now - clock.now()) / 1000);
     const dueNow = planned.filter((at) => at <= now).length;
     const store = fixture.app.get<TokenStore>(TOKEN_STORE);
-    const locks = jest.spyOn(store, 'withAccountLock');
+    const locks = jest.spyOn(store, 'withCredentialLock');
     const logged = jest.spyOn(store, 'logAttempt');
     queryRunners.mockClear();
     expect(await fixture.service.refreshDue()).toEqual({ due: dueNow });
     expect(fixture.sandbox.fetchCount() - callsBefore).toBe(dueNow);
     // One locked transaction and one logged call per due account, none for the others.
     expect(locks.mock.calls.length).toBe(dueNow);
-    expect(new Set(locks.mock.calls.map(([appId]) => appId)).size).toBe(dueNow);
+    expect(new Set(locks.mock.calls.map(([key]) => key.appId)).size).toBe(dueNow);
     expect(logged.mock.calls.length).toBe(dueNow);
     // Per due account: the locked transaction, the call logged before it is made, and the
     // re-read of its fetch log afterwards (announcements may add a read or two).

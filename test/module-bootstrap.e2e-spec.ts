@@ -97,12 +97,8 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
   }
 
   /** Applies the first `count` of the module's migrations, as a host that upgraded only part-way. */
-  async function migrateOnly(url: string, count: number): Promise<void> {
-    const dataSource = new DataSource({
-      type: 'postgres',
-      url,
-      migrations: WECHAT_TOKEN_MIGRATIONS.slice(0, count),
-    });
+  async function migrateOnly(url: string, migrations: typeof WECHAT_TOKEN_MIGRATIONS): Promise<void> {
+    const dataSource = new DataSource({ type: 'postgres', url, migrations });
     await dataSource.initialize();
     try {
       await dataSource.runMigrations();
@@ -128,25 +124,29 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
     expect(error).toBeInstanceOf(WechatTokenSetupError);
     expect(error).toMatchObject({ code: 'SETUP_INVALID', problem: 'tables_missing' });
     expect(error.message).toBe(
-      `WechatTokenModule: tables "access_token", "token_fetch_attempt" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
+      `WechatTokenModule: tables "access_token", "token_fetch_attempt", "wechat_ticket" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
     );
     expect(error.message).not.toContain(new URL(url).password);
   });
 
   it('refuses to start when only the older migrations ran: names the missing table, then the missing column', async () => {
     const firstOnly = await createTestDatabase('boot');
-    await migrateOnly(firstOnly, 1);
+    await migrateOnly(firstOnly, WECHAT_TOKEN_MIGRATIONS.slice(0, 1));
     const noLog = await startFailure([
       ScheduleModule.forRoot(),
       postgres(firstOnly, { migrations: [] }),
       WechatTokenModule.forRoot(moduleOptions()),
     ]);
     expect(noLog.message).toBe(
-      `WechatTokenModule: table "token_fetch_attempt" is missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
+      `WechatTokenModule: tables "token_fetch_attempt", "wechat_ticket" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
     );
 
+    // Every table there, but issue 9's migration (its column) skipped.
     const beforeIssue9 = await createTestDatabase('boot');
-    await migrateOnly(beforeIssue9, 2);
+    await migrateOnly(
+      beforeIssue9,
+      WECHAT_TOKEN_MIGRATIONS.filter((migration) => migration.name !== 'LogFetchBeforeCall1764400000000'),
+    );
     const noColumn = await startFailure([
       ScheduleModule.forRoot(),
       postgres(beforeIssue9, { migrations: [] }),

@@ -89,6 +89,7 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
         'CreateAccessToken1763700000000',
         'CreateTokenFetchAttempt1763700000001',
         'LogFetchBeforeCall1764400000000',
+        'AddTickets1764900000000',
       ]);
       for (const replica of replicas) {
         expect(await replica.app.get(WechatTokenService).getAccessToken(account.appId)).toEqual(

@@ -1,5 +1,6 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { BenchContext } from '../support/context.js';
 import { ManualClock, ModuleApp, benchAccount } from '../support/module-app.js';
 import { sql } from '../support/postgres.js';
@@ -39,7 +40,8 @@ export async function refreshScale(ctx: BenchContext): Promise<PartResult> {
   const accounts = Array.from({ length: ACCOUNTS }, benchAccount);
   const sandbox = Child.node(
     'WeChat sandbox (scale)',
-    join(ctx.root, 'dist', 'src', 'testing', 'sandbox-main.js'),
+    // The library's `wechat-sandbox` bin, beside its testing entry point (wherever the package is).
+    join(dirname(fileURLToPath(import.meta.resolve('nestjs-wechat-token/testing'))), 'sandbox-main.js'),
     {
       env: { SANDBOX_ACCOUNTS: accounts.map((a) => `${a.appId}:${a.secret}`).join(',') },
     },

@@ -1,5 +1,6 @@
-import { request, Agent } from 'node:http';
+import { Agent } from 'node:http';
 import type { BenchContext } from '../support/context.js';
+import { get } from '../support/http-get.js';
 import { benchAccount } from '../support/module-app.js';
 import { median, type PartResult } from '../support/report.js';
 import { startSandbox } from '../support/sandbox.js';
@@ -10,27 +11,6 @@ const ACCOUNTS = 3;
 const CALLERS = 1000;
 /** The sandbox answers each fetch this late, so the first fetch is still in flight while callers pile up. */
 const FETCH_DELAY_MS = 1000;
-
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** One GET on its own connection (1000 sockets at once, as 1000 separate callers would open). */
-function get(url: string, agent: Agent): Promise<Answer> {
-  return new Promise((resolve) => {
-    const req = request(url, { agent, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', (error) => resolve({ status: 0, body: error.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (error) => resolve({ status: 0, body: error.message }));
-    req.end();
-  });
-}
 
 /**
  * 3. Cold stampede: 3 server processes start together on one empty
@@ -50,12 +30,13 @@ export async function stampede(ctx: BenchContext): Promise<PartResult> {
   const allAnswered = rounds.every(
     (r) => r.answeredWithToken === CALLERS && r.distinctTokensPerAccount.every((n) => n === 1),
   );
+  const secondsToAnswerAll = median(rounds.map((r) => r.secondsToAnswerAll));
   return {
     figures: [
       {
-        id: '3',
+        id: '3a',
         name: `cold stampede: fetches per account (${CALLERS} callers, ${SERVERS} servers, ${ACCOUNTS} accts)`,
-        value: `${minFetches === maxFetches ? maxFetches : `${minFetches}-${maxFetches}`} per account, ${roundCount} rounds (${duringFetch} hit an in-flight fetch); ${rounds.map((r) => r.answeredWithToken).join('/')} answered${startFailures.length ? `; ${startFailures.length} server(s) did not start: "${startFailures[0].replace(/^.*?: (Failed to start: )?/, '').slice(0, 90)}"` : ''}`,
+        value: `${minFetches === maxFetches ? maxFetches : `${minFetches}-${maxFetches}`} per account, ${roundCount} rounds (${duringFetch} hit an in-flight fetch); ${rounds.map((r) => r.answeredWithToken).join('/')} answered, all in ${secondsToAnswerAll.toFixed(1)} s (median)${startFailures.length ? `; ${startFailures.length} server(s) did not start: "${startFailures[0].replace(/^.*?: (Failed to start: )?/, '').slice(0, 90)}"` : ''}`,
         baseline: `ceiling: 1 fetch/account (vs ${CALLERS} requests)`,
         goal: 'exactly 1, all answered',
         pass: maxFetches === 1 && minFetches === 1 && allAnswered && startFailures.length === 0,
@@ -66,7 +47,7 @@ export async function stampede(ctx: BenchContext): Promise<PartResult> {
       accounts: ACCOUNTS,
       callers: CALLERS,
       fetchDelayMs: FETCH_DELAY_MS,
-      medianSecondsToAnswerAll: median(rounds.map((r) => r.secondsToAnswerAll)),
+      medianSecondsToAnswerAll: secondsToAnswerAll,
       rounds,
     },
   };

@@ -21,6 +21,7 @@ export function benchAccount(): Required<WechatAccount> {
     appId: `wx${randomBytes(8).toString('hex')}`,
     secret: randomBytes(16).toString('hex'),
     mode: 'token',
+    tickets: [],
   };
 }
 

@@ -36,8 +36,13 @@ export async function startServerProcess(
   name: string,
   options: {
     databaseUrl: string;
-    /** `stable` accounts are fetched with `/cgi-bin/stable_token`. */
-    accounts: { appId: string; secret: string; mode?: 'token' | 'stable' }[];
+    /** `stable` accounts are fetched with `/cgi-bin/stable_token`; `tickets` become `:jsapi` / `:wx_card` flags. */
+    accounts: {
+      appId: string;
+      secret: string;
+      mode?: 'token' | 'stable';
+      tickets?: readonly ('jsapi' | 'wx_card')[];
+    }[];
     apiBaseUrl: string;
     /** More variables (TOKEN_REFRESH_CRON, WECHAT_HTTP_TIMEOUT_MS...), on top of the ones set here. */
     env?: Record<string, string>;
@@ -65,7 +70,9 @@ export async function startServerProcess(
       HOST: '127.0.0.1',
       DATABASE_URL: options.databaseUrl,
       WECHAT_ACCOUNTS: options.accounts
-        .map((a) => `${a.appId}:${a.secret}${a.mode === 'stable' ? ':stable' : ''}`)
+        .map((a) =>
+          [a.appId, a.secret, ...(a.mode === 'stable' ? ['stable'] : []), ...(a.tickets ?? [])].join(':'),
+        )
         .join(','),
       WECHAT_API_BASE_URL: options.apiBaseUrl,
       ADMIN_TOKEN: randomBytes(24).toString('hex'),

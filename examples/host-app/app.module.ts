@@ -4,6 +4,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { WECHAT_TOKEN_MIGRATIONS, WechatTokenModule } from 'nestjs-wechat-token';
 import { ApiIpsModule } from './api-ips/api-ips.module.js';
+import { JsapiConfigModule } from './jsapi/jsapi-config.module.js';
 import { CreateWechatApiIpSnapshot1763800000000 } from './migrations/1763800000000-CreateWechatApiIpSnapshot.js';
 
 /**
@@ -35,6 +36,8 @@ import { CreateWechatApiIpSnapshot1763800000000 } from './migrations/17638000000
           {
             appId: config.getOrThrow<string>('WECHAT_APP_ID'),
             secret: config.getOrThrow<string>('WECHAT_APP_SECRET'),
+            // Also keep the account's jsapi_ticket, for the pages' wx.config (JsapiConfigModule).
+            tickets: ['jsapi'],
           },
         ],
         // Unset in production (WeChat itself); the e2e test points it at the sandbox.
@@ -42,6 +45,7 @@ import { CreateWechatApiIpSnapshot1763800000000 } from './migrations/17638000000
       }),
     }),
     ApiIpsModule,
+    JsapiConfigModule,
   ],
 })
 export class AppModule {}

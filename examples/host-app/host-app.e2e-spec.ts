@@ -92,6 +92,7 @@ describe('examples/host-app: a Nest app using WechatTokenModule', () => {
     expect(host.sandbox.tokenState(token)).toBe('live');
     const migrations = await host.query<{ name: string }>('SELECT name FROM migrations ORDER BY name');
     expect(migrations.map((m) => m.name)).toEqual([
+      'AddTickets1764900000000',
       'CreateAccessToken1763700000000',
       'CreateTokenFetchAttempt1763700000001',
       'CreateWechatApiIpSnapshot1763800000000',
@@ -116,6 +117,35 @@ describe('examples/host-app: a Nest app using WechatTokenModule', () => {
     const latest = await host.http.get('/wechat/api-ips').expect(200);
     expect(latest.body).toEqual(synced.body);
     expect(host.sandbox.fetchCount(host.account.appId)).toBe(1);
+  });
+
+  it('gives a page its wx.config: a signature WeChat accepts, never the ticket', async () => {
+    host = await HostAppFixture.start();
+    const page = 'https://shop.example.com/order?id=42&from=menu';
+
+    const answer = await host.http
+      .get('/wechat/jsapi-config')
+      .query({ url: `${page}#/confirm` })
+      .expect(200);
+
+    expect(Object.keys(answer.body).sort()).toEqual([
+      'appId',
+      'jsApiList',
+      'nonceStr',
+      'signature',
+      'timestamp',
+    ]);
+    expect(answer.body.appId).toBe(host.account.appId);
+    // What wx.config on that page would say: the sandbox checks it against the tickets it issued.
+    expect(host.sandbox.checkJsapiConfig({ ...answer.body, url: page })).toEqual({ ok: true });
+    const ticket = host.sandbox.latestTicket(host.account.appId, 'jsapi');
+    expect(ticket).toBeDefined();
+    expect(JSON.stringify(answer.body)).not.toContain(ticket);
+    expect(host.sandbox.ticketFetchCount(host.account.appId, 'jsapi')).toBe(1);
+
+    const relative = await host.http.get('/wechat/jsapi-config').query({ url: '/order' }).expect(400);
+    expect(relative.body.message).toMatch(/absolute http\(s\) URL/);
+    await host.http.get('/wechat/jsapi-config').expect(400);
   });
 
   it.each([

@@ -26,6 +26,7 @@ import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   AccountStatusDto,
+  APP_ID_PARAM,
   ApiErrorDto,
   HistoryPageDto,
   RefreshRefusedDto,
@@ -35,13 +36,7 @@ import {
 } from './admin.dto.js';
 import { TokenHistoryService, type HistoryPage } from './token-history.service.js';
 
-const APP_ID_PARAM = {
-  name: 'appId',
-  description: '1–64 letters, digits, "_" or "-"',
-  example: 'wx1234567890abcdef',
-};
-
-/** The operator's view of the accounts: status, forced refresh, token history. */
+/** The operator's view of the accounts: status, forced refresh, token history (tickets: `AdminTicketsController`). */
 @ApiTags('admin')
 @ApiBearerAuth(ADMIN_BEARER_SCHEME)
 @ApiUnauthorizedResponse({

@@ -1,19 +1,54 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, type ApiParamOptions } from '@nestjs/swagger';
+import { TICKET_TYPES } from 'nestjs-wechat-token';
 import type {
   AccountStatus,
+  CredentialStatus,
+  JsapiSignature,
+  JsapiSignatureMistake,
   LastError,
   RefreshAction,
   RefreshResult,
+  TicketRefreshResult,
+  TicketStatus,
+  TicketType,
   TokenMode,
   TokenRisk,
   TokenSource,
 } from 'nestjs-wechat-token';
+import type { TicketHistoryEntry, TicketHistoryPage } from './ticket-history.service.js';
 import type { HistoryEntry, HistoryPage } from './token-history.service.js';
 
 // Shapes of the admin API's answers, for the OpenAPI description. They mirror
 // the service's types (`implements`), so the two cannot drift apart.
 
+/** The `:appId` path parameter, as every admin route describes it. */
+export const APP_ID_PARAM: ApiParamOptions = {
+  name: 'appId',
+  description: '1–64 letters, digits, "_" or "-"',
+  example: 'wx1234567890abcdef',
+};
+
+/** The `:type` path parameter of the ticket routes. */
+export const TICKET_TYPE_PARAM: ApiParamOptions = {
+  name: 'type',
+  enum: [...TICKET_TYPES],
+  description: '`jsapi` (JS-SDK) or `wx_card` (cards); the account must keep it (a WECHAT_ACCOUNTS flag).',
+};
+
 const TOKEN_MODES: TokenMode[] = ['token', 'stable'];
+const REFRESH_ACTION = {
+  enum: ['fetched', 'still_works', 'already_replaced', 'unchanged'],
+  description:
+    '`fetched`: a new token; `still_works`: WeChat accepts the current token, nothing fetched; ' +
+    '`already_replaced`: the reported token is no longer current; `unchanged`: stable_token handed back the same token.',
+};
+const JSAPI_MISTAKES: JsapiSignatureMistake[] = [
+  'url_has_fragment',
+  'url_encoded',
+  'timestamp_in_ms',
+  'other_ticket',
+  'invalid_input',
+];
 const TOKEN_SOURCES: TokenSource[] = [
   'startup',
   'schedule',
@@ -37,31 +72,15 @@ export class LastErrorDto implements LastError {
   at!: string;
 }
 
-/** One account's state. */
-export class AccountStatusDto implements AccountStatus {
-  @ApiProperty({ example: 'wx1234567890abcdef' })
-  appId!: string;
-  @ApiProperty({
-    enum: TOKEN_MODES,
-    description: '`token`: GET /cgi-bin/token; `stable`: POST /cgi-bin/stable_token.',
-  })
-  mode!: TokenMode;
-  @ApiProperty({ description: 'Whether a token that is still valid is held.' })
+/** What status shows of any credential: the access_token or a ticket. */
+export class CredentialStatusDto implements CredentialStatus {
+  @ApiProperty({ description: 'Whether a value that is still valid is held.' })
   usable!: boolean;
-  @ApiProperty({
-    type: 'string',
-    nullable: true,
-    example: '86_A…xQ9z',
-    description: 'First and last 4 characters.',
-  })
-  token!: string | null;
-  @ApiProperty({ type: 'string', nullable: true, description: 'Row id of the token in `access_token`.' })
-  tokenId!: string | null;
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
   fetchedAt!: string | null;
   @ApiProperty({ type: 'string', format: 'date-time', nullable: true })
   expiresAt!: string | null;
-  @ApiProperty({ description: 'Seconds the held token still lives (0 when none).' })
+  @ApiProperty({ description: 'Seconds the held value still lives (0 when none).' })
   expiresIn!: number;
   @ApiProperty({
     description:
@@ -105,6 +124,46 @@ export class AccountStatusDto implements AccountStatus {
   upstreamCallsToday!: number | null;
   @ApiProperty({ description: 'Upstream calls allowed per day.' })
   dailyQuota!: number;
+}
+
+/** One ticket of an account. */
+export class TicketStatusDto extends CredentialStatusDto implements TicketStatus {
+  @ApiProperty({ enum: TICKET_TYPES })
+  type!: TicketType;
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    example: 'kgt8…Ow6w',
+    description: 'First and last 4 characters.',
+  })
+  ticket!: string | null;
+  @ApiProperty({ type: 'string', nullable: true, description: 'Row id of the ticket in `wechat_ticket`.' })
+  ticketId!: string | null;
+}
+
+/** One account's state. */
+export class AccountStatusDto extends CredentialStatusDto implements AccountStatus {
+  @ApiProperty({ example: 'wx1234567890abcdef' })
+  appId!: string;
+  @ApiProperty({
+    enum: TOKEN_MODES,
+    description: '`token`: GET /cgi-bin/token; `stable`: POST /cgi-bin/stable_token.',
+  })
+  mode!: TokenMode;
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    example: '86_A…xQ9z',
+    description: 'First and last 4 characters.',
+  })
+  token!: string | null;
+  @ApiProperty({ type: 'string', nullable: true, description: 'Row id of the token in `access_token`.' })
+  tokenId!: string | null;
+  @ApiProperty({
+    type: [TicketStatusDto],
+    description: 'The tickets the account keeps (none unless configured).',
+  })
+  tickets!: TicketStatusDto[];
 }
 
 /** One row of the token history. */
@@ -162,13 +221,126 @@ export class RefreshRequestDto {
 
 /** The status after a forced refresh, with what the refresh did. */
 export class RefreshResultDto extends AccountStatusDto implements RefreshResult {
+  @ApiProperty(REFRESH_ACTION)
+  refresh!: RefreshAction;
+}
+
+/** A ticket's status after its forced refresh, with what the refresh did. */
+export class TicketRefreshResultDto extends TicketStatusDto implements TicketRefreshResult {
   @ApiProperty({
-    enum: ['fetched', 'still_works', 'already_replaced', 'unchanged'],
+    enum: ['fetched', 'already_replaced'],
     description:
-      '`fetched`: a new token; `still_works`: WeChat accepts the current token, nothing fetched; ' +
-      '`already_replaced`: the reported token is no longer current; `unchanged`: stable_token handed back the same token.',
+      '`fetched`: a new ticket; `already_replaced`: another replica replaced it meanwhile, nothing fetched here.',
   })
   refresh!: RefreshAction;
+}
+
+/** One row of a ticket history. */
+export class TicketHistoryEntryDto implements TicketHistoryEntry {
+  @ApiProperty({ example: '42' })
+  id!: string;
+  @ApiProperty({ enum: TICKET_TYPES })
+  type!: TicketType;
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    example: 'kgt8…Ow6w',
+    description: 'First and last 4 characters.',
+  })
+  ticket!: string | null;
+  @ApiProperty({ format: 'date-time' })
+  fetchedAt!: string;
+  @ApiProperty({ format: 'date-time' })
+  expiresAt!: string;
+  @ApiProperty({ enum: TOKEN_SOURCES })
+  source!: TokenSource;
+  @ApiProperty({ type: 'string', nullable: true, description: 'The replica that fetched it.' })
+  instanceId!: string | null;
+}
+
+/** One page of a ticket history, newest first. */
+export class TicketHistoryPageDto implements TicketHistoryPage {
+  @ApiProperty()
+  appId!: string;
+  @ApiProperty({ enum: TICKET_TYPES })
+  type!: TicketType;
+  @ApiProperty({ type: [TicketHistoryEntryDto] })
+  items!: TicketHistoryEntryDto[];
+  @ApiProperty({
+    type: 'string',
+    nullable: true,
+    description: 'Pass as `before` for the next (older) page; null on the last.',
+  })
+  nextBefore!: string | null;
+}
+
+/** Body of a JS-SDK signature request. */
+export class JsapiSignatureRequestDto {
+  @ApiProperty({
+    example: 'https://example.com/page?id=1',
+    description: "The page's absolute URL (`location.href`); a `#` part is dropped, as `wx.config` does.",
+  })
+  url!: string;
+  @ApiPropertyOptional({ description: '1–64 letters, digits, "-" or "_"; made up when left out.' })
+  nonceStr?: string;
+  @ApiPropertyOptional({ description: 'Seconds since 1970 (not milliseconds); now when left out.' })
+  timestamp?: number;
+}
+
+/** What a page passes to `wx.config` (with its `jsApiList`). The ticket is never in it. */
+export class JsapiSignatureDto implements JsapiSignature {
+  @ApiProperty({ example: 'wx1234567890abcdef' })
+  appId!: string;
+  @ApiProperty({ example: 1700000000, description: 'Seconds since 1970.' })
+  timestamp!: number;
+  @ApiProperty({ example: 'Wm3WZYTPz0wzccnW' })
+  nonceStr!: string;
+  @ApiProperty({ example: '0f9de62fce790f9a083d5c99e95740ceb90c27ed', description: 'sha1, lowercase hex.' })
+  signature!: string;
+}
+
+/** Body of a signature check: the page's URL and what it passed to `wx.config`. */
+export class JsapiSignatureCheckRequestDto {
+  @ApiProperty({
+    example: 'https://example.com/page?id=1#top',
+    description: '`location.href`; a `#` part is fine.',
+  })
+  url!: string;
+  @ApiProperty({ example: 'Wm3WZYTPz0wzccnW' })
+  nonceStr!: string;
+  @ApiProperty({
+    oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^[0-9]{1,16}$' }],
+    example: 1700000000,
+  })
+  timestamp!: number | string;
+  @ApiProperty({ example: '0f9de62fce790f9a083d5c99e95740ceb90c27ed' })
+  signature!: string;
+}
+
+/** Why a signature does (not) verify. Never holds a ticket. */
+export class JsapiSignatureDiagnosisDto {
+  @ApiProperty({
+    enum: ['current', 'previous', 'none'],
+    description:
+      'The jsapi_ticket the signature verifies with (`previous`: the one just replaced, still accepted by WeChat ' +
+      'for a few minutes), or `none`.',
+  })
+  matches!: 'current' | 'previous' | 'none';
+  @ApiPropertyOptional({
+    enum: JSAPI_MISTAKES,
+    description:
+      'With `none`: the usual mistake it looks like. `url_has_fragment`: signed with the `#…` part; ' +
+      '`url_encoded`: signed an escaped (or unescaped) URL; `timestamp_in_ms`: milliseconds for seconds (or the ' +
+      "reverse); `other_ticket`: no ticket of the center made it; `invalid_input`: not a page's input (a relative URL…).",
+  })
+  mistake?: JsapiSignatureMistake;
+  @ApiPropertyOptional({
+    enum: ['current', 'previous'],
+    description: 'With a mistake: the ticket the signature verifies with once the mistake is undone.',
+  })
+  signedWith?: 'current' | 'previous';
+  @ApiProperty({ description: 'What to fix, in words.' })
+  message!: string;
 }
 
 /** The error body of the admin API and of every non-WeChat route. */

@@ -2,13 +2,12 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import {
   mask,
-  TOKEN_STORE,
-  TokenStoreUnavailableError,
   UnknownAccountError,
   WechatTokenService,
   type StoredToken,
   type TokenStore,
 } from 'nestjs-wechat-token';
+import { readHistoryPage, tokenStoreOf } from './history-page.js';
 
 /** One row of `access_token` as the admin API shows it: the token masked. */
 export interface HistoryEntry {
@@ -41,28 +40,16 @@ export class TokenHistoryService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    // TOKEN_STORE is internal to WechatTokenModule (not exported): found across modules.
-    this.store = this.moduleRef.get<TokenStore>(TOKEN_STORE, { strict: false });
+    this.store = tokenStoreOf(this.moduleRef);
   }
 
   /** Up to `limit` rows older than row `before` (newest first when absent). */
   async page(appId: string, limit: number, before?: string): Promise<HistoryPage> {
     if (!this.tokens.appIds.includes(appId)) throw new UnknownAccountError(appId);
-    let rows: StoredToken[];
-    try {
-      // One row more than asked: tells whether an older page exists.
-      rows = await this.store.history(appId, limit + 1, before);
-    } catch (error) {
-      throw new TokenStoreUnavailableError(
-        error instanceof Error ? error.message.slice(0, 200) : String(error),
-      );
-    }
-    const items = rows.slice(0, limit);
-    return {
-      appId,
-      items: items.map(toEntry),
-      nextBefore: rows.length > limit ? items[items.length - 1].id : null,
-    };
+    const { rows, nextBefore } = await readHistoryPage(limit, (count) =>
+      this.store.history(appId, count, before),
+    );
+    return { appId, items: rows.map(toEntry), nextBefore };
   }
 }
 

@@ -12,7 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ClientAllowlist } from '../network/client-allowlist.js';
 import { StableTokenRequestDto, WechatErrorAnswerDto, WechatTokenAnswerDto } from './cgi-bin.dto.js';
 import { CompatTokenService } from './compat-token.service.js';
-import { WECHAT_CONTENT_TYPE } from './wechat-answer.js';
+import { sendWechatAnswer as send } from './wechat-answer.js';
 
 const WECHAT_ANSWER = {
   description: 'HTTP 200 either way, as WeChat answers: a token, or `errcode`/`errmsg`.',
@@ -91,10 +91,6 @@ export class CgiBinController {
   stableTokenGet(@Res() reply: FastifyReply): void {
     send(reply, this.compat.requirePost());
   }
-}
-
-function send(reply: FastifyReply, body: string): void {
-  reply.header('content-type', WECHAT_CONTENT_TYPE).send(body);
 }
 
 /** The JSON object of a stable_token body (sent as JSON or as plain text), or undefined. */

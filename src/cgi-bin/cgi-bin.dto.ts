@@ -14,11 +14,29 @@ export class WechatTokenAnswerDto {
   expires_in!: number;
 }
 
+/** A ticket, as WeChat's `getticket` hands it out. */
+export class WechatTicketAnswerDto {
+  @ApiProperty({ example: 0 })
+  errcode!: number;
+  @ApiProperty({ example: 'ok' })
+  errmsg!: string;
+  @ApiProperty({ example: 'kgt8ON7yVITDhtdwci0qeZ…' })
+  ticket!: string;
+  @ApiProperty({
+    example: 6870,
+    description:
+      'Seconds the ticket is sure to work: not invalidated by WeChat before then (less than its full life).',
+  })
+  expires_in!: number;
+}
+
 /** WeChat's error answer (HTTP 200). */
 export class WechatErrorAnswerDto {
   @ApiProperty({
     example: 40125,
-    description: '40002, 40013, 40125, 40164, 41002, 41004, 43002, 45011, 47001 or -1',
+    description:
+      '/cgi-bin/token and stable_token: 40002, 40013, 40125, 40164, 41002, 41004, 43002, 45011, 47001 or -1; ' +
+      'ticket/getticket: 40001, 40097, 40164, 41001, 43001, 48001 or -1',
   })
   errcode!: number;
   @ApiProperty({ example: 'invalid appsecret rid: 5f386c70-441d34a9-7baebd7c' })

@@ -1,14 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  invalidIpErrmsg,
   RefreshRefusedError,
   TokenUnavailableError,
+  WechatErrcode,
   WechatTokenError,
   WechatTokenService,
 } from 'nestjs-wechat-token';
-import { WECHAT_ERRMSGS } from '../http/http-messages.js';
+import { COMPAT_ERRMSGS } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
 import { TokenAnswerCache } from './token-answer.cache.js';
-import { WechatErrcode, wechatErrorBody } from './wechat-answer.js';
+import { wechatErrorBody } from './wechat-answer.js';
 
 /** A token request as the WeChat-compatible endpoints received it (values not yet checked). */
 export interface CompatTokenRequest {
@@ -40,19 +42,11 @@ export class CompatTokenService {
   /** The answer for a client that passed the allowlist. */
   async answer(request: CompatTokenRequest): Promise<string> {
     const { grantType, appId, secret } = request;
-    if (grantType !== GRANT_TYPE)
-      return wechatErrorBody(WechatErrcode.INVALID_GRANT_TYPE, WECHAT_ERRMSGS.invalidGrantType);
-    if (typeof appId !== 'string' || appId === '') {
-      return wechatErrorBody(WechatErrcode.APPID_MISSING, WECHAT_ERRMSGS.appIdMissing);
-    }
-    if (!this.secrets.has(appId))
-      return wechatErrorBody(WechatErrcode.INVALID_APPID, WECHAT_ERRMSGS.invalidAppId);
-    if (typeof secret !== 'string' || secret === '') {
-      return wechatErrorBody(WechatErrcode.APPSECRET_MISSING, WECHAT_ERRMSGS.appSecretMissing);
-    }
-    if (!this.secrets.matches(appId, secret)) {
-      return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, WECHAT_ERRMSGS.invalidAppSecret);
-    }
+    if (grantType !== GRANT_TYPE) return wechatErrorBody(WechatErrcode.INVALID_GRANT_TYPE);
+    if (typeof appId !== 'string' || appId === '') return wechatErrorBody(WechatErrcode.APPID_MISSING);
+    if (!this.secrets.has(appId)) return wechatErrorBody(WechatErrcode.INVALID_APPID);
+    if (typeof secret !== 'string' || secret === '') return wechatErrorBody(WechatErrcode.APPSECRET_MISSING);
+    if (!this.secrets.matches(appId, secret)) return wechatErrorBody(WechatErrcode.INVALID_APPSECRET);
     if (request.forceRefresh) {
       const refused = await this.forceRefresh(appId);
       if (refused) return refused;
@@ -66,17 +60,17 @@ export class CompatTokenService {
 
   /** The 40164 answer for a client outside the allowlist. */
   refuseClient(ip: string): string {
-    return wechatErrorBody(WechatErrcode.INVALID_IP, WECHAT_ERRMSGS.invalidIp(ip));
+    return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
   }
 
   /** The 43002 answer for a `stable_token` call that is not a POST. */
   requirePost(): string {
-    return wechatErrorBody(WechatErrcode.REQUIRE_POST_METHOD, WECHAT_ERRMSGS.requirePost);
+    return wechatErrorBody(WechatErrcode.REQUIRE_POST_METHOD);
   }
 
   /** The 47001 answer for a body that is not a JSON object. */
   dataFormatError(): string {
-    return wechatErrorBody(WechatErrcode.DATA_FORMAT_ERROR, WECHAT_ERRMSGS.dataFormatError);
+    return wechatErrorBody(WechatErrcode.DATA_FORMAT_ERROR);
   }
 
   /**
@@ -91,13 +85,13 @@ export class CompatTokenService {
       return undefined;
     } catch (error) {
       if (error instanceof RefreshRefusedError && error.reason !== 'check_failed') {
-        return wechatErrorBody(WechatErrcode.MINUTE_QUOTA_REACHED, WECHAT_ERRMSGS.minuteQuota);
+        return wechatErrorBody(WechatErrcode.MINUTE_QUOTA_REACHED);
       }
       this.logger.warn(`Forced refresh of ${appId} asked through stable_token failed: ${describe(error)}`);
       const errcode = (error as { errcode?: unknown }).errcode;
       return wechatErrorBody(
         WechatErrcode.SYSTEM_ERROR,
-        WECHAT_ERRMSGS.refreshFailed(typeof errcode === 'number' ? errcode : WechatErrcode.SYSTEM_ERROR),
+        COMPAT_ERRMSGS.refreshFailed(typeof errcode === 'number' ? errcode : WechatErrcode.SYSTEM_ERROR),
       );
     }
   }
@@ -112,7 +106,7 @@ export class CompatTokenService {
     } else {
       this.logger.error(`Serving the token of ${appId} failed: ${describe(error)}`);
     }
-    return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, WECHAT_ERRMSGS.tokenUnavailable(detail));
+    return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.tokenUnavailable(detail));
   }
 }
 

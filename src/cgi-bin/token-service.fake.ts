@@ -1,11 +1,28 @@
-import type { LastError, ServedToken, WechatTokenService } from 'nestjs-wechat-token';
+import {
+  InvalidTicketTypeError,
+  isTicketType,
+  TicketNotConfiguredError,
+  UnknownAccountError,
+  type LastError,
+  type ServedTicket,
+  type ServedToken,
+  type TicketType,
+  type WechatTokenService,
+} from 'nestjs-wechat-token';
 
 /**
  * The part of `WechatTokenService` the HTTP layer uses, in memory, for unit
- * specs: set `token` (or `unavailable`), and see `refreshes` and `served`.
+ * specs: set `token` (or `unavailable`), `ticket` (or `ticketUnavailable`)
+ * and the `ticketKinds` kept, and see `refreshes`, `served` and `ticketsServed`.
  */
 export class FakeTokenService {
   token: ServedToken | undefined = { accessToken: 'ACCESS_TOKEN_0000000001', expiresIn: 6870, tokenId: '1' };
+  ticket: ServedTicket = { ticket: 'TICKET_0000000001', expiresIn: 6800, ticketId: '1' };
+  /** Thrown by `getServedTicket` when set. */
+  ticketUnavailable: Error | undefined;
+  /** The ticket types each account keeps (none when absent). */
+  readonly ticketKinds = new Map<string, TicketType[]>();
+  ticketsServed = 0;
   /** Thrown by `getServedToken` when set. */
   unavailable: Error | undefined;
   /** Thrown by `refresh` when set. */
@@ -36,6 +53,24 @@ export class FakeTokenService {
   onTokenChange(listener: (appId: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The account whose current token `accessToken` is (the fake holds one token for all). */
+  accountOfAccessToken(accessToken: string): string | undefined {
+    return this.token && accessToken === this.token.accessToken ? this.appIds[0] : undefined;
+  }
+
+  ticketTypes(appId: string): TicketType[] {
+    if (!this.appIds.includes(appId)) throw new UnknownAccountError(appId);
+    return this.ticketKinds.get(appId) ?? [];
+  }
+
+  async getServedTicket(appId: string, type: TicketType): Promise<ServedTicket> {
+    if (!isTicketType(type)) throw new InvalidTicketTypeError(String(type));
+    if (!this.ticketTypes(appId).includes(type)) throw new TicketNotConfiguredError(appId, type);
+    this.ticketsServed++;
+    if (this.ticketUnavailable) throw this.ticketUnavailable;
+    return { ...this.ticket };
   }
 
   hasUsableToken(appId: string): boolean {

@@ -1,7 +1,7 @@
 /**
  * A configuration value the server cannot start with. The message names the
  * variable and says what is wrong with it, in one line, and never holds a
- * secret: `WECHAT_ACCOUNTS: account "wx…" has no secret (expected appId:secret[:stable])`.
+ * secret: `WECHAT_ACCOUNTS: account "wx…" has no secret (expected appId:secret[:stable][:jsapi][:wx_card])`.
  */
 export class ConfigError extends Error {
   /** Stable code, for callers that branch on it. */

@@ -25,7 +25,7 @@ describe('parseServerConfig', () => {
       host: '0.0.0.0',
       databaseUrl: undefined,
       token: {
-        accounts: [{ appId: 'wx1111111111111111', secret: SECRET, mode: 'token' }],
+        accounts: [{ appId: 'wx1111111111111111', secret: SECRET, mode: 'token', tickets: [] }],
         apiBaseUrl: 'https://api.weixin.qq.com',
         refreshCron: '*/30 * * * * *',
         refreshAheadSeconds: 600,
@@ -73,8 +73,8 @@ describe('parseServerConfig', () => {
       databaseUrl: 'postgresql://wx:pw@db.internal:5432/tokens',
       token: {
         accounts: [
-          { appId: 'wxaaaaaaaaaaaaaaaa', secret: SECRET, mode: 'stable' },
-          { appId: 'wxbbbbbbbbbbbbbbbb', secret: 's2', mode: 'token' },
+          { appId: 'wxaaaaaaaaaaaaaaaa', secret: SECRET, mode: 'stable', tickets: [] },
+          { appId: 'wxbbbbbbbbbbbbbbbb', secret: 's2', mode: 'token', tickets: [] },
         ],
         apiBaseUrl: 'http://127.0.0.1:4000',
         refreshCron: '0 */5 * * * *',
@@ -105,13 +105,26 @@ describe('parseServerConfig', () => {
     it.each([
       [undefined, 'missing'],
       [' , ', 'lists no account'],
-      ['wx1111111111111111', 'account "wx1111111111111111" has no secret (expected appId:secret[:stable])'],
+      [
+        'wx1111111111111111',
+        'account "wx1111111111111111" has no secret (expected appId:secret[:stable][:jsapi][:wx_card])',
+      ],
       ['wx1111111111111111:', 'account "wx1111111111111111" has no secret'],
       ['wx1111111111111111::stable', 'account "wx1111111111111111" has no secret'],
       [`:${SECRET}`, 'entry 1 has no appId'],
       [`wx1:${SECRET},wx1:other`, 'account "wx1" is listed twice'],
-      [`wx1:${SECRET}:stabel`, 'account "wx1" has an unknown mode "stabel"'],
-      [`wx1:${SECRET}:stable:x`, 'account "wx1" has more than three ":"-separated fields'],
+      [
+        `wx1:${SECRET}:stabel`,
+        'account "wx1" has an unknown flag "stabel": the flags after the secret are "stable", "jsapi", "wx_card", each at most once, in any order',
+      ],
+      [`wx1:${SECRET}:stable:x`, 'account "wx1" has an unknown flag "x"'],
+      [`wx1:${SECRET}:jsapi:wxcard`, 'account "wx1" has an unknown flag "wxcard"'],
+      [`wx1:${SECRET}:JSAPI`, 'account "wx1" has an unknown flag "JSAPI"'],
+      [`wx1:${SECRET}:jsapi:stable:jsapi`, 'account "wx1" has the flag "jsapi" twice'],
+      [`wx1:${SECRET}:stable:stable`, 'account "wx1" has the flag "stable" twice'],
+      [`wx1:${SECRET}:token:stable`, 'account "wx1" has both "token" and "stable"'],
+      [`wx1:${SECRET}::jsapi`, 'account "wx1" has an empty flag'],
+      [`wx1:${SECRET}:jsapi:`, 'account "wx1" has an empty flag'],
       [`wx1 ${SECRET}`, 'entry 1 has an invalid appId'],
       [`${'w'.repeat(65)}:${SECRET}`, 'entry 1 has an invalid appId (1-64'],
       [`wx1:${SECRET} x`, 'account "wx1" has whitespace in its secret'],
@@ -122,10 +135,29 @@ describe('parseServerConfig', () => {
       expect(error.message).not.toContain(SECRET);
     });
 
-    it('never repeats a secret, even one pasted where the mode goes', () => {
+    it('never repeats a secret, even one pasted where a flag goes', () => {
       const error = failure({ WECHAT_ACCOUNTS: `wx1:${SECRET}:${SECRET}` });
-      expect(error.message).toContain('account "wx1" has an unknown mode:');
+      expect(error.message).toContain('account "wx1" has an unknown flag:');
       expect(error.message).not.toContain(SECRET);
+      const twice = failure({ WECHAT_ACCOUNTS: `wx1:${SECRET}:jsapi:${SECRET}` });
+      expect(twice.message).toContain('account "wx1" has an unknown flag:');
+      expect(twice.message).not.toContain(SECRET);
+    });
+
+    it.each([
+      ['jsapi', 'token', ['jsapi']],
+      ['wx_card', 'token', ['wx_card']],
+      ['stable:jsapi:wx_card', 'stable', ['jsapi', 'wx_card']],
+      ['wx_card:jsapi:stable', 'stable', ['jsapi', 'wx_card']],
+      ['jsapi:stable', 'stable', ['jsapi']],
+      ['token:wx_card', 'token', ['wx_card']],
+      [' jsapi : wx_card ', 'token', ['jsapi', 'wx_card']],
+    ])('reads the flags %j in any order: mode %s, tickets %j', (flags, mode, tickets) => {
+      const config = parseServerConfig({ ...VALID, WECHAT_ACCOUNTS: `wx1:${SECRET}:${flags},wx2:s2` });
+      expect(config.token.accounts).toEqual([
+        { appId: 'wx1', secret: SECRET, mode, tickets },
+        { appId: 'wx2', secret: 's2', mode: 'token', tickets: [] },
+      ]);
     });
   });
 

@@ -1,7 +1,14 @@
 import type { LogLevel } from '@nestjs/common';
 import { CronTime } from 'cron';
 import { isIP } from 'node:net';
-import { APP_ID_PATTERN, DEFAULT_OPTIONS, type TokenMode, type WechatAccount } from 'nestjs-wechat-token';
+import {
+  APP_ID_PATTERN,
+  DEFAULT_OPTIONS,
+  TICKET_TYPES,
+  type TicketType,
+  type TokenMode,
+  type WechatAccount,
+} from 'nestjs-wechat-token';
 import { ConfigError } from './config-error.js';
 import type { ServerConfig } from './server-config.js';
 
@@ -16,7 +23,9 @@ export const DEFAULT_EMBEDDED_PG_PORT = 54329;
 export const DEFAULT_EMBEDDED_PG_DATA_DIR = '.data/postgres';
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-const ACCOUNT_FORMAT = '(expected appId:secret[:stable])';
+const ACCOUNT_FORMAT = '(expected appId:secret[:stable][:jsapi][:wx_card])';
+/** The flags an account entry may carry after its secret, in any order, each at most once. */
+const ACCOUNT_FLAGS = ['stable', ...TICKET_TYPES] as const;
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const DAY_SECONDS = 86_400;
 
@@ -194,7 +203,10 @@ function cron(raw: string): string {
 function accounts(raw: string | undefined): WechatAccount[] {
   const name = 'WECHAT_ACCOUNTS';
   if (raw === undefined) {
-    throw new ConfigError(name, 'missing; list the accounts as comma-separated appId:secret[:stable]');
+    throw new ConfigError(
+      name,
+      'missing; list the accounts as comma-separated appId:secret[:stable][:jsapi][:wx_card]',
+    );
   }
   const seen = new Set<string>();
   const entries = raw
@@ -203,7 +215,7 @@ function accounts(raw: string | undefined): WechatAccount[] {
     .filter((entry) => entry !== '');
   if (entries.length === 0) throw new ConfigError(name, `lists no account ${ACCOUNT_FORMAT}`);
   return entries.map((entry, index) => {
-    const [appId, secret, mode, ...rest] = entry.split(':').map((part) => part.trim());
+    const [appId, secret, ...flags] = entry.split(':').map((part) => part.trim());
     if (!appId) throw new ConfigError(name, `entry ${index + 1} has no appId ${ACCOUNT_FORMAT}`);
     // Not echoed: a malformed entry may be a pasted secret.
     if (!APP_ID_PATTERN.test(appId)) {
@@ -215,24 +227,41 @@ function accounts(raw: string | undefined): WechatAccount[] {
     const account = `account ${quote(appId)}`;
     if (!secret) throw new ConfigError(name, `${account} has no secret ${ACCOUNT_FORMAT}`);
     if (/\s/.test(secret)) throw new ConfigError(name, `${account} has whitespace in its secret`);
-    if (rest.length > 0) {
-      throw new ConfigError(name, `${account} has more than three ":"-separated fields ${ACCOUNT_FORMAT}`);
-    }
     if (seen.has(appId)) throw new ConfigError(name, `${account} is listed twice`);
     seen.add(appId);
-    return { appId, secret, mode: tokenMode(account, mode) };
+    return { appId, secret, ...accountFlags(account, flags) };
   });
 }
 
-function tokenMode(account: string, raw: string | undefined): TokenMode {
-  if (raw === undefined || raw === 'token') return 'token';
-  if (raw === 'stable') return 'stable';
-  // Only short words are repeated: a long value may be part of a secret.
-  const shown = raw.length > 0 && raw.length <= 12 ? ` ${quote(raw)}` : '';
-  throw new ConfigError(
-    'WECHAT_ACCOUNTS',
-    `${account} has an unknown mode${shown}: use "stable" or leave it out ${ACCOUNT_FORMAT}`,
-  );
+/**
+ * The flags after an account's secret: `stable` (the fetch mode) and the
+ * ticket types to keep, in any order, each at most once. `token`, the default
+ * mode, is accepted as a flag too (it was the only other mode before tickets).
+ */
+function accountFlags(account: string, flags: string[]): { mode: TokenMode; tickets: TicketType[] } {
+  const fail = (problem: string): never => {
+    throw new ConfigError(
+      'WECHAT_ACCOUNTS',
+      `${account} ${problem}: the flags after the secret are ${ACCOUNT_FLAGS.map((flag) => `"${flag}"`).join(', ')}, ` +
+        `each at most once, in any order ${ACCOUNT_FORMAT}`,
+    );
+  };
+  const given = new Set<string>();
+  for (const flag of flags) {
+    if (flag === '') fail('has an empty flag (two ":" in a row, or one at the end)');
+    // Only short words are repeated: a long value may be part of a secret.
+    const shown = flag.length <= 12 ? ` ${quote(flag)}` : '';
+    if (flag !== 'token' && !(ACCOUNT_FLAGS as readonly string[]).includes(flag)) {
+      fail(`has an unknown flag${shown}`);
+    }
+    if (given.has(flag)) fail(`has the flag${shown} twice`);
+    given.add(flag);
+  }
+  if (given.has('token') && given.has('stable')) fail('has both "token" and "stable" (choose one mode)');
+  return {
+    mode: given.has('stable') ? 'stable' : 'token',
+    tickets: TICKET_TYPES.filter((type) => given.has(type)),
+  };
 }
 
 function adminToken(raw: string | undefined): string {

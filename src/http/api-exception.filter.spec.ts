@@ -8,7 +8,9 @@ import {
   type ArgumentsHost,
 } from '@nestjs/common';
 import {
+  InvalidTicketTypeError,
   RefreshRefusedError,
+  TicketNotConfiguredError,
   TokenStoreUnavailableError,
   UnknownAccountError,
   WechatApiError,
@@ -91,6 +93,16 @@ describe('toHttpError', () => {
 
   it('answers an unknown account with 404', () => {
     expect(toHttpError(new UnknownAccountError('wx1'), request).status).toBe(404);
+  });
+
+  it('answers a ticket type the account does not keep with 409 naming the flag, an unknown type with 400', () => {
+    const notKept = toHttpError(new TicketNotConfiguredError('wx1', 'wx_card'), request);
+    expect(notKept.status).toBe(409);
+    expect(notKept.body).toMatchObject({ statusCode: 409, error: 'Conflict' });
+    expect(notKept.body.message).toContain('":wx_card"');
+    const unknown = toHttpError(new InvalidTicketTypeError('jsapi2'), request);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.message).toMatch(/"jsapi" or "wx_card"/);
   });
 
   it('answers a refused refresh with 429 and Retry-After, a busy lock with 503', () => {

@@ -9,16 +9,19 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import {
+  InvalidTicketTypeError,
   RefreshRefusedError,
+  TicketNotConfiguredError,
   TokenStoreUnavailableError,
   TokenUnavailableError,
   UnknownAccountError,
   WechatApiError,
+  WechatErrcode,
   WechatTokenError,
   WechatTransportError,
 } from 'nestjs-wechat-token';
-import { WechatErrcode, WECHAT_CONTENT_TYPE, wechatErrorBody } from '../cgi-bin/wechat-answer.js';
-import { HTTP_MESSAGES, WECHAT_ERRMSGS } from './http-messages.js';
+import { WECHAT_CONTENT_TYPE, wechatErrorBody } from '../cgi-bin/wechat-answer.js';
+import { HTTP_MESSAGES } from './http-messages.js';
 
 /** An HTTP error answer: status, JSON body, extra headers. */
 export interface HttpErrorAnswer {
@@ -39,6 +42,7 @@ const MAX_PATH_IN_MESSAGE = 200;
 /**
  * Every error of the HTTP API becomes a JSON answer `{statusCode, error,
  * message, …}`: the module's errors get their status (404 unknown account,
+ * 409 a ticket type the account does not keep, 400 an unknown ticket type,
  * 429/503 refused refresh with `Retry-After`, 502 WeChat failure with
  * errcode/errmsg/hint, 503 database or token unavailable), Fastify's body
  * errors get a clear message (400 malformed JSON, 413 too large), and
@@ -121,6 +125,12 @@ function fromHttpException(
 
 function fromTokenError(error: WechatTokenError): HttpErrorAnswer {
   if (error instanceof UnknownAccountError) return errorAnswer(HttpStatus.NOT_FOUND, error.message);
+  // 409, not 404: the account exists and the type is a real one, but this
+  // server is configured not to keep it. The fix is in the configuration (the
+  // message names the WECHAT_ACCOUNTS flag), and a 404 would read as a typo in
+  // the path, as for an unknown account.
+  if (error instanceof TicketNotConfiguredError) return errorAnswer(HttpStatus.CONFLICT, error.message);
+  if (error instanceof InvalidTicketTypeError) return errorAnswer(HttpStatus.BAD_REQUEST, error.message);
   if (error instanceof RefreshRefusedError) {
     const retryAfter = Math.max(1, Math.ceil(error.retryAfterSeconds));
     const status =
@@ -149,9 +159,9 @@ function fromTokenError(error: WechatTokenError): HttpErrorAnswer {
 function toWechatError(exception: unknown, status: number): string | undefined {
   const code = exception instanceof HttpException ? fastifyCode(exception) : undefined;
   if (code !== undefined && BODY_FORMAT_ERRORS.has(code)) {
-    return wechatErrorBody(WechatErrcode.DATA_FORMAT_ERROR, WECHAT_ERRMSGS.dataFormatError);
+    return wechatErrorBody(WechatErrcode.DATA_FORMAT_ERROR);
   }
-  if (status >= 500) return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, WECHAT_ERRMSGS.systemError);
+  if (status >= 500) return wechatErrorBody(WechatErrcode.SYSTEM_ERROR);
   return undefined;
 }
 

@@ -26,6 +26,18 @@ export const HTTP_MESSAGES = {
   invalidForce: () => 'force must be true or false.',
   forceWithStaleToken: () =>
     'Send either staleToken (a token a client saw rejected) or force: true (replace the current token anyway), not both.',
+  invalidTicketType: () => 'The ticket type must be "jsapi" (JS-SDK) or "wx_card" (cards).',
+  invalidJsapiSignatureBody: () =>
+    'The body must be a JSON object like {"url": "https://example.com/page"}, with nonceStr and timestamp (seconds) optional.',
+  invalidJsapiCheckBody: () =>
+    'The body must be a JSON object like {"url": "…", "nonceStr": "…", "timestamp": 1700000000, "signature": "…"}: ' +
+    "the page's URL and what it passed to wx.config.",
+  jsapiFieldMissing: (field: string) =>
+    `${field} is required: send what the page passed to wx.config (url: the page's address).`,
+  jsapiFieldNotString: (field: string, max: number) =>
+    `${field} must be a non-empty string of at most ${max} characters.`,
+  jsapiTimestampInvalid: () =>
+    'timestamp must be the one the page passed to wx.config: a whole number, or a string of digits.',
   invalidJson: () => 'The request body is not valid JSON.',
   emptyJson: () =>
     'The request body is empty although Content-Type is application/json: send a JSON object or no Content-Type.',
@@ -42,32 +54,28 @@ export const HTTP_MESSAGES = {
 
   // Logs
   clientRefused: (ip: string) =>
-    `Client ${ip} asked for an access_token but is not in TOKEN_CLIENT_ALLOWLIST: add it (or its network) if it should get tokens; ` +
+    `Client ${ip} asked for an access_token or a ticket but is not in TOKEN_CLIENT_ALLOWLIST: add it (or its network) if it should get them; ` +
     'behind a reverse proxy, list the proxy in TRUST_PROXY so X-Forwarded-For is used.',
 } as const;
 
 /**
- * WeChat's errmsg texts for the errcodes the compatible endpoints answer with,
- * as WeChat writes them (45011 really reads "limit  mustslower  retry").
- * WeChat appends " rid: ..." to each; so do we.
+ * The errmsg texts of our own that the WeChat-compatible endpoints send: with
+ * errcode -1 when they cannot serve a token or ticket, and with 48001 for a
+ * ticket type the account does not keep (WeChat's text first, then what to
+ * do). WeChat's texts for its errcodes come from the library (`wechatErrmsg`,
+ * `invalidIpErrmsg`); " rid: ..." is appended to every errmsg, as WeChat does.
  */
-export const WECHAT_ERRMSGS = {
-  systemError: 'system error',
-  invalidGrantType: 'invalid grant_type',
-  invalidAppId: 'invalid appid',
-  invalidAppSecret: 'invalid appsecret',
-  appIdMissing: 'appid missing',
-  appSecretMissing: 'appsecret missing',
-  requirePost: 'require POST method',
-  minuteQuota: 'api minute-quota reach limit  mustslower  retry next minute',
-  dataFormatError: 'data format error',
-  /** 40164: names the client address the way WeChat does. */
-  invalidIp: (ip: string) =>
-    `invalid ip ${ip} ipv6 ${ip.includes(':') ? ip : `::ffff:${ip}`}, not in whitelist`,
+export const COMPAT_ERRMSGS = {
   /** -1 when no token can be served: what the client's operator should know, never a secret. */
   tokenUnavailable: (detail?: string) =>
     `system error: the token server holds no valid access_token for this appid${detail ? ` (${detail})` : ''}; retry shortly`,
   /** -1 when the forced refresh reached WeChat and failed. */
   refreshFailed: (errcode: number) =>
     `system error: the token server's forced refresh failed (WeChat errcode ${errcode}); the previous token stays served`,
+  /** -1 when no ticket can be served: what the client's operator should know, never a secret. */
+  ticketUnavailable: (type: string, detail?: string) =>
+    `system error: the token server holds no valid ${type} ticket for this appid${detail ? ` (${detail})` : ''}; retry shortly`,
+  /** 48001 (WeChat: "api unauthorized") for a ticket type the account is not configured to keep. */
+  ticketNotKept: (type: string) =>
+    `api unauthorized: the token server does not keep ${type} tickets for this appid; add ":${type}" to the account's entry in WECHAT_ACCOUNTS (appId:secret[:stable][:jsapi][:wx_card])`,
 } as const;

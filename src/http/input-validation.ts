@@ -1,5 +1,11 @@
 import { BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
-import { APP_ID_PATTERN } from 'nestjs-wechat-token';
+import {
+  APP_ID_PATTERN,
+  isTicketType,
+  jsapiInputProblem,
+  type JsapiSignatureInput,
+  type TicketType,
+} from 'nestjs-wechat-token';
 import { HTTP_MESSAGES } from './http-messages.js';
 
 /**
@@ -17,6 +23,11 @@ export const HISTORY_MAX_LIMIT = 500;
 export const HISTORY_DEFAULT_LIMIT = 50;
 /** Longest `staleToken` accepted (WeChat keeps 512 characters of room for a token). */
 export const STALE_TOKEN_MAX_LENGTH = 2048;
+
+/** Longest page URL a JS-SDK signature is asked for or checked with. */
+export const JSAPI_URL_MAX_LENGTH = 4096;
+/** Longest nonceStr or signature a signature check accepts (a signature is 40 hex characters). */
+export const JSAPI_FIELD_MAX_LENGTH = 128;
 
 /** A positive bigint id as Postgres `bigint` holds it: 1 to 2^63 - 1. */
 const BIGINT_ID = /^[1-9][0-9]{0,18}$/;
@@ -90,4 +101,90 @@ export class RefreshRequestPipe implements PipeTransform<unknown, RefreshRequest
     if (request.force) throw new BadRequestException(HTTP_MESSAGES.forceWithStaleToken());
     return { staleToken };
   }
+}
+
+/** Validates the `:type` path parameter of the ticket routes: `jsapi` or `wx_card` (400 naming both otherwise). */
+@Injectable()
+export class TicketTypePipe implements PipeTransform<unknown, TicketType> {
+  transform(value: unknown): TicketType {
+    if (!isTicketType(value)) throw new BadRequestException(HTTP_MESSAGES.invalidTicketType());
+    return value;
+  }
+}
+
+/** What `POST /admin/accounts/:appId/jsapi-signature` was asked: the page, and optionally its nonceStr and timestamp. */
+export interface JsapiSignatureRequest {
+  url: string;
+  nonceStr?: string;
+  /** Seconds since the epoch. */
+  timestamp?: number;
+}
+
+/** A stand-in for a nonceStr left out (the service makes one up): only the given values are checked. */
+const ANY_NONCE = 'nonce';
+
+/**
+ * Validates the body of a signature request: `url` (an absolute http(s) URL),
+ * and when given `nonceStr` (plain, at most 64 characters) and `timestamp`
+ * (whole seconds, not milliseconds), by the library's own rules, so a bad
+ * value is a 400 that says what to send.
+ */
+@Injectable()
+export class JsapiSignatureRequestPipe implements PipeTransform<unknown, JsapiSignatureRequest> {
+  transform(body: unknown): JsapiSignatureRequest {
+    const { url, nonceStr, timestamp } = jsonObject(body, HTTP_MESSAGES.invalidJsapiSignatureBody());
+    const request: JsapiSignatureRequest = { url: requiredString('url', url, JSAPI_URL_MAX_LENGTH) };
+    if (nonceStr !== undefined && nonceStr !== null) request.nonceStr = nonceStr as string;
+    if (timestamp !== undefined && timestamp !== null) request.timestamp = timestamp as number;
+    const problem = jsapiInputProblem({
+      url: request.url,
+      nonceStr: request.nonceStr ?? ANY_NONCE,
+      timestamp: request.timestamp ?? 0,
+    });
+    if (problem) throw new BadRequestException(problem.message);
+    return request;
+  }
+}
+
+/**
+ * Validates the body of a signature check: `url`, `nonceStr`, `timestamp` and
+ * `signature`, all required, of the right types and sizes. Their meaning (a
+ * relative URL, a timestamp in milliseconds…) is the diagnosis' business: it
+ * names such a mistake in its answer.
+ */
+@Injectable()
+export class JsapiSignatureCheckPipe implements PipeTransform<unknown, JsapiSignatureInput> {
+  transform(body: unknown): JsapiSignatureInput {
+    const fields = jsonObject(body, HTTP_MESSAGES.invalidJsapiCheckBody());
+    const url = requiredString('url', fields.url, JSAPI_URL_MAX_LENGTH);
+    const nonceStr = requiredString('nonceStr', fields.nonceStr, JSAPI_FIELD_MAX_LENGTH);
+    const { timestamp } = fields;
+    if (timestamp === undefined || timestamp === null) {
+      throw new BadRequestException(HTTP_MESSAGES.jsapiFieldMissing('timestamp'));
+    }
+    const wholeNumber =
+      typeof timestamp === 'number'
+        ? Number.isSafeInteger(timestamp) && timestamp >= 0
+        : typeof timestamp === 'string' && /^\d{1,16}$/.test(timestamp);
+    if (!wholeNumber) throw new BadRequestException(HTTP_MESSAGES.jsapiTimestampInvalid());
+    const signature = requiredString('signature', fields.signature, JSAPI_FIELD_MAX_LENGTH);
+    return { url, nonceStr, timestamp: timestamp as number | string, signature };
+  }
+}
+
+/** A body that is a JSON object, or a 400 with `message`. */
+function jsonObject(body: unknown, message: string): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadRequestException(message);
+  return body as Record<string, unknown>;
+}
+
+/** A present, non-empty string of at most `max` characters, or a 400 naming the field. */
+function requiredString(field: string, value: unknown, max: number): string {
+  if (value === undefined || value === null)
+    throw new BadRequestException(HTTP_MESSAGES.jsapiFieldMissing(field));
+  if (typeof value !== 'string' || value === '' || value.length > max) {
+    throw new BadRequestException(HTTP_MESSAGES.jsapiFieldNotString(field, max));
+  }
+  return value;
 }

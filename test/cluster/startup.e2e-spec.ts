@@ -57,6 +57,7 @@ describe('replicas starting together', () => {
       'CreateAccessToken1763700000000',
       'CreateTokenFetchAttempt1763700000001',
       'LogFetchBeforeCall1764400000000',
+      'AddTickets1764900000000',
     ]);
   }, 60_000);
 });

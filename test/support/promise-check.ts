@@ -22,25 +22,27 @@ export interface BrokenPromise {
 }
 
 /**
- * Keeps every token handed to a client with its `expires_in`, and checks each
- * promise against the sandbox's own record of when the token stops working:
- * asking WeChat, not believing the server.
+ * Keeps every token (or ticket, with `kind: 'ticket'`) handed to a client
+ * with its `expires_in`, and checks each promise against the sandbox's own
+ * record of when it stops working: asking WeChat, not believing the server.
  */
 export class PromiseCheck {
   readonly received: ReceivedToken[] = [];
 
-  constructor(private readonly sandbox: WechatSandbox) {}
+  constructor(
+    private readonly sandbox: WechatSandbox,
+    private readonly kind: 'token' | 'ticket' = 'token',
+  ) {}
 
-  /** Records a WeChat-shaped answer (`{access_token, expires_in}` or an error); returns whether it held a token. */
+  /**
+   * Records a WeChat-shaped answer (`{access_token, expires_in}`, or
+   * `{ticket, expires_in}` for tickets, or an error); returns whether it held one.
+   */
   record(answer: unknown, from?: string): boolean {
-    const body = answer as { access_token?: unknown; expires_in?: unknown };
-    if (typeof body?.access_token !== 'string' || typeof body.expires_in !== 'number') return false;
-    this.received.push({
-      token: body.access_token,
-      expiresIn: body.expires_in,
-      receivedAt: this.sandbox.now(),
-      from,
-    });
+    const body = answer as { access_token?: unknown; ticket?: unknown; expires_in?: unknown };
+    const value = this.kind === 'ticket' ? body?.ticket : body?.access_token;
+    if (typeof value !== 'string' || typeof body.expires_in !== 'number') return false;
+    this.received.push({ token: value, expiresIn: body.expires_in, receivedAt: this.sandbox.now(), from });
     return true;
   }
 
@@ -53,7 +55,7 @@ export class PromiseCheck {
   broken(): BrokenPromise[] {
     const broken: BrokenPromise[] = [];
     for (const { token, expiresIn, receivedAt, from } of this.received) {
-      const life = this.sandbox.tokenLife(token);
+      const life = this.kind === 'ticket' ? this.sandbox.ticketLife(token) : this.sandbox.tokenLife(token);
       const end = life ? Math.min(life.diesAt, life.expiresAt) : -Infinity;
       if (end <= receivedAt) {
         broken.push({ from, kind: 'dead', byMs: receivedAt - end, expiresIn });

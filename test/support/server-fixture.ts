@@ -1,4 +1,4 @@
-import { WechatTokenService, type TokenMode } from 'nestjs-wechat-token';
+import { WechatTokenService, type TicketType, type TokenMode } from 'nestjs-wechat-token';
 import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,8 @@ export interface FixtureAccount {
   secret: string;
   /** Default `token`. */
   mode?: TokenMode;
+  /** The tickets the server keeps for it (its `:jsapi` / `:wx_card` flags). Default none. */
+  tickets?: TicketType[];
 }
 
 export interface ServerFixtureOptions {
@@ -55,8 +57,11 @@ export interface ServerFixture {
 }
 
 /** A random account, WeChat-shaped: `wx` + 16 hex appId, 32 hex secret. */
-export function fixtureAccount(mode: TokenMode = 'token'): Required<FixtureAccount> {
-  return { ...WechatSandbox.randomAccount(), mode };
+export function fixtureAccount(
+  mode: TokenMode = 'token',
+  tickets: TicketType[] = [],
+): Required<FixtureAccount> {
+  return { ...WechatSandbox.randomAccount(), mode, tickets };
 }
 
 /**
@@ -77,6 +82,7 @@ export function fixtureAccount(mode: TokenMode = 'token'): Required<FixtureAccou
 export async function startServerFixture(options: ServerFixtureOptions = {}): Promise<ServerFixture> {
   const accounts = (options.accounts ?? [fixtureAccount()]).map((account) => ({
     mode: 'token' as TokenMode,
+    tickets: [] as TicketType[],
     ...account,
   }));
   const sandbox = new WechatSandbox({
@@ -92,7 +98,9 @@ export async function startServerFixture(options: ServerFixtureOptions = {}): Pr
       HOST: '127.0.0.1',
       DATABASE_URL: databaseUrl,
       WECHAT_ACCOUNTS: accounts
-        .map(({ appId, secret, mode }) => `${appId}:${secret}${mode === 'stable' ? ':stable' : ''}`)
+        .map(({ appId, secret, mode, tickets }) =>
+          [appId, secret, ...(mode === 'stable' ? ['stable'] : []), ...tickets].join(':'),
+        )
         .join(','),
       WECHAT_API_BASE_URL: sandboxUrl,
       ADMIN_TOKEN: adminToken,
@@ -149,4 +157,27 @@ export async function fixtureTokens(fixture: Pick<ServerFixture, 'databaseUrl'>)
     'SELECT access_token FROM access_token ORDER BY id',
   );
   return rows.map((row) => row.access_token);
+}
+
+/** Every ticket in the fixture's database (all accounts and types, oldest first): what a leak check looks for. */
+export async function fixtureTickets(fixture: Pick<ServerFixture, 'databaseUrl'>): Promise<string[]> {
+  const rows = await queryDatabase<{ ticket: string }>(
+    fixture.databaseUrl,
+    'SELECT ticket FROM wechat_ticket ORDER BY id',
+  );
+  return rows.map((row) => row.ticket);
+}
+
+/** Waits until every ticket the fixture's accounts keep is held (fetched in the background after the token). */
+export async function waitForFirstTickets(fixture: ServerFixture): Promise<void> {
+  const service = fixture.app.get(WechatTokenService);
+  const deadline = Date.now() + 10_000;
+  for (const { appId, tickets } of fixture.accounts) {
+    for (const type of tickets) {
+      while (!(await service.ticketStatusOf(appId, type)).usable) {
+        if (Date.now() > deadline) throw new Error(`${appId} did not get its first ${type} ticket`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
 }

@@ -3,12 +3,19 @@ export { WechatTokenModule } from './core/wechat-token.module.js';
 export { WechatTokenService } from './core/wechat-token.service.js';
 export type {
   AccountStatus,
+  CredentialStatus,
+  JsapiSignature,
   LastError,
   RefreshAction,
   RefreshResult,
+  ServedTicket,
   ServedToken,
+  TicketRefreshResult,
+  TicketStatus,
   TokenRisk,
 } from './core/wechat-token.service.js';
+export { TICKET_TYPES, isTicketType } from './core/credential.js';
+export type { CredentialKind, TicketType } from './core/credential.js';
 export { WECHAT_TOKEN_OPTIONS } from './core/wechat-token.module-definition.js';
 export type { WechatTokenModuleExtras } from './core/wechat-token.module-definition.js';
 export { APP_ID_PATTERN, DEFAULT_OPTIONS, InvalidOptionsError } from './core/wechat-token.options.js';
@@ -20,7 +27,9 @@ export type {
   WechatTokenModuleOptions,
 } from './core/wechat-token.options.js';
 export {
+  InvalidTicketTypeError,
   RefreshRefusedError,
+  TicketNotConfiguredError,
   TokenStoreUnavailableError,
   TokenUnavailableError,
   UnknownAccountError,
@@ -32,10 +41,34 @@ export {
 export type { RefreshRefusalReason, SetupProblem } from './core/wechat-token.errors.js';
 export { AccessTokenEntity } from './core/access-token.entity.js';
 export { TokenFetchAttemptEntity } from './core/token-fetch-attempt.entity.js';
+export { WechatTicketEntity } from './core/wechat-ticket.entity.js';
 export { TOKEN_STORE, LockBusyError } from './core/token-store.js';
-export type { StoredToken, TokenSource, TokenStore } from './core/token-store.js';
+export type { StoredTicket, StoredToken, TokenSource, TokenStore } from './core/token-store.js';
 export { CLOCK } from './core/clock.js';
 export type { Clock } from './core/clock.js';
 export { isStaleTokenAnswer, STALE_TOKEN_ERRCODES } from './core/stale-token.js';
+/** WeChat's protocol: errcodes, errmsg texts (without the " rid: …" WeChat appends), the 40164 text naming an IP. */
+export {
+  invalidIpErrmsg,
+  JSSDK_INVALID_SIGNATURE,
+  WechatErrcode,
+  wechatErrmsg,
+  withRid,
+} from './core/wechat-protocol.js';
+/** JS-SDK signatures (`wx.config`) as pure functions: sign, check the inputs, diagnose a rejected one. */
+export {
+  diagnoseJsapiSignature,
+  jsapiInputProblem,
+  newNonceStr,
+  signJsapi,
+  urlWithoutFragment,
+} from './core/jsapi-signature.js';
+export type {
+  JsapiInputProblem,
+  JsapiSignatureDiagnosis,
+  JsapiSignatureInput,
+  JsapiSignatureMistake,
+  JsapiTickets,
+} from './core/jsapi-signature.js';
 export { mask } from './core/mask.js';
 export { WECHAT_TOKEN_MIGRATIONS } from './migrations/index.js';

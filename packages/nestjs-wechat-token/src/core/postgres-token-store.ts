@@ -2,15 +2,23 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
+  keyString,
+  type CredentialKey,
+  type CredentialKind,
+  type StoredCredential,
+  type TicketType,
+} from './credential.js';
+import {
   LockBusyError,
   type AttemptResult,
   type AttemptSummary,
+  type CredentialView,
   type FailedAttempt,
-  type LockedAccount,
+  type LockedCredential,
   type LoggedFetch,
   type NewAttempt,
-  type NewToken,
-  type TokenView,
+  type NewCredential,
+  type StoredTicket,
   type StoredToken,
   type TokenStore,
   type TokenWatch,
@@ -18,9 +26,15 @@ import {
 } from './token-store.js';
 import { WECHAT_TOKEN_DATA_SOURCE } from './wechat-token.module-definition.js';
 
-/** The NOTIFY channel on which a committed token row is announced, payload `<appId> <id>`. */
+/**
+ * The NOTIFY channel on which a committed row is announced: payload
+ * `<appId> <id>` for an access_token, `<appId> <id> <type>` for a ticket.
+ */
 export const TOKEN_CHANNEL = 'wechat_access_token';
-/** The NOTIFY channel on which a change of an account's fetch log is announced, payload `<appId>`. */
+/**
+ * The NOTIFY channel on which a change of a fetch log is announced: payload
+ * `<appId>` for the access_token's, `<appId> <type>` for a ticket's.
+ */
 export const FETCH_LOG_CHANNEL = 'wechat_token_fetch';
 /** First key of the two-key advisory lock, so our locks never clash with the host app's. */
 const LOCK_NAMESPACE = 0x5754_4b4e; // "WTKN"
@@ -31,19 +45,33 @@ export const LISTENER_PING = '/* wechat-token listener */ SELECT 1';
 /** SQLSTATE lock_not_available: lock_timeout expired. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
-const TOKEN_COLUMNS = `id, app_id, access_token, fetched_at, expires_at, source, mode, instance_id, reported_dead_at`;
-const FETCH_COLUMNS = `id, attempted_at, outcome, force_refresh, token_id`;
+/** The row columns of each table, under the names of `CredentialRow`. */
+const TOKEN_COLUMNS = `id, app_id, 'access_token' AS kind, access_token AS value, fetched_at, expires_at, source, mode, instance_id, reported_dead_at`;
+const TICKET_COLUMNS = `id, app_id, type AS kind, ticket AS value, fetched_at, expires_at, source, 'token' AS mode, instance_id, reported_dead_at`;
+/** The fetch log's columns; a call points at its row in `token_id` (tokens) or `ticket_id` (tickets). */
+const FETCH_COLUMNS = `id, attempted_at, outcome, force_refresh, COALESCE(token_id, ticket_id) AS token_id`;
 /** The most calls a view or `fetchesSince` reads: more than any sane window holds. */
 const FETCH_LIMIT = 50;
 
-interface TokenRow {
+/**
+ * Where a kind's rows live: `$1` is the appId, `$kind` the kind's parameter.
+ * The access_token's queries are the ones from before tickets existed.
+ */
+function rowsOf(kind: CredentialKind, kindParam: string): { columns: string; from: string } {
+  return kind === 'access_token'
+    ? { columns: TOKEN_COLUMNS, from: 'access_token WHERE app_id = $1' }
+    : { columns: TICKET_COLUMNS, from: `wechat_ticket WHERE app_id = $1 AND type = ${kindParam}` };
+}
+
+interface CredentialRow {
   id: string;
   app_id: string;
-  access_token: string;
+  kind: CredentialKind;
+  value: string;
   fetched_at: Date;
   expires_at: Date;
-  source: StoredToken['source'];
-  mode: StoredToken['mode'];
+  source: StoredCredential['source'];
+  mode: StoredCredential['mode'];
   instance_id: string | null;
   reported_dead_at: Date | null;
 }
@@ -66,11 +94,12 @@ function toFetch(row: FetchRow): LoggedFetch {
   };
 }
 
-function toToken(row: TokenRow): StoredToken {
+function toCredential(row: CredentialRow): StoredCredential {
   return {
     id: String(row.id),
     appId: row.app_id,
-    accessToken: row.access_token,
+    kind: row.kind,
+    value: row.value,
     fetchedAt: new Date(row.fetched_at),
     expiresAt: new Date(row.expires_at),
     source: row.source,
@@ -80,12 +109,20 @@ function toToken(row: TokenRow): StoredToken {
   };
 }
 
+/** The NOTIFY payloads of a credential (see the channels). */
+function rowPayload(key: CredentialKey, id: string): string {
+  return key.kind === 'access_token' ? `${key.appId} ${id}` : `${key.appId} ${id} ${key.kind}`;
+}
+function fetchLogPayload(key: CredentialKey): string {
+  return key.kind === 'access_token' ? key.appId : `${key.appId} ${key.kind}`;
+}
+
 /**
- * The default `TokenStore`: `access_token` and `token_fetch_attempt` in
- * Postgres, through the module's TypeORM DataSource (the `dataSource`
- * extra). The cluster lock is a transaction-level advisory lock (no session
- * locks: they break behind PgBouncer's transaction pooling), and new rows are
- * announced with NOTIFY.
+ * The default `TokenStore`: `access_token`, `wechat_ticket` and
+ * `token_fetch_attempt` in Postgres, through the module's TypeORM DataSource
+ * (the `dataSource` extra). The cluster lock is a transaction-level advisory
+ * lock per credential (no session locks: they break behind PgBouncer's
+ * transaction pooling), and new rows are announced with NOTIFY.
  */
 @Injectable()
 export class PostgresTokenStore implements TokenStore {
@@ -104,29 +141,30 @@ export class PostgresTokenStore implements TokenStore {
     await this.dataSource.query('SELECT 1');
   }
 
-  async views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]> {
+  async views(kind: CredentialKind, appIds: readonly string[], sinceMs: number): Promise<CredentialView[]> {
     if (appIds.length === 0) return [];
+    const { columns, from } = rowsOf(kind, '$3');
     // Per account: the newest row (one index probe), and the calls from a
     // little before it on, as JSON so one round trip serves every account.
-    const rows: (Partial<TokenRow> & { account: string; fetches: FetchRow[] | null })[] =
+    const rows: (Partial<CredentialRow> & { account: string; fetches: FetchRow[] | null })[] =
       await this.dataSource.query(
         `SELECT a.app_id AS account, t.*, f.fetches FROM unnest($1::varchar[]) AS a(app_id)
          LEFT JOIN LATERAL (
-           SELECT ${TOKEN_COLUMNS} FROM access_token
-           WHERE app_id = a.app_id ORDER BY id DESC LIMIT 1
+           SELECT ${columns} FROM ${from.replace('$1', 'a.app_id')} ORDER BY id DESC LIMIT 1
          ) t ON true
          LEFT JOIN LATERAL (
            SELECT json_agg(x ORDER BY x.attempted_at, x.id) AS fetches FROM (
              SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
-             WHERE app_id = a.app_id AND attempted_at > t.fetched_at - make_interval(secs => $2::float8 / 1000)
+             WHERE app_id = a.app_id AND kind = $3
+               AND attempted_at > t.fetched_at - make_interval(secs => $2::float8 / 1000)
              ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}
            ) x
          ) f ON true`,
-        [appIds, sinceMs],
+        [appIds, sinceMs, kind],
       );
     return rows.map((row) => ({
       appId: row.account,
-      token: row.id === null || row.id === undefined ? null : toToken(row as TokenRow),
+      token: row.id === null || row.id === undefined ? null : toCredential(row as CredentialRow),
       fetches: (row.fetches ?? []).map(toFetch),
     }));
   }
@@ -137,54 +175,74 @@ export class PostgresTokenStore implements TokenStore {
     const rows: { id: string }[] = await this.dataSource.query(
       `WITH logged AS (
          INSERT INTO token_fetch_attempt
-           (app_id, attempted_at, endpoint, force_refresh, source, instance_id)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+           (app_id, kind, attempted_at, endpoint, force_refresh, source, instance_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
        )
-       SELECT id, pg_notify($7, $1) FROM logged`,
+       SELECT id, pg_notify($8, $9) FROM logged`,
       [
         attempt.appId,
+        attempt.kind,
         attempt.attemptedAt,
         attempt.endpoint,
         attempt.forceRefresh,
         attempt.source,
         attempt.instanceId,
         FETCH_LOG_CHANNEL,
+        fetchLogPayload(attempt),
       ],
     );
     return String(rows[0].id);
   }
 
   async history(appId: string, limit: number, beforeId?: string): Promise<StoredToken[]> {
-    const rows: TokenRow[] = await this.dataSource.query(
-      `SELECT ${TOKEN_COLUMNS} FROM access_token
-       WHERE app_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-       ORDER BY id DESC LIMIT $3`,
-      [appId, beforeId ?? null, limit],
-    );
-    return rows.map(toToken);
+    const rows = await this.page('access_token', appId, limit, beforeId);
+    return rows.map(({ kind: _kind, value, ...row }) => ({ ...row, accessToken: value }));
   }
 
-  async attemptsSince(appId: string, since: Date): Promise<number> {
+  async ticketHistory(
+    appId: string,
+    type: TicketType,
+    limit: number,
+    beforeId?: string,
+  ): Promise<StoredTicket[]> {
+    const rows = await this.page(type, appId, limit, beforeId);
+    return rows.map(({ id, fetchedAt, expiresAt, source, instanceId, value }) => ({
+      id,
+      appId,
+      type,
+      ticket: value,
+      fetchedAt,
+      expiresAt,
+      source,
+      instanceId,
+    }));
+  }
+
+  async attemptsSince(key: CredentialKey, since: Date): Promise<number> {
     const rows: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM token_fetch_attempt WHERE app_id = $1 AND attempted_at >= $2`,
-      [appId, since],
+      `SELECT count(*)::int AS n FROM token_fetch_attempt WHERE app_id = $1 AND kind = $2 AND attempted_at >= $3`,
+      [key.appId, key.kind, since],
     );
     return rows[0].n;
   }
 
-  async withAccountLock<T>(
-    appId: string,
+  async withCredentialLock<T>(
+    key: CredentialKey,
     waitMs: number,
-    work: (account: LockedAccount) => Promise<T>,
+    work: (locked: LockedCredential) => Promise<T>,
   ): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [
         `${Math.max(1, Math.round(waitMs))}ms`,
       ]);
       try {
-        await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [LOCK_NAMESPACE, appId]);
+        // The access_token's key is its appId, the same lock as before tickets.
+        await manager.query(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, [
+          LOCK_NAMESPACE,
+          keyString(key.appId, key.kind),
+        ]);
       } catch (error) {
-        if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockBusyError(appId);
+        if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockBusyError(key.appId);
         throw error;
       }
       // A holder that stops answering (frozen process, network partition) would
@@ -195,7 +253,7 @@ export class PostgresTokenStore implements TokenStore {
         `SELECT set_config('lock_timeout', '0', true), set_config('idle_in_transaction_session_timeout', $1, true)`,
         [`${Math.max(1, Math.round(waitMs))}ms`],
       );
-      return work(new LockedPostgresAccount(manager, appId));
+      return work(new LockedPostgresCredential(manager, key));
     });
   }
 
@@ -205,6 +263,21 @@ export class PostgresTokenStore implements TokenStore {
     return listener;
   }
 
+  private async page(
+    kind: CredentialKind,
+    appId: string,
+    limit: number,
+    beforeId?: string,
+  ): Promise<StoredCredential[]> {
+    const { columns, from } = rowsOf(kind, '$4');
+    const rows: CredentialRow[] = await this.dataSource.query(
+      `SELECT ${columns} FROM ${from} AND ($2::bigint IS NULL OR id < $2::bigint)
+       ORDER BY id DESC LIMIT $3`,
+      kind === 'access_token' ? [appId, beforeId ?? null, limit] : [appId, beforeId ?? null, limit, kind],
+    );
+    return rows.map(toCredential);
+  }
+
   private pool(): pg.Pool {
     // The pg Pool behind TypeORM's Postgres driver: the listener borrows one
     // connection from it for as long as it listens.
@@ -212,19 +285,20 @@ export class PostgresTokenStore implements TokenStore {
   }
 }
 
-/** The store's operations inside one account's locked transaction. */
-class LockedPostgresAccount implements LockedAccount {
+/** The store's operations inside one credential's locked transaction. */
+class LockedPostgresCredential implements LockedCredential {
   constructor(
     private readonly manager: EntityManager,
-    private readonly appId: string,
+    private readonly key: CredentialKey,
   ) {}
 
-  async latest(): Promise<StoredToken | null> {
-    const rows: TokenRow[] = await this.manager.query(
-      `SELECT ${TOKEN_COLUMNS} FROM access_token WHERE app_id = $1 ORDER BY id DESC LIMIT 1`,
-      [this.appId],
+  async latest(): Promise<StoredCredential | null> {
+    const { columns, from } = rowsOf(this.key.kind, '$2');
+    const rows: CredentialRow[] = await this.manager.query(
+      `SELECT ${columns} FROM ${from} ORDER BY id DESC LIMIT 1`,
+      this.key.kind === 'access_token' ? [this.key.appId] : [this.key.appId, this.key.kind],
     );
-    return rows[0] ? toToken(rows[0]) : null;
+    return rows[0] ? toCredential(rows[0]) : null;
   }
 
   async summary(dayStart: Date, now: Date): Promise<AttemptSummary> {
@@ -244,17 +318,18 @@ class LockedPostgresAccount implements LockedAccount {
          max(attempted_at) FILTER (WHERE force_refresh AND endpoint = 'stable_token') AS last_stable_force_at,
          max(attempted_at) FILTER (WHERE source = 'override') AS last_override_at,
          max(attempted_at) FILTER (WHERE outcome IN ('ok', 'unchanged')) AS last_success_at
-       FROM token_fetch_attempt WHERE app_id = $1 AND attempted_at >= $3`,
-      [this.appId, dayStart, since],
+       FROM token_fetch_attempt WHERE app_id = $1 AND kind = $4 AND attempted_at >= $3`,
+      [this.key.appId, dayStart, since, this.key.kind],
     );
     const failures: (FailedAttempt & { total: number })[] = (
       await this.manager.query(
         `SELECT outcome, errcode, errmsg, attempted_at, count(*) OVER ()::int AS total
          FROM token_fetch_attempt
-         WHERE app_id = $1 AND attempted_at >= $2 AND attempted_at > COALESCE($3, '-infinity'::timestamptz)
+         WHERE app_id = $1 AND kind = $4 AND attempted_at >= $2
+           AND attempted_at > COALESCE($3, '-infinity'::timestamptz)
            AND (outcome IS NULL OR outcome NOT IN ('ok', 'unchanged'))
          ORDER BY attempted_at DESC, id DESC LIMIT 5`,
-        [this.appId, since, totals.last_success_at],
+        [this.key.appId, since, totals.last_success_at, this.key.kind],
       )
     ).map(
       (row: {
@@ -284,16 +359,17 @@ class LockedPostgresAccount implements LockedAccount {
   async fetchesSince(since: Date): Promise<LoggedFetch[]> {
     const rows: FetchRow[] = await this.manager.query(
       `SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
-       WHERE app_id = $1 AND attempted_at >= $2 ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}`,
-      [this.appId, since],
+       WHERE app_id = $1 AND kind = $3 AND attempted_at >= $2 ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}`,
+      [this.key.appId, since, this.key.kind],
     );
     return rows.map(toFetch);
   }
 
   async completeAttempt(attemptId: string, result: AttemptResult): Promise<void> {
+    const rowColumn = this.key.kind === 'access_token' ? 'token_id' : 'ticket_id';
     await this.manager.query(
       `UPDATE token_fetch_attempt
-       SET outcome = $2, errcode = $3, errmsg = $4, latency_ms = $5, token_id = $6
+       SET outcome = $2, errcode = $3, errmsg = $4, latency_ms = $5, ${rowColumn} = $6
        WHERE id = $1 AND app_id = $7`,
       [
         attemptId,
@@ -302,45 +378,68 @@ class LockedPostgresAccount implements LockedAccount {
         result.errmsg,
         Math.round(result.latencyMs),
         result.tokenId,
-        this.appId,
+        this.key.appId,
       ],
     );
     // Delivered when the transaction commits, never for a rolled-back result.
-    await this.manager.query(`SELECT pg_notify($1, $2)`, [FETCH_LOG_CHANNEL, this.appId]);
+    await this.notifyFetchLog();
   }
 
-  async markDead(tokenId: string): Promise<StoredToken> {
+  async markDead(id: string): Promise<StoredCredential> {
+    const table = this.key.kind === 'access_token' ? 'access_token' : 'wechat_ticket';
+    const { columns } = rowsOf(this.key.kind, '');
     // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count].
-    const rows: TokenRow[] = await this.manager.query(
+    const rows: CredentialRow[] = await this.manager.query(
       `WITH marked AS (
-         UPDATE access_token SET reported_dead_at = COALESCE(reported_dead_at, now())
-         WHERE id = $1 AND app_id = $2 RETURNING ${TOKEN_COLUMNS}
+         UPDATE ${table} SET reported_dead_at = COALESCE(reported_dead_at, now())
+         WHERE id = $1 AND app_id = $2 RETURNING *
        )
-       SELECT * FROM marked`,
-      [tokenId, this.appId],
+       SELECT ${columns} FROM marked`,
+      [id, this.key.appId],
     );
-    await this.manager.query(`SELECT pg_notify($1, $2)`, [FETCH_LOG_CHANNEL, this.appId]);
-    return toToken(rows[0]);
+    await this.notifyFetchLog();
+    return toCredential(rows[0]);
   }
 
-  async insertToken(token: Omit<NewToken, 'appId'>): Promise<StoredToken> {
-    const rows: TokenRow[] = await this.manager.query(
-      `INSERT INTO access_token (app_id, access_token, fetched_at, expires_at, source, mode, instance_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${TOKEN_COLUMNS}`,
-      [
-        this.appId,
-        token.accessToken,
-        token.fetchedAt,
-        token.expiresAt,
-        token.source,
-        token.mode,
-        token.instanceId,
-      ],
-    );
-    const stored = toToken(rows[0]);
+  async insert(credential: NewCredential): Promise<StoredCredential> {
+    const { appId, kind } = this.key;
+    const { columns } = rowsOf(kind, '');
+    const rows: CredentialRow[] =
+      kind === 'access_token'
+        ? await this.manager.query(
+            `INSERT INTO access_token (app_id, access_token, fetched_at, expires_at, source, mode, instance_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${columns}`,
+            [
+              appId,
+              credential.value,
+              credential.fetchedAt,
+              credential.expiresAt,
+              credential.source,
+              credential.mode,
+              credential.instanceId,
+            ],
+          )
+        : await this.manager.query(
+            `INSERT INTO wechat_ticket (app_id, type, ticket, fetched_at, expires_at, source, instance_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${columns}`,
+            [
+              appId,
+              kind,
+              credential.value,
+              credential.fetchedAt,
+              credential.expiresAt,
+              credential.source,
+              credential.instanceId,
+            ],
+          );
+    const stored = toCredential(rows[0]);
     // Delivered when the transaction commits, never for a rolled-back row.
-    await this.manager.query(`SELECT pg_notify($1, $2)`, [TOKEN_CHANNEL, `${stored.appId} ${stored.id}`]);
+    await this.manager.query(`SELECT pg_notify($1, $2)`, [TOKEN_CHANNEL, rowPayload(this.key, stored.id)]);
     return stored;
+  }
+
+  private async notifyFetchLog(): Promise<void> {
+    await this.manager.query(`SELECT pg_notify($1, $2)`, [FETCH_LOG_CHANNEL, fetchLogPayload(this.key)]);
   }
 }
 
@@ -402,10 +501,14 @@ class TokenListener implements TokenWatch {
       client = await this.pool.connect();
       client.on('notification', (message) => {
         if (!message.payload) return;
-        if (message.channel === FETCH_LOG_CHANNEL) return this.handlers.onFetchLog(message.payload);
+        if (message.channel === FETCH_LOG_CHANNEL) {
+          const [appId, kind] = message.payload.split(' ');
+          if (appId) this.handlers.onFetchLog({ appId, kind: parseKind(kind) });
+          return;
+        }
         if (message.channel !== TOKEN_CHANNEL) return;
-        const [appId, id] = message.payload.split(' ');
-        if (appId && id) this.handlers.onToken(appId, id);
+        const [appId, id, kind] = message.payload.split(' ');
+        if (appId && id) this.handlers.onToken({ appId, kind: parseKind(kind) }, id);
       });
       client.on('error', (error) => this.lost(client, error));
       const listeningFrom = Date.now();
@@ -463,4 +566,9 @@ class TokenListener implements TokenWatch {
     this.retryTimer.unref();
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, 10_000);
   }
+}
+
+/** The kind a payload names; none (as before tickets) is the access_token. */
+function parseKind(kind: string | undefined): CredentialKind {
+  return kind === 'jsapi' || kind === 'wx_card' ? kind : 'access_token';
 }

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { AttemptSummary, StoredToken } from './token-store.js';
+import type { CredentialKind, StoredCredential } from './credential.js';
+import { STALE_TOKEN_ERRCODES, WechatErrcode } from './wechat-protocol.js';
+import type { AttemptSummary } from './token-store.js';
 import type { TokenMode } from './wechat-token.options.js';
 
 /**
@@ -38,8 +40,11 @@ export function stableFraction(...parts: string[]): number {
   return digest.readUInt32BE(0) / 0x1_0000_0000;
 }
 
+/** What the schedule reads of a stored token or ticket. */
+type ScheduledRow = Pick<StoredCredential, 'id' | 'appId' | 'fetchedAt' | 'expiresAt' | 'mode'>;
+
 /** How long before expiry a token is refreshed: min(ahead, a quarter of its lifetime). */
-export function refreshLead(token: StoredToken, aheadSeconds: number, mode: TokenMode): number {
+export function refreshLead(token: ScheduledRow, aheadSeconds: number, mode: TokenMode): number {
   const lifetime = token.expiresAt.getTime() - token.fetchedAt.getTime();
   let lead = Math.min(aheadSeconds * SECOND, lifetime / 4);
   // A stable_token call earlier than WeChat's renew window hands back the same token.
@@ -54,7 +59,7 @@ export function refreshLead(token: StoredToken, aheadSeconds: number, mode: Toke
  * still holds. For stable tokens the jitter would land before WeChat's renew
  * window, so it moves the refresh later instead, inside the window.
  */
-export function plannedRefreshAt(token: StoredToken, aheadSeconds: number, mode: TokenMode): number {
+export function plannedRefreshAt(token: ScheduledRow, aheadSeconds: number, mode: TokenMode): number {
   const expiresAt = token.expiresAt.getTime();
   const lifetime = expiresAt - token.fetchedAt.getTime();
   const jitter = Math.min(MAX_JITTER_SECONDS * SECOND, lifetime / 20) * stableFraction(token.appId, token.id);
@@ -67,17 +72,23 @@ export function forceQuotaReserve(dailyQuota: number): number {
   return Math.min(50, Math.floor(dailyQuota / 10));
 }
 
-/** How a failed fetch is treated. */
-export type FailureClass = 'transient' | 'config' | 'quota' | 'refused_1h' | 'refused_24h' | 'force_limit';
+/**
+ * How a failed fetch is treated. `stale_token`: a ticket fetch whose
+ * access_token WeChat rejected; the token is reported and the ticket fetched
+ * once more with the new one, so only a repeat is held back.
+ */
+export type FailureClass =
+  'transient' | 'config' | 'quota' | 'refused_1h' | 'refused_24h' | 'force_limit' | 'stale_token';
 
 /** Classifies a failure by WeChat errcode (null: transport failure, treated as transient). */
-export function classifyFailure(errcode: number | null): FailureClass {
-  if (errcode === null || errcode === -1) return 'transient';
-  if (errcode === 45009) return 'quota';
+export function classifyFailure(errcode: number | null, kind: CredentialKind = 'access_token'): FailureClass {
+  if (errcode === null || errcode === WechatErrcode.SYSTEM_ERROR) return 'transient';
+  if (kind !== 'access_token' && STALE_TOKEN_ERRCODES.has(errcode)) return 'stale_token';
+  if (errcode === WechatErrcode.DAILY_QUOTA_REACHED) return 'quota';
   // A refused stable_token force_refresh: only the next force waits.
-  if (errcode === 45011) return 'force_limit';
-  if (errcode === 89507) return 'refused_1h';
-  if (errcode === 89506) return 'refused_24h';
+  if (errcode === WechatErrcode.MINUTE_QUOTA_REACHED) return 'force_limit';
+  if (errcode === WechatErrcode.ADMIN_REJECTED_1H) return 'refused_1h';
+  if (errcode === WechatErrcode.ADMIN_REJECTED_24H) return 'refused_24h';
   // 40164, 89501, 89503, 40013, 40125, 40001, 40243 and anything unknown:
   // retrying cannot fix them, so never a loop.
   return 'config';
@@ -95,6 +106,7 @@ export function nextAllowedFetch(
   nowMs: number,
   dailyQuota: number,
   forced: boolean,
+  kind: CredentialKind = 'access_token',
 ): { at: number; reason: 'quota' | 'backoff' } | null {
   const dayEnd = quotaDayStart(nowMs) + DAY;
   if (summary.attemptsToday >= dailyQuota) return { at: dayEnd, reason: 'quota' };
@@ -106,9 +118,8 @@ export function nextAllowedFetch(
   const last = summary.failuresSinceSuccess[0];
   if (!last) return null;
   const lastAt = last.attemptedAt.getTime();
-  const kind = classifyFailure(last.errcode);
   let delay: number;
-  switch (kind) {
+  switch (classifyFailure(last.errcode, kind)) {
     case 'quota':
       return lastAt >= quotaDayStart(nowMs) ? { at: dayEnd, reason: 'quota' } : null;
     case 'force_limit':
@@ -125,8 +136,11 @@ export function nextAllowedFetch(
       if (forced) return null;
       delay = CONFIG_RETRY_SECONDS * SECOND;
       break;
+    case 'stale_token':
     case 'transient': {
       if (forced) return null;
+      // The one retry of a ticket with a fresh access_token goes at once; a repeat backs off.
+      if (summary.failureCount < 2 && classifyFailure(last.errcode, kind) === 'stale_token') return null;
       const exponent = Math.min(summary.failureCount - 1, 20);
       const base = Math.min(TRANSIENT_BASE_SECONDS * 2 ** exponent, TRANSIENT_CAP_SECONDS) * SECOND;
       // Jitter in [base/2, base], alike on every replica for the same attempt.

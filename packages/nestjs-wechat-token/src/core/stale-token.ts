@@ -1,5 +1,6 @@
-/** WeChat errcodes that mean "this access_token is no good, get a new one". */
-export const STALE_TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);
+import { STALE_TOKEN_ERRCODES } from './wechat-protocol.js';
+
+export { STALE_TOKEN_ERRCODES };
 
 /**
  * The errcode a WeChat API answer carries, wherever it is: a plain JSON body,

@@ -1,9 +1,10 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { CredentialKind, FetchEndpoint } from './credential.js';
 import type { AttemptOutcome, TokenSource } from './token-store.js';
 
-/** A row of `token_fetch_attempt`: one call to WeChat's token API and what came of it. */
+/** A row of `token_fetch_attempt`: one call to WeChat's token or ticket API and what came of it. */
 @Entity({ name: 'token_fetch_attempt' })
-@Index('token_fetch_attempt_app_id_attempted_at_idx', ['appId', 'attemptedAt'])
+@Index('token_fetch_attempt_app_id_kind_attempted_at_idx', ['appId', 'kind', 'attemptedAt'])
 export class TokenFetchAttemptEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -14,8 +15,12 @@ export class TokenFetchAttemptEntity {
   @Column({ name: 'attempted_at', type: 'timestamptz' })
   attemptedAt!: Date;
 
+  /** What was fetched: the access_token, or a ticket type. */
+  @Column({ type: 'varchar', length: 16, default: 'access_token' })
+  kind!: CredentialKind;
+
   @Column({ type: 'varchar', length: 16 })
-  endpoint!: 'token' | 'stable_token';
+  endpoint!: FetchEndpoint;
 
   @Column({ name: 'force_refresh', type: 'boolean', default: false })
   forceRefresh!: boolean;
@@ -39,6 +44,11 @@ export class TokenFetchAttemptEntity {
   @Column({ name: 'instance_id', type: 'varchar', length: 128 })
   instanceId!: string;
 
+  /** The `access_token` row the call brought (access_token fetches). */
   @Column({ name: 'token_id', type: 'bigint', nullable: true })
   tokenId!: string | null;
+
+  /** The `wechat_ticket` row the call brought (ticket fetches). */
+  @Column({ name: 'ticket_id', type: 'bigint', nullable: true })
+  ticketId!: string | null;
 }

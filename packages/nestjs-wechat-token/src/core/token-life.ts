@@ -1,4 +1,5 @@
-import type { AttemptOutcome, LoggedFetch, StoredToken } from './token-store.js';
+import type { StoredCredential } from './credential.js';
+import type { AttemptOutcome, LoggedFetch } from './token-store.js';
 import type { TokenMode } from './wechat-token.options.js';
 
 /**
@@ -22,6 +23,9 @@ import type { TokenMode } from './wechat-token.options.js';
  *   replica), well before `U + overlap`, and promises T only up to then;
  * - after an unknown call and another one, stops serving T.
  */
+
+/** What the life rules read of a token or ticket row. */
+export type LifeRow = Pick<StoredCredential, 'id' | 'fetchedAt' | 'expiresAt' | 'reportedDeadAt'>;
 
 /** The times that bound what a call to WeChat can do. */
 export interface FetchTiming {
@@ -77,7 +81,7 @@ export function settledAt(fetches: readonly LoggedFetch[], timing: FetchTiming):
  * started after `token.fetchedAt - settleMs`, oldest first).
  */
 export function tokenLife(
-  token: StoredToken,
+  token: LifeRow,
   mode: TokenMode,
   fetches: readonly LoggedFetch[],
   timing: FetchTiming,
@@ -124,7 +128,7 @@ export function tokenLife(
  * call it has not heard of may have started after that.
  */
 export function promisedUntil(
-  token: StoredToken,
+  token: LifeRow,
   mode: TokenMode,
   life: TokenLife,
   refreshAtMs: number,
@@ -143,7 +147,7 @@ export function promisedUntil(
  * replica's call, and the time an answer takes to reach its client: 5% of the
  * overlap or the lifetime, from 0.25 to 15 s (15 s with WeChat's figures).
  */
-export function servedMarginMs(token: StoredToken, overlapMs: number): number {
+export function servedMarginMs(token: LifeRow, overlapMs: number): number {
   const lifetime = token.expiresAt.getTime() - token.fetchedAt.getTime();
   return Math.min(15_000, Math.max(250, Math.min(overlapMs, lifetime) / 20));
 }

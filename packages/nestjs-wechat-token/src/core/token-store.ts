@@ -1,3 +1,10 @@
+import type {
+  CredentialKey,
+  CredentialKind,
+  FetchEndpoint,
+  StoredCredential,
+  TicketType,
+} from './credential.js';
 import type { TokenMode } from './wechat-token.options.js';
 
 /**
@@ -7,7 +14,7 @@ import type { TokenMode } from './wechat-token.options.js';
  */
 export type TokenSource = 'startup' | 'schedule' | 'forced' | 'stale_report' | 'on_demand' | 'override';
 
-/** One row of `access_token`: a token as WeChat issued it. */
+/** One row of `access_token`: a token as WeChat issued it (the history API's shape). */
 export interface StoredToken {
   /** Row id (bigint as a string); ids grow with every insert, so a larger id is newer. */
   id: string;
@@ -22,8 +29,20 @@ export interface StoredToken {
   reportedDeadAt: Date | null;
 }
 
+/** One row of `wechat_ticket`: a ticket as WeChat issued it (the history API's shape). */
+export interface StoredTicket {
+  id: string;
+  appId: string;
+  type: TicketType;
+  ticket: string;
+  fetchedAt: Date;
+  expiresAt: Date;
+  source: TokenSource;
+  instanceId: string | null;
+}
+
 /**
- * What a token fetch came to. `unchanged`: stable_token handed back the token
+ * What a fetch came to. `unchanged`: stable_token handed back the token
  * we hold. `not_sent`: given up before anything reached WeChat. `timeout`,
  * `network`, `http` and `body` leave it unknown whether WeChat issued a token.
  */
@@ -33,7 +52,8 @@ export type AttemptOutcome =
 /** A call to WeChat as logged before it is made. */
 export interface NewAttempt {
   appId: string;
-  endpoint: 'token' | 'stable_token';
+  kind: CredentialKind;
+  endpoint: FetchEndpoint;
   forceRefresh: boolean;
   source: TokenSource;
   attemptedAt: Date;
@@ -46,6 +66,7 @@ export interface AttemptResult {
   errcode: number | null;
   errmsg: string | null;
   latencyMs: number;
+  /** The row the call brought (`access_token` or `wechat_ticket`, by kind). */
   tokenId: string | null;
 }
 
@@ -66,12 +87,12 @@ export interface LoggedFetch {
 }
 
 /**
- * An account's newest token and the calls to WeChat around and after it:
- * what every replica needs to decide how long that token may be promised.
+ * A credential's newest row and the calls to WeChat around and after it:
+ * what every replica needs to decide how long it may be promised.
  */
-export interface TokenView {
+export interface CredentialView {
   appId: string;
-  token: StoredToken | null;
+  token: StoredCredential | null;
   /** Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest first. Empty without a token. */
   fetches: LoggedFetch[];
 }
@@ -101,23 +122,23 @@ export interface AttemptSummary {
   failureCount: number;
 }
 
-/** A row to insert into `access_token`. */
-export type NewToken = Omit<StoredToken, 'id' | 'reportedDeadAt'>;
+/** A row to insert into `access_token` or `wechat_ticket`. */
+export type NewCredential = Omit<StoredCredential, 'id' | 'reportedDeadAt' | 'appId' | 'kind'>;
 
-/** What the refresher may do while it holds an account's cluster-wide lock. */
-export interface LockedAccount {
-  /** The account's newest token row, read inside the lock. */
-  latest(): Promise<StoredToken | null>;
+/** What the refresher may do while it holds a credential's cluster-wide lock. */
+export interface LockedCredential {
+  /** The credential's newest row, read inside the lock. */
+  latest(): Promise<StoredCredential | null>;
   /** The account's fetch log summed up; `dayStart` starts the quota day, `now` is the cluster clock. */
   summary(dayStart: Date, now: Date): Promise<AttemptSummary>;
   /** Calls to WeChat started at or after `since`, oldest first (at most a few dozen). */
   fetchesSince(since: Date): Promise<LoggedFetch[]>;
   /** Records the result of a call logged with `TokenStore.logAttempt` (committed with the lock's transaction). */
   completeAttempt(attemptId: string, result: AttemptResult): Promise<void>;
-  /** Marks a token as rejected by WeChat; returns the row as it is now. */
-  markDead(tokenId: string): Promise<StoredToken>;
-  /** Inserts a token row; other replicas are told once the lock's transaction commits. */
-  insertToken(token: Omit<NewToken, 'appId'>): Promise<StoredToken>;
+  /** Marks a row as rejected by WeChat; returns the row as it is now. */
+  markDead(id: string): Promise<StoredCredential>;
+  /** Inserts a row; other replicas are told once the lock's transaction commits. */
+  insert(credential: NewCredential): Promise<StoredCredential>;
 }
 
 /** A live subscription to other replicas' new tokens. */
@@ -136,10 +157,10 @@ export interface TokenWatch {
 
 /** Callbacks of `TokenStore.watch()`. */
 export interface TokenWatchHandlers {
-  /** A token row was committed (by any replica). Only a hint: re-read the row. */
-  onToken(appId: string, id: string): void;
-  /** The fetch log of an account changed (a call logged or completed, a token marked dead). */
-  onFetchLog(appId: string): void;
+  /** A credential row was committed (by any replica). Only a hint: re-read the row. */
+  onToken(key: CredentialKey, id: string): void;
+  /** The fetch log of a credential changed (a call logged or completed, a row marked dead). */
+  onFetchLog(key: CredentialKey): void;
   /** The listening connection was (re)established: notifications may have been missed. */
   onConnected(): void;
   /** The listening connection failed; it is retried. */
@@ -147,18 +168,18 @@ export interface TokenWatchHandlers {
 }
 
 /**
- * Where tokens and the fetch log live, and the cluster-wide lock. The
- * Postgres store is the default; a fake implements it in unit tests.
+ * Where tokens, tickets and the fetch log live, and the cluster-wide locks.
+ * The Postgres store is the default; a fake implements it in unit tests.
  */
 export interface TokenStore {
   /** The database's current time, in ms (the cluster's one clock). */
   databaseTime(): Promise<number>;
   /**
-   * Each account's newest token with the calls to WeChat started after
-   * `token.fetchedAt - sinceMs` (a call started a little before the token's own
-   * may still have reached WeChat after it).
+   * Each account's newest credential of `kind` with the calls to WeChat for
+   * it started after `fetchedAt - sinceMs` (a call started a little before
+   * the row's own may still have reached WeChat after it).
    */
-  views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]>;
+  views(kind: CredentialKind, appIds: readonly string[], sinceMs: number): Promise<CredentialView[]>;
   /**
    * Logs a call to WeChat before it is made, committed at once on its own
    * (not in the lock's transaction): if the caller dies, the row stays,
@@ -167,15 +188,21 @@ export interface TokenStore {
   logAttempt(attempt: NewAttempt): Promise<string>;
   /** Token rows of an account, newest first, ids below `beforeId` when given. */
   history(appId: string, limit: number, beforeId?: string): Promise<StoredToken[]>;
-  /** Calls to WeChat since `since` (the fetch log). */
-  attemptsSince(appId: string, since: Date): Promise<number>;
+  /** Ticket rows of an account and type, newest first, ids below `beforeId` when given. */
+  ticketHistory(appId: string, type: TicketType, limit: number, beforeId?: string): Promise<StoredTicket[]>;
+  /** Calls to WeChat for a credential since `since` (the fetch log). */
+  attemptsSince(key: CredentialKey, since: Date): Promise<number>;
   /**
-   * Runs `work` holding the account's cluster-wide lock (a transaction-level
-   * advisory lock), committing after it. Waits at most `waitMs` for the lock,
-   * then throws `LockBusyError` without running `work`.
+   * Runs `work` holding the credential's cluster-wide lock (a
+   * transaction-level advisory lock), committing after it. Waits at most
+   * `waitMs` for the lock, then throws `LockBusyError` without running `work`.
    */
-  withAccountLock<T>(appId: string, waitMs: number, work: (account: LockedAccount) => Promise<T>): Promise<T>;
-  /** Subscribes to new token rows from every replica. */
+  withCredentialLock<T>(
+    key: CredentialKey,
+    waitMs: number,
+    work: (locked: LockedCredential) => Promise<T>,
+  ): Promise<T>;
+  /** Subscribes to new rows and fetch-log changes from every replica. */
   watch(handlers: TokenWatchHandlers): Promise<TokenWatch>;
   /** Whether the database answers. */
   ping(): Promise<void>;
@@ -184,7 +211,7 @@ export interface TokenStore {
 /** Injection token of the `TokenStore`. */
 export const TOKEN_STORE = Symbol('WECHAT_TOKEN_STORE');
 
-/** The account's lock could not be taken in time: another replica holds it. */
+/** The credential's lock could not be taken in time: another replica holds it. */
 export class LockBusyError extends Error {
   constructor(readonly appId: string) {
     super(`lock of ${appId} is busy`);

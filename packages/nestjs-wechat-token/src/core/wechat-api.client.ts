@@ -2,8 +2,9 @@ import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable } from '@nestjs/common';
 import { isAxiosError } from 'axios';
 import { firstValueFrom } from 'rxjs';
+import type { FetchedCredential, TicketType } from './credential.js';
 import { MESSAGES } from './messages.js';
-import { STALE_TOKEN_ERRCODES } from './stale-token.js';
+import { STALE_TOKEN_ERRCODES } from './wechat-protocol.js';
 import { WechatApiError, WechatTransportError } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
@@ -31,7 +32,7 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Calls WeChat's token endpoints. Every failure comes out as a
+ * Calls WeChat's token and ticket endpoints. Every failure comes out as a
  * `WechatApiError` (an errcode) or a `WechatTransportError` (anything else),
  * built here so that the request URL, which carries the secret, never reaches
  * an error message or a log line.
@@ -67,6 +68,14 @@ export class WechatApiClient {
     });
   }
 
+  /** `GET /cgi-bin/ticket/getticket` with the account's access_token. */
+  fetchTicket(accessToken: string, type: TicketType): Promise<FetchedCredential> {
+    const url = new URL('/cgi-bin/ticket/getticket', this.options.apiBaseUrl);
+    url.searchParams.set('access_token', accessToken);
+    url.searchParams.set('type', type);
+    return this.call({ method: 'GET', url: url.toString() }, 'ticket');
+  }
+
   /**
    * Asks WeChat whether `accessToken` works, with the cheapest call that
    * needs one (`GET /cgi-bin/get_api_domain_ip`). Never throws.
@@ -86,18 +95,22 @@ export class WechatApiClient {
     return { verdict: 'unknown', detail: `WeChat answered errcode ${String(errcode)}` };
   }
 
-  private async call(request: {
-    method: 'GET' | 'POST';
-    url: string;
-    data?: unknown;
-  }): Promise<FetchedToken> {
+  private call(request: { method: 'GET' | 'POST'; url: string; data?: unknown }): Promise<FetchedToken>;
+  private call(
+    request: { method: 'GET' | 'POST'; url: string; data?: unknown },
+    field: 'ticket',
+  ): Promise<FetchedCredential>;
+  private async call(
+    request: { method: 'GET' | 'POST'; url: string; data?: unknown },
+    field: 'access_token' | 'ticket' = 'access_token',
+  ): Promise<FetchedToken | FetchedCredential> {
     let body: string;
     try {
       body = await this.send(request);
     } catch (error) {
       throw toTransportError(error, this.options.httpTimeoutMs);
     }
-    return parseTokenBody(body);
+    return field === 'ticket' ? parseCredentialBody(body, 'ticket') : parseTokenBody(body);
   }
 
   /** One HTTP call with the hard timeout; the body as text. Errors are raw: callers turn them into ours. */
@@ -121,29 +134,38 @@ export class WechatApiClient {
   }
 }
 
-/** Validates WeChat's answer: an errcode becomes a `WechatApiError`, anything but a valid token a transport error. */
+/** Validates WeChat's token answer: an errcode becomes a `WechatApiError`, anything but a valid token a transport error. */
 export function parseTokenBody(raw: unknown): FetchedToken {
+  const { value, expiresIn } = parseCredentialBody(raw, 'access_token');
+  return { accessToken: value, expiresIn };
+}
+
+/** Validates WeChat's answer carrying `field` (`access_token` or `ticket`) and `expires_in`. */
+export function parseCredentialBody(raw: unknown, field: 'access_token' | 'ticket'): FetchedCredential {
   let body: unknown;
   try {
     body = typeof raw === 'string' ? JSON.parse(raw) : raw;
   } catch {
-    throw new WechatTransportError('body', MESSAGES.badUpstreamBody('not JSON'));
+    throw new WechatTransportError('body', MESSAGES.badUpstreamBody('not JSON', field));
   }
   if (typeof body !== 'object' || body === null) {
-    throw new WechatTransportError('body', MESSAGES.badUpstreamBody('not a JSON object'));
+    throw new WechatTransportError('body', MESSAGES.badUpstreamBody('not a JSON object', field));
   }
   const record = body as Record<string, unknown>;
   if (typeof record.errcode === 'number' && record.errcode !== 0) {
     throw new WechatApiError(record.errcode, typeof record.errmsg === 'string' ? record.errmsg : '');
   }
-  const { access_token: accessToken, expires_in: expiresIn } = record;
-  if (typeof accessToken !== 'string' || accessToken.length === 0) {
-    throw new WechatTransportError('body', MESSAGES.badUpstreamBody('access_token missing or empty'));
+  const { [field]: value, expires_in: expiresIn } = record;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new WechatTransportError('body', MESSAGES.badUpstreamBody(`${field} missing or empty`, field));
   }
   if (typeof expiresIn !== 'number' || !Number.isInteger(expiresIn) || expiresIn <= 0) {
-    throw new WechatTransportError('body', MESSAGES.badUpstreamBody('expires_in is not a positive integer'));
+    throw new WechatTransportError(
+      'body',
+      MESSAGES.badUpstreamBody('expires_in is not a positive integer', field),
+    );
   }
-  return { accessToken, expiresIn };
+  return { value, expiresIn };
 }
 
 function toTransportError(error: unknown, timeoutMs: number): WechatTransportError {

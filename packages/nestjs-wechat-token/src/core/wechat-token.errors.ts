@@ -1,4 +1,6 @@
-import { MESSAGES, transportHint, wechatErrorHint, type TransportFailure } from './messages.js';
+import type { CredentialKind } from './credential.js';
+import { MESSAGES } from './messages.js';
+import { transportHint, wechatErrorHint, type TransportFailure } from './wechat-protocol.js';
 
 /** Base class of the module's errors: a stable `code` to branch on. */
 export abstract class WechatTokenError extends Error {
@@ -47,7 +49,7 @@ export class WechatTransportError extends WechatTokenError {
   }
 }
 
-/** No usable token for the account: never fetched, or expired while fetches failed. */
+/** No usable token (or ticket) for the account: never fetched, or expired while fetches failed. */
 export class TokenUnavailableError extends WechatTokenError {
   readonly code = 'TOKEN_UNAVAILABLE';
   constructor(
@@ -56,13 +58,35 @@ export class TokenUnavailableError extends WechatTokenError {
     readonly lastError?: { errcode: number; errmsg: string; hint: string },
     /** What stopped the fetch now (e.g. the database is down), if not WeChat. */
     readonly reason?: string,
+    /** What is missing: the access_token or a ticket type. */
+    readonly kind: CredentialKind = 'access_token',
   ) {
     super(
       MESSAGES.tokenUnavailable(
         appId,
         reason ?? (lastError ? `${lastError.errmsg} ${lastError.hint}` : undefined),
+        kind,
       ),
     );
+  }
+}
+
+/** A ticket type that is neither `jsapi` nor `wx_card`. */
+export class InvalidTicketTypeError extends WechatTokenError {
+  readonly code = 'INVALID_TICKET_TYPE';
+  constructor(readonly type: string) {
+    super(MESSAGES.unknownTicketType(type));
+  }
+}
+
+/** The account does not keep this ticket type (its `tickets` do not list it): nothing is fetched. */
+export class TicketNotConfiguredError extends WechatTokenError {
+  readonly code = 'TICKET_NOT_CONFIGURED';
+  constructor(
+    readonly appId: string,
+    readonly type: string,
+  ) {
+    super(MESSAGES.ticketNotConfigured(appId, type));
   }
 }
 
@@ -126,4 +150,14 @@ export class WechatTokenSetupError extends WechatTokenError {
   ) {
     super(message);
   }
+}
+
+/**
+ * An error's message, safe for a log line: the module's own errors never
+ * carry secrets; any other is cut short (a driver's message may quote SQL).
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof WechatTokenError) return error.message;
+  if (error instanceof Error) return error.message.slice(0, 200);
+  return String(error);
 }

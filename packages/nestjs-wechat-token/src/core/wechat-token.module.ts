@@ -2,10 +2,11 @@ import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { CLOCK, ClusterClock } from './clock.js';
+import { CredentialEngine } from './credential-engine.js';
+import { CredentialRefresher } from './credential-refresher.js';
 import { PostgresTokenStore } from './postgres-token-store.js';
 import { RefreshScheduler } from './refresh.scheduler.js';
 import { SetupCheck } from './setup-check.js';
-import { TokenRefresher } from './token-refresher.js';
 import { TOKEN_STORE } from './token-store.js';
 import { WechatApiClient } from './wechat-api.client.js';
 import {
@@ -17,8 +18,9 @@ import { resolveOptions, type WechatTokenModuleOptions } from './wechat-token.op
 import { WechatTokenService } from './wechat-token.service.js';
 
 /**
- * Keeps the access_tokens of WeChat accounts: fetched once for the whole
- * cluster, stored in Postgres, refreshed ahead of expiry. Needs a TypeORM
+ * Keeps the access_tokens (and jsapi / wx_card tickets) of WeChat accounts:
+ * fetched once for the whole cluster, stored in Postgres, refreshed ahead of
+ * expiry. Needs a TypeORM
  * Postgres DataSource (the default one, or the one named by the `dataSource`
  * extra) with the migrations of `WECHAT_TOKEN_MIGRATIONS` run, and
  * `ScheduleModule.forRoot()` in the app: the app's start fails with a message
@@ -37,7 +39,8 @@ import { WechatTokenService } from './wechat-token.service.js';
     { provide: CLOCK, useClass: ClusterClock },
     { provide: TOKEN_STORE, useClass: PostgresTokenStore },
     WechatApiClient,
-    TokenRefresher,
+    CredentialRefresher,
+    CredentialEngine,
     WechatTokenService,
     RefreshScheduler,
     SetupCheck,

@@ -1,3 +1,5 @@
+import { isTicketType, TICKET_TYPES, type TicketType } from './credential.js';
+
 /** How an account fetches its token from WeChat. */
 export type TokenMode = 'token' | 'stable';
 
@@ -12,6 +14,12 @@ export interface WechatAccount {
    * `POST /cgi-bin/stable_token`, which WeChat now recommends.
    */
   mode?: TokenMode | undefined;
+  /**
+   * The tickets the center keeps for this account (`jsapi` for the JS-SDK,
+   * `wx_card` for card pages), fetched with its access_token. Default: the
+   * module's `tickets` option.
+   */
+  tickets?: readonly TicketType[] | undefined;
 }
 
 /**
@@ -22,6 +30,8 @@ export interface WechatAccount {
 export interface WechatTokenModuleOptions {
   /** The accounts whose tokens this module keeps. At least one. */
   accounts: WechatAccount[];
+  /** The tickets kept for every account that does not list its own (`WechatAccount.tickets`). Default none. */
+  tickets?: readonly TicketType[] | undefined;
   /** Where WeChat's API is. Default `https://api.weixin.qq.com`. */
   apiBaseUrl?: string | undefined;
   /** Six-field cron of the refresh check. Default every 30 s: `*\/30 * * * * *`. */
@@ -70,7 +80,9 @@ type Resolved<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 export type ResolvedWechatAccount = Resolved<WechatAccount>;
 
 /** Options after defaults are applied: what the module's classes read. */
-export interface ResolvedWechatTokenOptions extends Resolved<Omit<WechatTokenModuleOptions, 'accounts'>> {
+export interface ResolvedWechatTokenOptions extends Resolved<
+  Omit<WechatTokenModuleOptions, 'accounts' | 'tickets'>
+> {
   accounts: ResolvedWechatAccount[];
 }
 
@@ -109,6 +121,7 @@ export function resolveOptions(
     throw new InvalidOptionsError('`accounts` must list at least one account.');
   }
   const seen = new Set<string>();
+  const defaultTickets = checkTickets(options.tickets, '`tickets`');
   const accounts = options.accounts.map((account, index) => {
     if (!account?.appId || typeof account.appId !== 'string') {
       throw new InvalidOptionsError(`accounts[${index}] has no appId.`);
@@ -129,12 +142,14 @@ export function resolveOptions(
         `account ${account.appId} has mode "${String(mode)}"; use "token" or "stable".`,
       );
     }
-    return { appId: account.appId, secret: account.secret, mode };
+    const tickets = checkTickets(account.tickets, `account ${account.appId}'s \`tickets\``) ?? defaultTickets;
+    return { appId: account.appId, secret: account.secret, mode, tickets: tickets ?? [] };
   });
+  const { tickets: _tickets, ...rest } = withoutUndefined(options);
   const resolved: ResolvedWechatTokenOptions = {
     ...DEFAULT_OPTIONS,
     instanceId,
-    ...withoutUndefined(options),
+    ...rest,
     accounts,
   };
   for (const key of [
@@ -160,4 +175,19 @@ export function resolveOptions(
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A ticket list, checked and without repeats, in `TICKET_TYPES` order; undefined when not given. */
+function checkTickets(tickets: readonly unknown[] | undefined, name: string): TicketType[] | undefined {
+  if (tickets === undefined) return undefined;
+  if (!Array.isArray(tickets))
+    throw new InvalidOptionsError(`${name} must be an array like ['jsapi', 'wx_card'].`);
+  for (const type of tickets) {
+    if (!isTicketType(type)) {
+      throw new InvalidOptionsError(
+        `${name} has "${String(type).slice(0, 32)}"; the ticket types are ${TICKET_TYPES.map((t) => `"${t}"`).join(' and ')}.`,
+      );
+    }
+  }
+  return TICKET_TYPES.filter((type) => tickets.includes(type));
 }

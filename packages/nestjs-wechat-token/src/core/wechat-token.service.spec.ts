@@ -1,16 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Clock } from './clock.js';
-import { TokenRefresher } from './token-refresher.js';
+import type { CredentialKey, CredentialKind, StoredCredential } from './credential.js';
+import { CredentialEngine } from './credential-engine.js';
+import { CredentialRefresher } from './credential-refresher.js';
 import {
   LockBusyError,
   type AttemptResult,
   type AttemptSummary,
-  type LockedAccount,
+  type CredentialView,
+  type LockedCredential,
   type LoggedFetch,
   type NewAttempt,
   type StoredToken,
   type TokenStore,
-  type TokenView,
   type TokenWatchHandlers,
 } from './token-store.js';
 import type { FetchedToken, TokenCheck, WechatApiClient } from './wechat-api.client.js';
@@ -22,7 +24,13 @@ import {
 import { InvalidOptionsError, resolveOptions } from './wechat-token.options.js';
 import { WechatTokenService } from './wechat-token.service.js';
 
-/** An in-memory TokenStore: a promise chain per account stands in for the advisory lock. */
+/** A token row as the engine reads it. */
+function asCredential(token: StoredToken): StoredCredential {
+  const { accessToken, ...rest } = token;
+  return { ...rest, kind: 'access_token', value: accessToken };
+}
+
+/** An in-memory TokenStore of access_tokens: a promise chain per account stands in for the advisory lock. */
 class FakeStore implements TokenStore {
   tokens: StoredToken[] = [];
   attempts: (NewAttempt & Partial<AttemptResult> & { id: string })[] = [];
@@ -41,12 +49,12 @@ class FakeStore implements TokenStore {
   async ping() {
     this.check();
   }
-  async views(appIds: readonly string[], sinceMs: number): Promise<TokenView[]> {
+  async views(_kind: CredentialKind, appIds: readonly string[], sinceMs: number): Promise<CredentialView[]> {
     this.check();
     return appIds.map((appId) => {
       const token = this.tokens.filter((t) => t.appId === appId).at(-1) ?? null;
       const since = token ? token.fetchedAt.getTime() - sinceMs : Infinity;
-      return { appId, token, fetches: this.fetches(appId, since) };
+      return { appId, token: token && asCredential(token), fetches: this.fetches(appId, since) };
     });
   }
   async logAttempt(attempt: NewAttempt): Promise<string> {
@@ -69,6 +77,9 @@ class FakeStore implements TokenStore {
   async history() {
     return [];
   }
+  async ticketHistory() {
+    return [];
+  }
   async attemptsSince() {
     return this.attempts.length;
   }
@@ -82,10 +93,10 @@ class FakeStore implements TokenStore {
       close: async () => undefined,
     };
   }
-  withAccountLock<T>(
-    appId: string,
+  withCredentialLock<T>(
+    { appId }: CredentialKey,
     _waitMs: number,
-    work: (account: LockedAccount) => Promise<T>,
+    work: (locked: LockedCredential) => Promise<T>,
   ): Promise<T> {
     this.check();
     if (this.lockBusy) return Promise.reject(new LockBusyError(appId));
@@ -97,9 +108,12 @@ class FakeStore implements TokenStore {
     );
     return run;
   }
-  private locked(appId: string): LockedAccount {
+  private locked(appId: string): LockedCredential {
     return {
-      latest: async () => this.tokens.filter((t) => t.appId === appId).at(-1) ?? null,
+      latest: async () => {
+        const latest = this.tokens.filter((t) => t.appId === appId).at(-1);
+        return latest ? asCredential(latest) : null;
+      },
       fetchesSince: async (since) => this.fetches(appId, since.getTime() - 1),
       completeAttempt: async (id, result) => {
         Object.assign(
@@ -110,7 +124,7 @@ class FakeStore implements TokenStore {
       markDead: async (tokenId) => {
         const token = this.tokens.find((t) => t.id === tokenId)!;
         token.reportedDeadAt = new Date();
-        return token;
+        return asCredential(token);
       },
       summary: async (): Promise<AttemptSummary> => ({
         attemptsToday: this.attempts.length,
@@ -120,10 +134,16 @@ class FakeStore implements TokenStore {
         failuresSinceSuccess: [],
         failureCount: 0,
       }),
-      insertToken: async (token) => {
-        const stored = { ...token, appId, id: String(this.tokens.length + 1), reportedDeadAt: null };
+      insert: async ({ value, ...row }) => {
+        const stored = {
+          ...row,
+          accessToken: value,
+          appId,
+          id: String(this.tokens.length + 1),
+          reportedDeadAt: null,
+        };
         this.tokens.push(stored);
-        return stored;
+        return asCredential(stored);
       },
     };
   }
@@ -157,8 +177,9 @@ function setup(appIds = ['wx0000000000000001']) {
   );
   const store = new FakeStore();
   const api = new FakeApi();
-  const refresher = new TokenRefresher(store, api as unknown as WechatApiClient, clock, options);
-  const service = new WechatTokenService(options, store, clock, refresher, api as unknown as WechatApiClient);
+  const refresher = new CredentialRefresher(store, clock, options);
+  const engine = new CredentialEngine(options, store, clock, refresher);
+  const service = new WechatTokenService(options, store, clock, engine, api as unknown as WechatApiClient);
   return { service, store, api, clock };
 }
 
@@ -238,7 +259,7 @@ describe('WechatTokenService (fake store)', () => {
     await service.onApplicationBootstrap();
     const mine = await service.getAccessToken();
     store.tokens.push({ ...store.tokens[0], id: '2', accessToken: 'from-another-replica-0000000000' });
-    store.handlers!.onToken('wx0000000000000001', '2');
+    store.handlers!.onToken({ appId: 'wx0000000000000001', kind: 'access_token' }, '2');
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await service.getAccessToken()).not.toBe(mine);
     expect(await service.getAccessToken()).toBe('from-another-replica-0000000000');

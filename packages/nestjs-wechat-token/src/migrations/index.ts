@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { CreateAccessToken1763700000000 } from './1763700000000-CreateAccessToken.js';
 import { CreateTokenFetchAttempt1763700000001 } from './1763700000001-CreateTokenFetchAttempt.js';
 import { LogFetchBeforeCall1764400000000 } from './1764400000000-LogFetchBeforeCall.js';
+import { AddTickets1764900000000 } from './1764900000000-AddTickets.js';
 
 /**
  * The module's migrations, oldest first. A host app that owns its TypeORM
@@ -11,4 +12,5 @@ export const WECHAT_TOKEN_MIGRATIONS: Array<new () => MigrationInterface> = [
   CreateAccessToken1763700000000,
   CreateTokenFetchAttempt1763700000001,
   LogFetchBeforeCall1764400000000,
+  AddTickets1764900000000,
 ];

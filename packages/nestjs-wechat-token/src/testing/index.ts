@@ -7,6 +7,13 @@
  * // ...
  * await sandbox.stop();
  * ```
+ *
+ * It also issues JS-SDK tickets (`/cgi-bin/ticket/getticket`) and checks a
+ * page's `wx.config` signature against them:
+ *
+ * ```ts
+ * expect(sandbox.checkJsapiConfig({ appId, url, nonceStr, timestamp, signature })).toEqual({ ok: true });
+ * ```
  */
 export { WechatSandbox } from './wechat-sandbox.js';
 export { DEFAULT_SANDBOX_SETTINGS } from './sandbox-settings.js';
@@ -17,8 +24,17 @@ export type {
   SandboxEndpoint,
   SandboxEndpointStats,
   SandboxFault,
+  SandboxFaultEndpoint,
+  SandboxJsapiConfig,
+  SandboxJsapiConfigResult,
   SandboxListenOptions,
   SandboxStats,
+  SandboxTicketCallRecord,
+  SandboxTicketLife,
+  SandboxTicketState,
+  SandboxTicketStateReport,
+  SandboxTicketStats,
+  SandboxTicketType,
   SandboxTokenLife,
   SandboxTokenState,
   WechatSandboxOptions,

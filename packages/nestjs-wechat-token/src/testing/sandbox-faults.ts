@@ -1,5 +1,5 @@
 import { asObject } from './sandbox-settings.js';
-import type { SandboxEndpoint, SandboxFault } from './wechat-sandbox.types.js';
+import type { SandboxFault, SandboxFaultEndpoint } from './wechat-sandbox.types.js';
 
 /** A queued fault and how many more calls it applies to. */
 interface QueuedFault {
@@ -17,11 +17,14 @@ export class SandboxFaultQueue {
     this.queue.push({ fault, remaining: fault.times ?? 1 });
   }
 
-  /** Takes one use of the oldest fault matching this call, if any. */
-  take(endpoint: SandboxEndpoint, appId: string): SandboxFault | undefined {
+  /**
+   * Takes one use of the oldest fault matching this call, if any. A fault
+   * without `endpoint` matches the token-issuing endpoints only.
+   */
+  take(endpoint: SandboxFaultEndpoint, appId: string): SandboxFault | undefined {
     const index = this.queue.findIndex(
       ({ fault }) =>
-        (fault.endpoint === undefined || fault.endpoint === endpoint) &&
+        (fault.endpoint === undefined ? endpoint !== 'getticket' : fault.endpoint === endpoint) &&
         (fault.appId === undefined || fault.appId === appId),
     );
     if (index < 0) return undefined;
@@ -84,8 +87,8 @@ function parseFault(input: unknown): SandboxFault {
   );
   check(appId === undefined || typeof appId === 'string', 'appId must be a string');
   check(
-    endpoint === undefined || endpoint === 'token' || endpoint === 'stable_token',
-    'endpoint must be token or stable_token',
+    endpoint === undefined || endpoint === 'token' || endpoint === 'stable_token' || endpoint === 'getticket',
+    'endpoint must be token, stable_token or getticket',
   );
   check(
     errcode !== undefined ||

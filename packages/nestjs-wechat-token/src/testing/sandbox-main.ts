@@ -7,7 +7,8 @@
  * - `SANDBOX_ACCOUNTS`: `appId:secret,appId:secret` (default none; add them with POST /__sandbox/accounts)
  * - `SANDBOX_LIFETIME_SECONDS`, `SANDBOX_OVERLAP_SECONDS`, `SANDBOX_DAILY_QUOTA`,
  *   `SANDBOX_STABLE_RENEW_WINDOW_SECONDS`, `SANDBOX_FORCE_MIN_INTERVAL_SECONDS`,
- *   `SANDBOX_FORCE_DAILY_LIMIT`: the settings of the same name
+ *   `SANDBOX_FORCE_DAILY_LIMIT`, `SANDBOX_TICKET_LIFETIME_SECONDS`,
+ *   `SANDBOX_TICKET_OVERLAP_SECONDS`, `SANDBOX_TICKET_DAILY_QUOTA`: the settings of the same name
  * - `SANDBOX_IP_WHITELIST`: comma-separated IPs/CIDRs (default: every IP allowed)
  *
  * Prints the base URL alone on one stdout line once listening (so a parent
@@ -23,6 +24,9 @@ const NUMERIC_ENV: Record<string, keyof WechatSandboxSettings> = {
   SANDBOX_STABLE_RENEW_WINDOW_SECONDS: 'stableRenewWindowSeconds',
   SANDBOX_FORCE_MIN_INTERVAL_SECONDS: 'forceMinIntervalSeconds',
   SANDBOX_FORCE_DAILY_LIMIT: 'forceDailyLimit',
+  SANDBOX_TICKET_LIFETIME_SECONDS: 'ticketLifetimeSeconds',
+  SANDBOX_TICKET_OVERLAP_SECONDS: 'ticketOverlapSeconds',
+  SANDBOX_TICKET_DAILY_QUOTA: 'ticketDailyQuota',
 };
 
 function parseAccounts(value: string | undefined): SandboxAccount[] {

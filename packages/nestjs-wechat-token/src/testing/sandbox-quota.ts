@@ -16,12 +16,20 @@ export function shanghaiDay(now: number): number {
   return Math.floor((now + SHANGHAI_OFFSET_MS) / DAY_MS);
 }
 
+/** Tickets issued for one appid and type on the current Beijing day. */
+interface TicketUsage {
+  day: number;
+  issued: number;
+}
+
 /**
- * Per-appid daily counters: normal-mode fetches (for 45009) and stable_token
- * force refreshes (for 45011).
+ * Per-appid daily counters: normal-mode fetches (for 45009), stable_token
+ * force refreshes (for 45011), and per appid and type, tickets (for 45009).
  */
 export class SandboxQuota {
   private readonly usage = new Map<string, AppUsage>();
+  /** Keyed `type appId`. */
+  private readonly tickets = new Map<string, TicketUsage>();
 
   /** Whether one more normal-mode fetch fits in today's quota. */
   allowsNormalCall(appId: string, now: number, dailyQuota: number): boolean {
@@ -46,9 +54,31 @@ export class SandboxQuota {
     usage.lastForceAt = now;
   }
 
+  /** Whether one more ticket of this type fits in the appid's quota today. */
+  allowsTicket(appId: string, type: string, now: number, dailyQuota: number): boolean {
+    return this.ticketsToday(appId, type, now).issued < dailyQuota;
+  }
+
+  /** Counts a ticket issued. */
+  recordTicket(appId: string, type: string, now: number): void {
+    this.ticketsToday(appId, type, now).issued += 1;
+  }
+
   /** Forgets all usage. */
   clear(): void {
     this.usage.clear();
+    this.tickets.clear();
+  }
+
+  private ticketsToday(appId: string, type: string, now: number): TicketUsage {
+    const day = shanghaiDay(now);
+    const key = `${type} ${appId}`;
+    let usage = this.tickets.get(key);
+    if (!usage || usage.day !== day) {
+      usage = { day, issued: 0 };
+      this.tickets.set(key, usage);
+    }
+    return usage;
   }
 
   private today(appId: string, now: number): AppUsage {

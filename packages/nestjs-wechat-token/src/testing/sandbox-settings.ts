@@ -1,7 +1,11 @@
 import { SandboxIpWhitelist } from './sandbox-ip-whitelist.js';
 import type { SandboxAccount, WechatSandboxSettings } from './wechat-sandbox.types.js';
 
-/** WeChat's own figures, except `dailyQuota` (WeChat: 2000 for /cgi-bin/token). */
+/**
+ * WeChat's own figures, except `dailyQuota` (WeChat: 2000 for /cgi-bin/token)
+ * and the ticket overlap and quota, which WeChat does not document (the
+ * token's figures are used).
+ */
 export const DEFAULT_SANDBOX_SETTINGS: Readonly<WechatSandboxSettings> = {
   lifetimeSeconds: 7200,
   overlapSeconds: 300,
@@ -10,6 +14,10 @@ export const DEFAULT_SANDBOX_SETTINGS: Readonly<WechatSandboxSettings> = {
   forceMinIntervalSeconds: 30,
   forceDailyLimit: 20,
   ipWhitelist: null,
+  ticketLifetimeSeconds: 7200,
+  ticketOverlapSeconds: 300,
+  ticketDailyQuota: 2000,
+  ticketReuseWhileLive: false,
 };
 
 const NUMERIC_SETTINGS = [
@@ -19,7 +27,13 @@ const NUMERIC_SETTINGS = [
   'stableRenewWindowSeconds',
   'forceMinIntervalSeconds',
   'forceDailyLimit',
+  'ticketLifetimeSeconds',
+  'ticketOverlapSeconds',
+  'ticketDailyQuota',
 ] as const;
+
+/** Settings that cannot be 0: a token or ticket must live at least a second. */
+const POSITIVE_SETTINGS: readonly string[] = ['lifetimeSeconds', 'ticketLifetimeSeconds'];
 
 /**
  * Checks a partial settings object (it may come from JSON over the control
@@ -32,11 +46,14 @@ export function parseSettings(input: unknown): Partial<WechatSandboxSettings> {
   for (const [name, value] of Object.entries(source)) {
     if (value === undefined) continue;
     if ((NUMERIC_SETTINGS as readonly string[]).includes(name)) {
-      const minimum = name === 'lifetimeSeconds' ? 1 : 0;
+      const minimum = POSITIVE_SETTINGS.includes(name) ? 1 : 0;
       if (!Number.isInteger(value) || (value as number) < minimum) {
         throw new TypeError(`${name} must be an integer >= ${minimum}`);
       }
       settings[name as (typeof NUMERIC_SETTINGS)[number]] = value as number;
+    } else if (name === 'ticketReuseWhileLive') {
+      if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false`);
+      settings.ticketReuseWhileLive = value;
     } else if (name === 'ipWhitelist') {
       settings.ipWhitelist = value === null ? null : parseWhitelist(value, name);
     } else {

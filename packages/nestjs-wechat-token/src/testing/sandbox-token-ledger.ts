@@ -1,10 +1,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { SandboxEndpoint, SandboxTokenState } from './wechat-sandbox.types.js';
 
-/** A token the sandbox issued, with the times that decide its state. */
-export interface IssuedToken {
+/** A token (or ticket) the sandbox issued, with the times that decide its state. */
+export interface IssuedToken<Kind extends string = SandboxEndpoint> {
   readonly value: string;
-  readonly kind: SandboxEndpoint;
+  /** The endpoint that issued a token; the type of a ticket. */
+  readonly kind: Kind;
   readonly appId: string;
   /** When the sandbox issued it, epoch ms. */
   readonly issuedAt: number;
@@ -19,17 +20,21 @@ const MEMORY_MS = 24 * 60 * 60 * 1000;
 /**
  * Every token issued, per appid and kind. `/cgi-bin/token` and
  * `/cgi-bin/stable_token` tokens are kept apart because WeChat keeps them
- * apart: a fetch of one kind never affects the other.
+ * apart: a fetch of one kind never affects the other. A second ledger keeps
+ * the tickets, their type as the kind, by the same rules.
  */
-export class SandboxTokenLedger {
-  private readonly byValue = new Map<string, IssuedToken>();
+export class SandboxTokenLedger<Kind extends string = SandboxEndpoint> {
+  private readonly byValue = new Map<string, IssuedToken<Kind>>();
   /** Tokens per `kind appId`, oldest first. */
-  private readonly histories = new Map<string, IssuedToken[]>();
+  private readonly histories = new Map<string, IssuedToken<Kind>[]>();
+
+  /** A ledger whose values `generate` makes (WeChat-looking access_tokens by default). */
+  constructor(private readonly generate: () => string = generateTokenValue) {}
 
   /** Issues a new token valid for `lifetimeMs`; what happens to older ones is up to `cutOff`. */
-  issue(kind: SandboxEndpoint, appId: string, now: number, lifetimeMs: number): IssuedToken {
-    const token: IssuedToken = {
-      value: generateTokenValue(),
+  issue(kind: Kind, appId: string, now: number, lifetimeMs: number): IssuedToken<Kind> {
+    const token: IssuedToken<Kind> = {
+      value: this.generate(),
       kind,
       appId,
       issuedAt: now,
@@ -47,7 +52,7 @@ export class SandboxTokenLedger {
    * Ends the existing tokens of an appid and kind: the newest one `graceMs`
    * from now, all older ones at once. Never extends a token.
    */
-  cutOff(kind: SandboxEndpoint, appId: string, now: number, graceMs: number): void {
+  cutOff(kind: Kind, appId: string, now: number, graceMs: number): void {
     const history = this.history(kind, appId);
     history.forEach((token, index) => {
       const isNewest = index === history.length - 1;
@@ -64,12 +69,21 @@ export class SandboxTokenLedger {
   }
 
   /** The most recently issued token of an appid and kind, if any. */
-  newest(kind: SandboxEndpoint, appId: string): IssuedToken | undefined {
+  newest(kind: Kind, appId: string): IssuedToken<Kind> | undefined {
     return this.histories.get(key(kind, appId))?.at(-1);
   }
 
+  /** The values of an appid and kind that work at `now`, newest first. */
+  live(kind: Kind, appId: string, now: number): string[] {
+    const history = this.histories.get(key(kind, appId)) ?? [];
+    return history
+      .filter((token) => this.state(token.value, now) === 'live')
+      .map((token) => token.value)
+      .reverse();
+  }
+
   /** A token as issued, with its times as they stand now (a copy); undefined for a token never issued or forgotten. */
-  find(value: string): IssuedToken | undefined {
+  find(value: string): IssuedToken<Kind> | undefined {
     const token = this.byValue.get(value);
     return token && { ...token };
   }
@@ -88,7 +102,7 @@ export class SandboxTokenLedger {
     this.histories.clear();
   }
 
-  private history(kind: SandboxEndpoint, appId: string): IssuedToken[] {
+  private history(kind: Kind, appId: string): IssuedToken<Kind>[] {
     let history = this.histories.get(key(kind, appId));
     if (!history) {
       history = [];
@@ -98,7 +112,7 @@ export class SandboxTokenLedger {
   }
 
   /** Drops tokens dead for long, so a sandbox left running (the demo) does not grow forever. */
-  private forget(history: IssuedToken[], now: number): void {
+  private forget(history: IssuedToken<Kind>[], now: number): void {
     while (history.length > 0 && Math.min(history[0].diesAt, history[0].expiresAt) < now - MEMORY_MS) {
       this.byValue.delete(history[0].value);
       history.shift();
@@ -106,8 +120,13 @@ export class SandboxTokenLedger {
   }
 }
 
-function key(kind: SandboxEndpoint, appId: string): string {
+function key(kind: string, appId: string): string {
   return `${kind} ${appId}`;
+}
+
+/** A random ticket shaped like WeChat's jsapi_ticket: 86 characters of URL-safe base64. */
+export function generateTicketValue(): string {
+  return randomBytes(64).toString('base64url');
 }
 
 /**

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { signJsapi } from '../core/jsapi-signature.js';
 import { WechatSandbox } from './wechat-sandbox.js';
-import type { SandboxStats } from './wechat-sandbox.types.js';
+import type { SandboxJsapiConfig, SandboxStats } from './wechat-sandbox.types.js';
 
 const APP = { appId: 'wx1234567890abcdef', secret: '0123456789abcdef0123456789abcdef' };
 const OTHER = { appId: 'wxfedcba0987654321', secret: 'fedcba9876543210fedcba9876543210' };
@@ -63,6 +65,24 @@ async function control(
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+}
+
+/** `GET /cgi-bin/ticket/getticket`; a token `undefined` or a type `null` is left out. */
+async function fetchTicket(token: unknown, type: string | null = 'jsapi'): Promise<Body> {
+  const query = new URLSearchParams();
+  if (token !== undefined) query.set('access_token', String(token));
+  if (type !== null) query.set('type', type);
+  const { status, body } = await getJson(`/cgi-bin/ticket/getticket?${query}`);
+  expect(status).toBe(200);
+  return body;
+}
+
+/** A fresh access_token of APP (or OTHER), then a ticket with it. */
+async function issueTicket(type = 'jsapi', account = APP): Promise<string> {
+  const token = (await fetchToken({ appid: account.appId, secret: account.secret })).access_token;
+  const body = await fetchTicket(token, type);
+  expect(body.errcode).toBe(0);
+  return body.ticket as string;
 }
 
 function expectError(body: Body, errcode: number, errmsg: string): void {
@@ -553,6 +573,7 @@ describe('stats', () => {
     expect(sandbox.fetchCount(APP.appId, 'token')).toBe(3);
     expect(sandbox.fetchCount(OTHER.appId, 'token')).toBe(0);
     expect(sandbox.fetchCount('wxnobody')).toBe(0);
+    expect(stats.tickets).toEqual({ calls: 0, successes: 0, apps: {}, log: [] });
   });
 
   it('never records secrets or tokens', async () => {
@@ -578,6 +599,10 @@ describe('control API', () => {
       forceMinIntervalSeconds: 30,
       forceDailyLimit: 20,
       ipWhitelist: null,
+      ticketLifetimeSeconds: 7200,
+      ticketOverlapSeconds: 300,
+      ticketDailyQuota: 2000,
+      ticketReuseWhileLive: false,
     });
   });
 
@@ -586,6 +611,8 @@ describe('control API', () => {
     expect(changed.body).toMatchObject({ lifetimeSeconds: 60, ipWhitelist: ['10.0.0.1'] });
     expect((await fetchToken()).errcode).toBe(40164);
     expect((await control('POST', 'settings', { lifetimeSeconds: -1 })).status).toBe(400);
+    expect((await control('POST', 'settings', { ticketLifetimeSeconds: 0 })).status).toBe(400);
+    expect((await control('POST', 'settings', { ticketDailyQuota: 1.5 })).status).toBe(400);
     expect((await control('POST', 'settings', { lifetimSeconds: 1 })).body).toEqual({
       error: 'unknown setting "lifetimSeconds"',
     });
@@ -624,14 +651,19 @@ describe('control API', () => {
   });
 
   it('resets to the constructor state', async () => {
-    sandbox.configure({ dailyQuota: 0 });
+    sandbox.configure({ dailyQuota: 0, ticketDailyQuota: 1 });
     sandbox.addAccount(WechatSandbox.randomAccount());
     sandbox.advanceTime(60);
     const token = (await fetchStable({ force_refresh: true })).access_token as string;
+    const ticket = (await fetchTicket(token)).ticket as string;
     expect(await control('POST', 'reset')).toEqual({ status: 200, body: { ok: true } });
     expect(sandbox.getSettings().dailyQuota).toBe(2000);
+    expect(sandbox.getSettings().ticketDailyQuota).toBe(2000);
     expect(sandbox.stats().calls).toBe(0);
+    expect(sandbox.stats().tickets.calls).toBe(0);
     expect(sandbox.tokenState(token)).toBe('unknown');
+    expect(sandbox.ticketState(ticket)).toBe('unknown');
+    expect(sandbox.latestTicket(APP.appId)).toBeUndefined();
     expect(sandbox.now()).toBe(START);
     expect((await fetchStable({ force_refresh: true })).access_token).toBeDefined();
   });
@@ -639,6 +671,363 @@ describe('control API', () => {
   it('answers 404 for unknown routes', async () => {
     expect((await control('GET', 'nope')).status).toBe(404);
     expect((await fetch(`${baseUrl}/cgi-bin/nope`)).status).toBe(404);
+  });
+});
+
+describe('/cgi-bin/ticket/getticket', () => {
+  it('issues a ticket of each type for the account of the token, for 7200 seconds', async () => {
+    const token = (await fetchToken()).access_token as string;
+    const jsapi = await fetchTicket(token, 'jsapi');
+    expect(jsapi).toEqual({
+      errcode: 0,
+      errmsg: 'ok',
+      ticket: expect.stringMatching(/^[A-Za-z0-9_-]{86}$/),
+      expires_in: 7200,
+    });
+    const card = await fetchTicket(token, 'wx_card');
+    expect(card.ticket).not.toBe(jsapi.ticket);
+    expect(sandbox.ticketLife(jsapi.ticket as string)).toEqual({
+      appId: APP.appId,
+      type: 'jsapi',
+      issuedAt: START,
+      expiresAt: START + 7200_000,
+      diesAt: Infinity,
+    });
+    expect(sandbox.ticketLife(card.ticket as string)).toMatchObject({ appId: APP.appId, type: 'wx_card' });
+    expect(sandbox.ticketState(jsapi.ticket as string)).toBe('live');
+    expect(sandbox.latestTicket(APP.appId)).toBe(jsapi.ticket);
+    expect(sandbox.latestTicket(APP.appId, 'wx_card')).toBe(card.ticket);
+    expect(sandbox.ticketLife('not-a-ticket')).toBeUndefined();
+
+    const stable = (await fetchStable({ appid: OTHER.appId, secret: OTHER.secret })).access_token;
+    const other = (await fetchTicket(stable)).ticket as string;
+    expect(sandbox.ticketLife(other)?.appId).toBe(OTHER.appId);
+  });
+
+  it('keeps the previous ticket of an appid and type alive for the overlap, and kills older ones at once', async () => {
+    const a = await issueTicket();
+    const card = await issueTicket('wx_card');
+    advance(100);
+    const b = await issueTicket();
+    expect(sandbox.ticketLife(a)?.diesAt).toBe(START + 400_000);
+    advance(299);
+    expect(sandbox.ticketState(a)).toBe('live');
+    advance(1);
+    expect(sandbox.ticketState(a)).toBe('replaced');
+    const c = await issueTicket();
+    await issueTicket();
+    expect(sandbox.ticketState(b)).toBe('replaced'); // older than the previous one: dead at once
+    expect(sandbox.ticketState(c)).toBe('live');
+    await issueTicket('jsapi', OTHER);
+    expect(sandbox.ticketState(card)).toBe('live'); // other types and appids are left alone
+  });
+
+  it('follows ticketLifetimeSeconds and ticketOverlapSeconds', async () => {
+    sandbox.configure({ ticketLifetimeSeconds: 600, ticketOverlapSeconds: 0 });
+    const token = (await fetchToken()).access_token as string;
+    const first = await fetchTicket(token);
+    expect(first.expires_in).toBe(600);
+    advance(599);
+    expect(sandbox.ticketState(first.ticket as string)).toBe('live');
+    advance(1);
+    expect(sandbox.ticketState(first.ticket as string)).toBe('expired');
+    const second = (await fetchTicket(token)).ticket as string;
+    await fetchTicket(token);
+    expect(sandbox.ticketState(second)).toBe('replaced');
+  });
+
+  it('lets a ticket outlive the token it was fetched with', async () => {
+    const token = (await fetchToken()).access_token as string;
+    const ticket = (await fetchTicket(token)).ticket as string;
+    sandbox.revokeToken(token);
+    expect(sandbox.ticketState(ticket)).toBe('live');
+  });
+
+  it('answers 41001, 40001 or 42001 for a missing, unknown, replaced or expired token, issuing nothing', async () => {
+    expectError(await fetchTicket(undefined), 41001, 'access_token missing');
+    expectError(await fetchTicket(''), 41001, 'access_token missing');
+    const credential = 'invalid credential, access_token is invalid or not latest';
+    expectError(await fetchTicket('not-a-token'), 40001, credential);
+    const replaced = (await fetchToken()).access_token as string;
+    await fetchToken();
+    await fetchToken();
+    expectError(await fetchTicket(replaced), 40001, credential);
+    const expiring = (await fetchToken({ appid: OTHER.appId, secret: OTHER.secret })).access_token;
+    advance(7200);
+    expectError(await fetchTicket(expiring), 42001, 'access_token expired');
+    expect(sandbox.latestTicket(APP.appId)).toBeUndefined();
+    expect(sandbox.latestTicket(OTHER.appId)).toBeUndefined();
+  });
+
+  it('answers 40097 for a missing or unknown type, after the token check', async () => {
+    const token = (await fetchToken()).access_token as string;
+    expectError(await fetchTicket(token, null), 40097, 'invalid args');
+    expectError(await fetchTicket(token, 'JSAPI'), 40097, 'invalid args');
+    expectError(await fetchTicket(token, 'oauth'), 40097, 'invalid args');
+    expect((await fetchTicket('not-a-token', 'oauth')).errcode).toBe(40001);
+    expect(sandbox.latestTicket(APP.appId)).toBeUndefined();
+  });
+
+  it('with ticketReuseWhileLive, hands back the live ticket with the seconds it has left, then a new one', async () => {
+    sandbox.configure({ ticketReuseWhileLive: true });
+    const a = await issueTicket();
+    advance(1000);
+    const token = (await fetchToken()).access_token as string;
+    expect(await fetchTicket(token)).toEqual({ errcode: 0, errmsg: 'ok', ticket: a, expires_in: 6200 });
+    expect(sandbox.ticketState(a)).toBe('live');
+    advance(6200);
+    const b = (await fetchTicket((await fetchToken()).access_token as string)).ticket;
+    expect(b).not.toBe(a);
+    expect(sandbox.ticketLife(b as string)?.expiresAt).toBe(sandbox.now() + 7200_000);
+    expect((await control('POST', 'settings', { ticketReuseWhileLive: 'yes' })).status).toBe(400);
+  });
+
+  it('answers 45009 once an appid and type reach ticketDailyQuota, until Beijing midnight', async () => {
+    sandbox.configure({ ticketDailyQuota: 2, dailyQuota: 100 });
+    const token = (await fetchToken()).access_token as string;
+    await fetchTicket(token, 'oauth'); // refused calls spend nothing
+    await fetchTicket(token);
+    await fetchTicket(token);
+    expectError(await fetchTicket(token), 45009, 'reach max api daily quota limit');
+    expect((await fetchTicket(token, 'wx_card')).errcode).toBe(0);
+    const other = (await fetchToken({ appid: OTHER.appId, secret: OTHER.secret })).access_token;
+    expect((await fetchTicket(other)).errcode).toBe(0);
+    expect((await fetchToken()).access_token).toBeDefined(); // nor do tickets spend the token quota
+
+    clock = Date.UTC(2025, 0, 1, 15, 59, 59);
+    const late = (await fetchToken()).access_token as string;
+    expect((await fetchTicket(late)).errcode).toBe(45009);
+    clock = Date.UTC(2025, 0, 1, 16, 0, 0);
+    expect((await fetchTicket(late)).errcode).toBe(0);
+  });
+
+  it('does not count as a token fetch, and is counted per appid and type', async () => {
+    const token = (await fetchToken()).access_token as string;
+    sandbox.injectFault({ errcode: -1, endpoint: 'getticket' });
+    await fetchTicket(token); // faulted
+    await fetchTicket(token);
+    await fetchTicket(token, 'wx_card');
+    await fetchTicket(token, 'oauth');
+    await fetchTicket(undefined);
+
+    const stats = sandbox.stats();
+    expect(stats).toMatchObject({ calls: 1, successes: 1 });
+    expect(stats.log).toHaveLength(1);
+    expect(sandbox.fetchCount()).toBe(1);
+    expect(stats.tickets.calls).toBe(5);
+    expect(stats.tickets.successes).toBe(2);
+    expect(stats.tickets.apps).toEqual({
+      [APP.appId]: {
+        jsapi: { calls: 2, successes: 1 },
+        wx_card: { calls: 1, successes: 1 },
+        oauth: { calls: 1, successes: 0 },
+      },
+      '': { jsapi: { calls: 1, successes: 0 } },
+    });
+    expect(stats.tickets.log.map((call) => [call.appId, call.type, call.errcode, call.faulted])).toEqual([
+      [APP.appId, 'jsapi', -1, true],
+      [APP.appId, 'jsapi', 0, false],
+      [APP.appId, 'wx_card', 0, false],
+      [APP.appId, 'oauth', 40097, false],
+      ['', 'jsapi', 41001, false],
+    ]);
+    expect(stats.tickets.log[1]).toEqual({
+      at: START,
+      appId: APP.appId,
+      type: 'jsapi',
+      errcode: 0,
+      httpStatus: 200,
+      faulted: false,
+      dropped: false,
+    });
+    expect(sandbox.ticketFetchCount()).toBe(5);
+    expect(sandbox.ticketFetchCount(APP.appId)).toBe(4);
+    expect(sandbox.ticketFetchCount(APP.appId, 'jsapi')).toBe(2);
+    expect(sandbox.ticketFetchCount(OTHER.appId)).toBe(0);
+    const dump = JSON.stringify(stats);
+    expect(dump).not.toContain(token);
+    expect(dump).not.toContain(sandbox.latestTicket(APP.appId));
+  });
+});
+
+describe('getticket faults', () => {
+  it('reach getticket only when they name it, and match the appid of the token', async () => {
+    const token = (await fetchToken()).access_token as string;
+    sandbox.injectFault({ errcode: -1 });
+    expect((await fetchTicket(token)).errcode).toBe(0); // a fault without endpoint is for token calls
+    expectError(await fetchToken(), -1, 'system error');
+
+    sandbox.injectFault({ errcode: 40164, endpoint: 'getticket', appId: OTHER.appId });
+    sandbox.injectFault({ httpStatus: 502, endpoint: 'getticket', appId: APP.appId });
+    expect((await fetchToken()).access_token).toBeDefined();
+    const other = (await fetchToken({ appid: OTHER.appId, secret: OTHER.secret })).access_token;
+    const bad = await fetch(`${baseUrl}/cgi-bin/ticket/getticket?access_token=${token}&type=jsapi`);
+    expect(bad.status).toBe(502);
+    expect(await bad.text()).toBe('502 Bad Gateway');
+    expectError(
+      await fetchTicket(other),
+      40164,
+      'invalid ip 127.0.0.1 ipv6 ::ffff:127.0.0.1, not in whitelist',
+    );
+    expect(sandbox.latestTicket(OTHER.appId)).toBeUndefined();
+  });
+
+  it('answers late, the ticket issued when the answer leaves', async () => {
+    const token = (await fetchToken()).access_token as string;
+    sandbox.injectFault({ delayMs: 150, endpoint: 'getticket' });
+    const startedAt = Date.now();
+    const pending = fetchTicket(token);
+    await waitFor(() => sandbox.ticketFetchCount() === 1);
+    expect(sandbox.stats().tickets.log[0]).toMatchObject({ errcode: null, httpStatus: null });
+    expect(sandbox.latestTicket(APP.appId)).toBeUndefined();
+    expect((await pending).ticket).toBe(sandbox.latestTicket(APP.appId));
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(140);
+    expect(sandbox.stats().tickets.log[0]).toMatchObject({ errcode: 0, httpStatus: 200, faulted: true });
+  });
+
+  it('cuts a late answer after issuing the ticket, which then kills the previous one like any fetch', async () => {
+    const token = (await fetchToken()).access_token as string;
+    const previous = (await fetchTicket(token)).ticket as string;
+    sandbox.injectFault({ delayMs: 50, dropConnection: true, endpoint: 'getticket' });
+    await expect(
+      fetch(`${baseUrl}/cgi-bin/ticket/getticket?access_token=${encodeURIComponent(token)}&type=jsapi`),
+    ).rejects.toThrow();
+    const issued = sandbox.latestTicket(APP.appId);
+    expect(issued).toBeDefined();
+    expect(issued).not.toBe(previous);
+    expect(sandbox.ticketLife(previous)?.diesAt).toBe(START + 300_000);
+    expect(sandbox.stats().tickets.log[1]).toMatchObject({
+      errcode: 0,
+      httpStatus: null,
+      faulted: true,
+      dropped: true,
+    });
+    expect(sandbox.stats().tickets.successes).toBe(1); // the dropped answer never reached the caller
+    expect((await fetchTicket(token)).errcode).toBe(0);
+  });
+
+  it('can be queued over the control API', async () => {
+    expect((await control('POST', 'faults', { endpoint: 'getticket', errcode: 45009 })).status).toBe(201);
+    const token = (await fetchToken()).access_token as string;
+    expectError(await fetchTicket(token), 45009, 'reach max api daily quota limit');
+  });
+});
+
+describe('ticket state', () => {
+  it('reports live, replaced, expired and unknown tickets over the control API', async () => {
+    const ticket = await issueTicket();
+    const state = async (value: string): Promise<Body> =>
+      (await control('GET', `ticket-state?ticket=${encodeURIComponent(value)}`)).body;
+    expect(await state(ticket)).toEqual({
+      state: 'live',
+      appId: APP.appId,
+      type: 'jsapi',
+      issuedAt: START,
+      expiresAt: START + 7200_000,
+    });
+    advance(10);
+    await issueTicket();
+    await issueTicket();
+    expect(await state(ticket)).toEqual({
+      state: 'replaced',
+      appId: APP.appId,
+      type: 'jsapi',
+      issuedAt: START,
+      expiresAt: START + 7200_000,
+      diesAt: START + 10_000,
+    });
+    const card = await issueTicket('wx_card');
+    sandbox.advanceTime(7200);
+    expect((await state(card)).state).toBe('expired');
+    expect(await state('nope')).toEqual({ state: 'unknown' });
+    expect((await control('GET', 'ticket-state')).body).toEqual({ state: 'unknown' });
+    expect(sandbox.revokeTicket('nope')).toBe(false);
+  });
+});
+
+describe('wx.config signature check', () => {
+  const PAGE = 'https://shop.example/orders?id=42&from=menu';
+
+  async function signed(url = PAGE, ticket?: string): Promise<SandboxJsapiConfig> {
+    const nonceStr = 'Wm3WZYTPz0wzccnW';
+    const timestamp = Math.floor(clock / 1000);
+    const used = ticket ?? (await issueTicket());
+    return {
+      appId: APP.appId,
+      url,
+      nonceStr,
+      timestamp,
+      signature: signJsapi(used, url, nonceStr, timestamp),
+    };
+  }
+
+  it('accepts a signature made with a live jsapi ticket of the appid, over the page URL without its # part', async () => {
+    const config = await signed();
+    expect(sandbox.checkJsapiConfig(config)).toEqual({ ok: true });
+    expect(await control('POST', 'jsapi-config-check', config)).toEqual({ status: 200, body: { ok: true } });
+    // The page hands wx.config its whole location.href; wx.config drops the fragment.
+    expect(sandbox.checkJsapiConfig({ ...config, url: `${PAGE}#/detail` })).toEqual({ ok: true });
+    expect(sandbox.checkJsapiConfig({ ...config, timestamp: String(config.timestamp) })).toEqual({
+      ok: true,
+    });
+    // The whole wx.config object may be sent: its other fields are ignored.
+    const whole = { ...config, debug: false, jsApiList: ['chooseImage'] };
+    expect((await control('POST', 'jsapi-config-check', whole)).body).toEqual({ ok: true });
+  });
+
+  it('accepts the previous ticket during the overlap only', async () => {
+    const previous = await issueTicket();
+    await issueTicket();
+    const config = await signed(PAGE, previous);
+    expect(sandbox.checkJsapiConfig(config)).toEqual({ ok: true });
+    advance(300);
+    expect(sandbox.checkJsapiConfig(config)).toEqual({ ok: false, errmsg: 'config:invalid signature' });
+  });
+
+  it('rejects what wx.config rejects', async () => {
+    const invalid = { ok: false, errmsg: 'config:invalid signature' };
+    const config = await signed();
+    const ticket = sandbox.latestTicket(APP.appId)!;
+    // Signed over another page, or over the URL with its # part (which wx.config drops).
+    expect(sandbox.checkJsapiConfig({ ...config, url: PAGE.replace('42', '43') })).toEqual(invalid);
+    const withFragment = `${PAGE}#/detail`;
+    const overFragment = createHash('sha1')
+      .update(
+        `jsapi_ticket=${ticket}&noncestr=${config.nonceStr}&timestamp=${config.timestamp}&url=${withFragment}`,
+      )
+      .digest('hex');
+    expect(sandbox.checkJsapiConfig({ ...config, url: withFragment, signature: overFragment })).toEqual(
+      invalid,
+    );
+    // Another nonceStr or timestamp than the signed ones, or a signature in upper case.
+    expect(sandbox.checkJsapiConfig({ ...config, nonceStr: 'other' })).toEqual(invalid);
+    const inMs = (config.timestamp as number) * 1000;
+    expect(sandbox.checkJsapiConfig({ ...config, timestamp: inMs })).toEqual(invalid);
+    const upper = config.signature.toUpperCase();
+    expect(sandbox.checkJsapiConfig({ ...config, signature: upper })).toEqual(invalid);
+    expect((await control('POST', 'jsapi-config-check', { ...config, nonceStr: 'x' })).body).toEqual(invalid);
+    // Another account, a wx_card ticket, a ticket the sandbox never issued.
+    expect(sandbox.checkJsapiConfig({ ...config, appId: OTHER.appId })).toEqual(invalid);
+    expect(sandbox.checkJsapiConfig(await signed(PAGE, await issueTicket('wx_card')))).toEqual(invalid);
+    const foreign = 'sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg';
+    expect(sandbox.checkJsapiConfig(await signed(PAGE, foreign))).toEqual(invalid);
+    // A ticket killed since, or expired.
+    sandbox.revokeTicket(ticket);
+    expect(sandbox.checkJsapiConfig(config)).toEqual(invalid);
+    const expiring = await signed();
+    advance(7200);
+    expect(sandbox.checkJsapiConfig(expiring)).toEqual(invalid);
+  });
+
+  it('refuses a body that is not a wx.config one with 400', async () => {
+    const config = await signed();
+    expect(() => sandbox.checkJsapiConfig({ ...config, signature: undefined } as never)).toThrow(TypeError);
+    const { status, body } = await control('POST', 'jsapi-config-check', { ...config, appId: '' });
+    expect({ status, body }).toEqual({
+      status: 400,
+      body: { error: 'jsapi config.appId must be a non-empty string' },
+    });
+    expect((await control('POST', 'jsapi-config-check', [config])).status).toBe(400);
   });
 });
 

@@ -7,27 +7,35 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  WECHAT_TICKET_TYPES,
+  WechatErrcode,
+  invalidIpErrmsg,
+  wechatErrmsg,
+  withRid,
+} from '../core/wechat-protocol.js';
 import { SandboxFaultQueue } from './sandbox-faults.js';
 import { readBody, send, sendJson } from './sandbox-http.js';
 import { SandboxIpWhitelist, normalizeIp } from './sandbox-ip-whitelist.js';
-import {
-  API_DOMAIN_IPS,
-  NON_JSON_FAULT_BODY,
-  SandboxErrcode,
-  errmsgFor,
-  invalidIpErrmsg,
-  withRid,
-} from './sandbox-messages.js';
+import { judgeJsapiConfig, parseJsapiConfig } from './sandbox-jsapi-config.js';
+import { API_DOMAIN_IPS, NON_JSON_FAULT_BODY } from './sandbox-messages.js';
 import { SandboxQuota } from './sandbox-quota.js';
 import { DEFAULT_SANDBOX_SETTINGS, asObject, parseAccount, parseSettings } from './sandbox-settings.js';
 import { SandboxStatsRecorder } from './sandbox-stats.js';
-import { SandboxTokenLedger } from './sandbox-token-ledger.js';
+import { SandboxTokenLedger, generateTicketValue } from './sandbox-token-ledger.js';
 import type {
   SandboxAccount,
   SandboxEndpoint,
   SandboxFault,
+  SandboxFaultEndpoint,
+  SandboxJsapiConfig,
+  SandboxJsapiConfigResult,
   SandboxListenOptions,
   SandboxStats,
+  SandboxTicketLife,
+  SandboxTicketState,
+  SandboxTicketStateReport,
+  SandboxTicketType,
   SandboxTokenLife,
   SandboxTokenState,
   WechatSandboxOptions,
@@ -54,6 +62,12 @@ interface Answer {
   errcode: number | null;
 }
 
+/** Where a faultable call's outcome is recorded: its stats record, token or ticket. */
+interface CallOutcome {
+  finish(status: number, errcode: number | null, faulted: boolean): void;
+  drop(errcode: number | null): void;
+}
+
 /** An account with its parsed whitelist. */
 interface AccountEntry {
   account: SandboxAccount;
@@ -64,16 +78,21 @@ const JSON_TYPE = 'application/json; encoding=utf-8';
 
 /**
  * A small WeChat token API imitation on `node:http`, for tests and the demo:
- * `/cgi-bin/token`, `/cgi-bin/stable_token` and `/cgi-bin/get_api_domain_ip`
- * (to prove a token works), with WeChat's overlap, quota, force-refresh and
- * IP-whitelist rules, injectable faults, call statistics, and a control API
- * under `/__sandbox/` for tests running in other processes.
+ * `/cgi-bin/token`, `/cgi-bin/stable_token`, `/cgi-bin/ticket/getticket`
+ * (jsapi and wx_card tickets, issued for the access_token's account) and
+ * `/cgi-bin/get_api_domain_ip` (to prove a token works), with WeChat's
+ * overlap, quota, force-refresh and IP-whitelist rules, injectable faults,
+ * call statistics, a `wx.config` signature check that judges JS-SDK
+ * signatures against the live jsapi tickets, and a control API under
+ * `/__sandbox/` for tests running in other processes.
  */
 export class WechatSandbox {
   private settings: WechatSandboxSettings;
   private whitelist: SandboxIpWhitelist | null = null;
   private readonly accounts = new Map<string, AccountEntry>();
   private readonly ledger = new SandboxTokenLedger();
+  /** Tickets, per appid and type, by the same rules as `/cgi-bin/token` tokens. */
+  private readonly tickets = new SandboxTokenLedger<SandboxTicketType>(generateTicketValue);
   private readonly quota = new SandboxQuota();
   private readonly faults = new SandboxFaultQueue();
   private readonly recorder = new SandboxStatsRecorder();
@@ -105,8 +124,8 @@ export class WechatSandbox {
       this.handle(req, res).catch(() => {
         // Only reachable through a sandbox bug; answer the way WeChat does when it breaks.
         sendJson(res, 500, {
-          errcode: SandboxErrcode.SYSTEM_ERROR,
-          errmsg: errmsgFor(SandboxErrcode.SYSTEM_ERROR),
+          errcode: WechatErrcode.SYSTEM_ERROR,
+          errmsg: wechatErrmsg(WechatErrcode.SYSTEM_ERROR),
         });
       });
     });
@@ -166,10 +185,11 @@ export class WechatSandbox {
 
   /**
    * Back to the state right after construction: the constructor's accounts and
-   * settings, no tokens, counters, faults or stats, clock offset 0.
+   * settings, no tokens, tickets, counters, faults or stats, clock offset 0.
    */
   reset(): void {
     this.ledger.clear();
+    this.tickets.clear();
     this.quota.clear();
     this.faults.clear();
     this.recorder.clear();
@@ -177,7 +197,7 @@ export class WechatSandbox {
     this.applyInitialState();
   }
 
-  /** Queues a fault for the next matching token-issuing call(s); see `SandboxFault`. */
+  /** Queues a fault for the next matching token-issuing (or, when it names it, `getticket`) call(s); see `SandboxFault`. */
   injectFault(fault: SandboxFault): void {
     this.faults.add(fault);
   }
@@ -187,7 +207,7 @@ export class WechatSandbox {
     this.faults.clear();
   }
 
-  /** Counters per appid and endpoint, and the call log (a copy). */
+  /** Counters per appid and endpoint, and the call log, with the `getticket` ones apart (a copy). */
   stats(): SandboxStats {
     return this.recorder.snapshot();
   }
@@ -229,6 +249,49 @@ export class WechatSandbox {
     return this.ledger.newest(endpoint, appId)?.value;
   }
 
+  /** `getticket` calls received (all outcomes), optionally only for one appid and/or `type` as sent. */
+  ticketFetchCount(appId?: string, type?: string): number {
+    return this.recorder.ticketCount(appId, type);
+  }
+
+  /** What WeChat would make of this ticket now. */
+  ticketState(ticket: string): SandboxTicketState {
+    return this.tickets.state(ticket, this.now());
+  }
+
+  /**
+   * When a ticket was issued and when it stops working (its expiry, and the
+   * time a newer ticket of its appid and type kills it, Infinity while none
+   * has); undefined for a ticket the sandbox never issued.
+   */
+  ticketLife(ticket: string): SandboxTicketLife | undefined {
+    const issued = this.tickets.find(ticket);
+    if (!issued) return undefined;
+    const { appId, kind, issuedAt, expiresAt, diesAt } = issued;
+    return { appId, type: kind, issuedAt, expiresAt, diesAt };
+  }
+
+  /** The most recently issued ticket of an appid and type, whatever its state. */
+  latestTicket(appId: string, type: SandboxTicketType = 'jsapi'): string | undefined {
+    return this.tickets.newest(type, appId)?.value;
+  }
+
+  /** Kills a ticket now: it reads `replaced` from then on. False for a ticket the sandbox never issued. */
+  revokeTicket(ticket: string): boolean {
+    return this.tickets.revoke(ticket, this.now());
+  }
+
+  /**
+   * What `wx.config` would make of a page's signature: ok when it verifies
+   * with a jsapi ticket of `appId` that works now (the sandbox computes it
+   * itself, from WeChat's rule), else WeChat's `config:invalid signature`.
+   * Throws a TypeError on input that is not a `wx.config` one.
+   */
+  checkJsapiConfig(config: SandboxJsapiConfig): SandboxJsapiConfigResult {
+    const parsed = parseJsapiConfig(config);
+    return judgeJsapiConfig(parsed, this.tickets.live('jsapi', parsed.appId, this.now()));
+  }
+
   /** Moves the sandbox clock forward (on top of the `now` option), e.g. to expire tokens from another process. */
   advanceTime(seconds: number): void {
     if (!Number.isFinite(seconds) || seconds < 0) throw new TypeError('seconds must be a finite number >= 0');
@@ -255,6 +318,8 @@ export class WechatSandbox {
         return this.handleIssue(req, res, 'token', readQueryRequest(url));
       case '/cgi-bin/stable_token':
         return this.handleIssue(req, res, 'stable_token', await readStableRequest(req));
+      case '/cgi-bin/ticket/getticket':
+        return this.handleTicket(req, res, url);
       case '/cgi-bin/get_api_domain_ip':
       case '/cgi-bin/getcallbackip':
         return sendAnswer(res, this.checkToken(url.searchParams.get('access_token')));
@@ -271,45 +336,83 @@ export class WechatSandbox {
     request: TokenRequest,
   ): Promise<void> {
     const record = this.recorder.begin(this.now(), endpoint, request.appId, request.forceRefresh);
-    const fault = this.faults.take(endpoint, request.appId);
+    const outcome: CallOutcome = {
+      finish: (status, errcode, faulted) => this.recorder.finish(record, status, errcode, faulted),
+      drop: (errcode) => this.recorder.drop(record, errcode),
+    };
+    return this.serveFaultable(req, res, endpoint, request.appId, outcome, (ip) =>
+      this.issue(endpoint, request, ip),
+    );
+  }
+
+  /**
+   * `getticket` calls: counted on arrival under the account of the token
+   * sent, then faults, then WeChat's checks; faults target them only by name.
+   */
+  private async handleTicket(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const token = url.searchParams.get('access_token');
+    const type = url.searchParams.get('type');
+    const appId = (token && this.ledger.find(token)?.appId) || '';
+    const record = this.recorder.beginTicket(this.now(), appId, type ?? '');
+    const outcome: CallOutcome = {
+      finish: (status, errcode, faulted) => this.recorder.finishTicket(record, status, errcode, faulted),
+      drop: (errcode) => this.recorder.drop(record, errcode),
+    };
+    return this.serveFaultable(req, res, 'getticket', appId, outcome, () => this.issueTicket(token, type));
+  }
+
+  /**
+   * Applies the oldest matching fault to a call: its delay, its answer (else
+   * `answer`'s, computed once the delay is over), and a cut connection.
+   */
+  private async serveFaultable(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: SandboxFaultEndpoint,
+    appId: string,
+    outcome: CallOutcome,
+    answer: (ip: string) => Answer,
+  ): Promise<void> {
+    const fault = this.faults.take(endpoint, appId);
     if (fault?.delayMs && !(await this.sleep(fault.delayMs))) return; // stopped meanwhile
     const ip = normalizeIp(req.socket.remoteAddress);
-    const answer = (fault && faultAnswer(fault, ip, this.now())) ?? this.issue(endpoint, request, ip);
+    const sent = (fault && faultAnswer(fault, ip, this.now())) ?? answer(ip);
     if (fault?.dropConnection) {
       // As when WeChat's answer is lost on the way: the call took effect, the caller never hears of it.
-      this.recorder.drop(record, answer.errcode);
+      outcome.drop(sent.errcode);
       res.destroy();
       return;
     }
-    this.recorder.finish(record, answer.status, answer.errcode, fault !== undefined);
-    sendAnswer(res, answer);
+    outcome.finish(sent.status, sent.errcode, fault !== undefined);
+    sendAnswer(res, sent);
   }
 
   /** WeChat's checks in WeChat's order, then the endpoint's own rules. */
   private issue(endpoint: SandboxEndpoint, request: TokenRequest, ip: string): Answer {
     const now = this.now();
-    const fail = (errcode: number, errmsg = errmsgFor(errcode)): Answer => errorAnswer(errcode, errmsg, now);
-    if (request.problem === 'method') return fail(SandboxErrcode.REQUIRE_POST_METHOD);
-    if (request.problem === 'format') return fail(SandboxErrcode.DATA_FORMAT_ERROR);
-    if (request.grantType !== 'client_credential') return fail(SandboxErrcode.INVALID_GRANT_TYPE);
-    if (request.appId === '') return fail(SandboxErrcode.APPID_MISSING);
+    const fail = (errcode: number, errmsg = wechatErrmsg(errcode)): Answer =>
+      errorAnswer(errcode, errmsg, now);
+    if (request.problem === 'method') return fail(WechatErrcode.REQUIRE_POST_METHOD);
+    if (request.problem === 'format') return fail(WechatErrcode.DATA_FORMAT_ERROR);
+    if (request.grantType !== 'client_credential') return fail(WechatErrcode.INVALID_GRANT_TYPE);
+    if (request.appId === '') return fail(WechatErrcode.APPID_MISSING);
     const entry = this.accounts.get(request.appId);
-    if (!entry) return fail(SandboxErrcode.INVALID_APPID);
+    if (!entry) return fail(WechatErrcode.INVALID_APPID);
     // The IP check comes before the secret ones: from a non-whitelisted IP WeChat
     // answers 40164 even when the secret is missing, so 41004/40125 prove the IP passed.
     const whitelist = entry.whitelist ?? this.whitelist;
-    if (whitelist && !whitelist.allows(ip)) return fail(SandboxErrcode.INVALID_IP, invalidIpErrmsg(ip));
+    if (whitelist && !whitelist.allows(ip)) return fail(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
     if (request.secret === undefined || request.secret === null || request.secret === '') {
-      return fail(SandboxErrcode.APPSECRET_MISSING);
+      return fail(WechatErrcode.APPSECRET_MISSING);
     }
-    if (request.secret !== entry.account.secret) return fail(SandboxErrcode.INVALID_APPSECRET);
+    if (request.secret !== entry.account.secret) return fail(WechatErrcode.INVALID_APPSECRET);
 
     const { appId } = request;
     const settings = this.settings;
     if (endpoint === 'stable_token' && request.forceRefresh) {
       const minIntervalMs = settings.forceMinIntervalSeconds * 1000;
       if (!this.quota.allowsForceRefresh(appId, now, minIntervalMs, settings.forceDailyLimit)) {
-        return fail(SandboxErrcode.MINUTE_QUOTA_REACHED);
+        return fail(WechatErrcode.MINUTE_QUOTA_REACHED);
       }
       this.quota.recordForceRefresh(appId, now);
       // WeChat's docs: a forced refresh "会导致上次获取的 access_token 失效", at once, no overlap.
@@ -320,7 +423,7 @@ export class WechatSandbox {
       );
     }
     if (!this.quota.allowsNormalCall(appId, now, settings.dailyQuota))
-      return fail(SandboxErrcode.DAILY_QUOTA_REACHED);
+      return fail(WechatErrcode.DAILY_QUOTA_REACHED);
     this.quota.recordNormalCall(appId, now);
     if (endpoint === 'stable_token') {
       const current = this.ledger.newest('stable_token', appId);
@@ -347,29 +450,66 @@ export class WechatSandbox {
 
   /** `get_api_domain_ip`: answers like any WeChat API called with this token. */
   private checkToken(token: string | null): Answer {
+    return this.tokenRefusal(token, this.now()) ?? jsonAnswer(200, { ip_list: API_DOMAIN_IPS }, 0);
+  }
+
+  /** `getticket`: the token checked as any WeChat API does, then the type, then the quota of the token's account. */
+  private issueTicket(token: string | null, type: string | null): Answer {
     const now = this.now();
-    if (!token)
+    const refused = this.tokenRefusal(token, now);
+    if (refused) return refused;
+    const appId = this.ledger.find(token as string)?.appId ?? '';
+    if (!WECHAT_TICKET_TYPES.includes(type as SandboxTicketType)) {
+      return errorAnswer(WechatErrcode.INVALID_ARGS, wechatErrmsg(WechatErrcode.INVALID_ARGS), now);
+    }
+    const ticketType = type as SandboxTicketType;
+    const settings = this.settings;
+    if (!this.quota.allowsTicket(appId, ticketType, now, settings.ticketDailyQuota)) {
       return errorAnswer(
-        SandboxErrcode.ACCESS_TOKEN_MISSING,
-        errmsgFor(SandboxErrcode.ACCESS_TOKEN_MISSING),
+        WechatErrcode.DAILY_QUOTA_REACHED,
+        wechatErrmsg(WechatErrcode.DAILY_QUOTA_REACHED),
         now,
       );
+    }
+    this.quota.recordTicket(appId, ticketType, now);
+    const newest = this.tickets.newest(ticketType, appId);
+    if (settings.ticketReuseWhileLive && newest && this.tickets.state(newest.value, now) === 'live') {
+      const left = Math.floor((Math.min(newest.expiresAt, newest.diesAt) - now) / 1000);
+      if (left > 0) {
+        return jsonAnswer(200, { errcode: 0, errmsg: 'ok', ticket: newest.value, expires_in: left }, 0);
+      }
+    }
+    this.tickets.cutOff(ticketType, appId, now, settings.ticketOverlapSeconds * 1000);
+    const ticket = this.tickets.issue(ticketType, appId, now, settings.ticketLifetimeSeconds * 1000);
+    return jsonAnswer(
+      200,
+      { errcode: 0, errmsg: 'ok', ticket: ticket.value, expires_in: settings.ticketLifetimeSeconds },
+      0,
+    );
+  }
+
+  /** WeChat's answer to an API call with a missing (41001), dead (40001) or expired (42001) token; undefined when it works. */
+  private tokenRefusal(token: string | null, now: number): Answer | undefined {
+    const refuse = (errcode: number): Answer => errorAnswer(errcode, wechatErrmsg(errcode), now);
+    if (!token) return refuse(WechatErrcode.ACCESS_TOKEN_MISSING);
     switch (this.ledger.state(token, now)) {
       case 'live':
-        return jsonAnswer(200, { ip_list: API_DOMAIN_IPS }, 0);
+        return undefined;
       case 'expired':
-        return errorAnswer(
-          SandboxErrcode.ACCESS_TOKEN_EXPIRED,
-          errmsgFor(SandboxErrcode.ACCESS_TOKEN_EXPIRED),
-          now,
-        );
+        return refuse(WechatErrcode.ACCESS_TOKEN_EXPIRED);
       default:
-        return errorAnswer(
-          SandboxErrcode.INVALID_CREDENTIAL,
-          errmsgFor(SandboxErrcode.INVALID_CREDENTIAL),
-          now,
-        );
+        return refuse(WechatErrcode.INVALID_CREDENTIAL);
     }
+  }
+
+  /** `GET /__sandbox/ticket-state`: the state, and the life of a ticket the sandbox issued. */
+  private ticketStateReport(ticket: string): SandboxTicketStateReport {
+    const state = this.ticketState(ticket);
+    const life = this.ticketLife(ticket);
+    if (!life) return { state };
+    const { diesAt, ...rest } = life;
+    // JSON has no Infinity: a ticket nothing has killed yet has no diesAt.
+    return Number.isFinite(diesAt) ? { state, ...rest, diesAt } : { state, ...rest };
   }
 
   /** The `/__sandbox/` control API; a TypeError from validation becomes a 400. */
@@ -403,6 +543,10 @@ export class WechatSandbox {
         }
         case 'GET /__sandbox/token-state':
           return sendJson(res, 200, { state: this.tokenState(url.searchParams.get('access_token') ?? '') });
+        case 'GET /__sandbox/ticket-state':
+          return sendJson(res, 200, this.ticketStateReport(url.searchParams.get('ticket') ?? ''));
+        case 'POST /__sandbox/jsapi-config-check':
+          return sendJson(res, 200, this.checkJsapiConfig((await readJson(req)) as SandboxJsapiConfig));
       }
     } catch (error) {
       if (error instanceof TypeError) return sendJson(res, 400, { error: error.message });
@@ -491,7 +635,7 @@ function faultAnswer(fault: SandboxFault, ip: string, now: number): Answer | und
   if (fault.errcode !== undefined) {
     const errmsg =
       fault.errmsg ??
-      (fault.errcode === SandboxErrcode.INVALID_IP ? invalidIpErrmsg(ip) : errmsgFor(fault.errcode));
+      (fault.errcode === WechatErrcode.INVALID_IP ? invalidIpErrmsg(ip) : wechatErrmsg(fault.errcode));
     return { ...errorAnswer(fault.errcode, errmsg, now), status: fault.httpStatus ?? 200 };
   }
   if (fault.httpStatus !== undefined) {

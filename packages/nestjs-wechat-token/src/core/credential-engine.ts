@@ -1,0 +1,342 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CLOCK, type Clock } from './clock.js';
+import { keyString, type CredentialKey, type CredentialSpec, type StoredCredential } from './credential.js';
+import { CredentialRefresher, type RefreshOutcome } from './credential-refresher.js';
+import { CredentialState, RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
+import { CredentialSync, type SyncTarget } from './credential-sync.js';
+import { mask } from './mask.js';
+import { MESSAGES } from './messages.js';
+import type { RefreshIntent } from './refresh-decisions.js';
+import { LockBusyError, TOKEN_STORE, type TokenStore } from './token-store.js';
+import {
+  describeError,
+  RefreshRefusedError,
+  TokenStoreUnavailableError,
+  TokenUnavailableError,
+  WechatTokenError,
+  WechatTransportError,
+} from './wechat-token.errors.js';
+import { wechatErrorHint } from './wechat-protocol.js';
+import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
+import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
+
+const SECOND = 1000;
+
+/**
+ * Keeps every credential of every account (the access_token and the tickets)
+ * in memory and hands it out without a database or network round trip, with
+ * the same guarantees for each: one fetch per period for the whole cluster
+ * (`CredentialRefresher`), callers in this replica sharing one refresh, the
+ * held value served until a new one is stored, never a value past what
+ * WeChat is sure to honour, recovery fetches timed by the fetch log, and
+ * other replicas' rows picked up by `CredentialSync`.
+ */
+@Injectable()
+export class CredentialEngine implements SyncTarget {
+  /** The service's name in the log: the engine is its inside. */
+  private readonly logger = new Logger('WechatTokenService');
+  private readonly byKey = new Map<string, CredentialState>();
+  private readonly changeListeners = new Set<(key: CredentialKey) => void>();
+  readonly sync: CredentialSync;
+  private stopped = false;
+  /**
+   * Reports an access_token a ticket fetch saw rejected (the cluster-wide
+   * compare-and-refresh of the token). Set by the service, which owns that rule.
+   */
+  reportStaleAccessToken?: (appId: string, accessToken: string) => Promise<unknown>;
+
+  constructor(
+    @Inject(WECHAT_TOKEN_OPTIONS) private readonly options: ResolvedWechatTokenOptions,
+    @Inject(TOKEN_STORE) store: TokenStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly refresher: CredentialRefresher,
+  ) {
+    this.sync = new CredentialSync(store, clock, this, refresher.timing.settleMs, this.logger);
+  }
+
+  /** Starts keeping `spec`'s credential of `account`. */
+  register(account: ResolvedWechatAccount, spec: CredentialSpec): CredentialState {
+    const state = new CredentialState(
+      account,
+      spec,
+      this.refresher.timing,
+      this.options.refreshAheadSeconds,
+      this.sync,
+    );
+    this.byKey.set(keyString(account.appId, spec.kind), state);
+    return state;
+  }
+
+  find(key: CredentialKey): CredentialState | undefined {
+    return this.byKey.get(keyString(key.appId, key.kind));
+  }
+
+  states(): Iterable<CredentialState> {
+    return this.byKey.values();
+  }
+
+  /** Subscribes to changes of hands in this replica. Returns the unsubscribe. */
+  onChange(listener: (key: CredentialKey) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /**
+   * The credential's value for use in this process: from memory in the
+   * steady state; otherwise concurrent callers share one fetch. Never an
+   * expired one: throws `TokenUnavailableError` instead.
+   */
+  async value(state: CredentialState): Promise<string> {
+    return (await this.usableRow(state)).value;
+  }
+
+  /** The row `value()` answers from (its value and when it was fetched belong together). */
+  async usableRow(state: CredentialState): Promise<StoredCredential> {
+    if (state.isUsable(this.clock.now())) return state.current!;
+    return this.obtain(state, () => state.isUsable(this.clock.now()));
+  }
+
+  /** The value with the `expires_in` to hand to another server: what WeChat is sure to honour, less a margin. */
+  async served(state: CredentialState): Promise<{ row: StoredCredential; expiresIn: number }> {
+    let expiresIn = state.servedSeconds(this.clock.now());
+    if (expiresIn < 1) {
+      await this.obtain(state, () => state.servedSeconds(this.clock.now()) >= 1);
+      expiresIn = state.servedSeconds(this.clock.now());
+    }
+    return { row: state.current!, expiresIn };
+  }
+
+  /**
+   * The scheduler's work: refresh the credentials that are due, a few at a
+   * time. Credentials that are not due cost no database or network call.
+   */
+  async refreshDue(): Promise<{ due: number }> {
+    const now = this.clock.now();
+    const due = [...this.byKey.values()].filter(
+      (state) => !state.inflight && now >= state.nextAttemptAtMs && now >= state.dueAt(),
+    );
+    await this.forEachBounded(due, (state) => this.run(state, { source: 'schedule', force: false }));
+    return { due: due.length };
+  }
+
+  /** Reads the table, listens, and fetches in the background what is missing or due (the app starts when WeChat is down). */
+  async start(): Promise<{ warmUp: Promise<void> }> {
+    await this.sync.start(this.options.listen, this.options.resyncIntervalSeconds * SECOND);
+    return { warmUp: this.startUp() };
+  }
+
+  /** Stops listening and waking, and lets refreshes under way finish. */
+  async stop(warmUp: Promise<void> | undefined): Promise<void> {
+    this.stopped = true;
+    for (const state of this.byKey.values()) clearTimeout(state.wakeTimer);
+    await this.sync.stop();
+    await warmUp;
+    await Promise.all([...this.byKey.values()].map((state) => state.inflight?.catch(() => undefined)));
+  }
+
+  /**
+   * One refresh of the credential in this replica: callers arriving while one
+   * is under way share it (non-forced ones) or wait for it (forced ones).
+   */
+  async run(state: CredentialState, intent: RefreshIntent): Promise<RefreshOutcome | undefined> {
+    while (state.inflight) {
+      const shared = (await state.inflight.catch(() => undefined)) as RefreshOutcome | undefined;
+      if (!intent.force) return shared;
+    }
+    if (this.stopped) return undefined;
+    const promise = this.joinOrStartRefresh(state, intent);
+    state.inflight = promise;
+    try {
+      return await promise;
+    } finally {
+      if (state.inflight === promise) state.inflight = undefined;
+    }
+  }
+
+  /** Takes a newer row (a fetch's or another replica's), logging and announcing the change of hands. */
+  adopt(state: CredentialState, row: StoredCredential): void {
+    const { changed, replaced, died } = state.adopt(row, this.clock.now());
+    if (!changed) return;
+    this.lifeUpdated(state, !!died);
+    if (replaced) {
+      const what = state.spec.kind === 'access_token' ? '' : ` ${state.spec.label}`;
+      this.logger.log(
+        `${row.appId}: now serving${what} ${mask(row.value)} (replaces ${mask(replaced.value)})`,
+      );
+    }
+    for (const listener of this.changeListeners) listener({ appId: row.appId, kind: state.spec.kind });
+  }
+
+  lifeUpdated(state: CredentialState, died: boolean): void {
+    if (died) this.logger.warn(`${state.appId}: ${state.riskReason()}.`);
+    this.armWake(state);
+  }
+
+  /** Tries to get a value that passes `good` (a fetch, or another replica's row); throws `TokenUnavailableError` if none. */
+  private async obtain(state: CredentialState, good: () => boolean): Promise<StoredCredential> {
+    let trouble: string | undefined;
+    /** A ticket's fetch found no access_token to use: that is the reason to give. */
+    let noToken: TokenUnavailableError | undefined;
+    if (this.clock.now() >= state.nextAttemptAtMs || state.inflight) {
+      try {
+        await this.run(state, { source: 'on_demand', force: false });
+      } catch (error) {
+        trouble = describeError(error);
+        if (error instanceof TokenUnavailableError && error.kind !== state.spec.kind) noToken = error;
+      }
+    } else if (!good() && this.clock.now() - state.lastPeekMs >= SECOND) {
+      // Held back from fetching: another replica may have a value all the same.
+      state.lastPeekMs = this.clock.now();
+      try {
+        await this.sync.syncOne(state);
+      } catch (error) {
+        trouble = describeError(error);
+      }
+    }
+    if (!good()) {
+      if (noToken) throw noToken;
+      throw new TokenUnavailableError(
+        state.appId,
+        state.lastError,
+        trouble ?? state.riskReason(),
+        state.spec.kind,
+      );
+    }
+    return state.current!;
+  }
+
+  /**
+   * A pass through the lock; a ticket first takes the account's access_token,
+   * and when WeChat rejects that token, reports it (the cluster-wide
+   * compare-and-refresh) and tries once more with the new one: never a loop.
+   */
+  private async joinOrStartRefresh(
+    state: CredentialState,
+    intent: RefreshIntent,
+  ): Promise<RefreshOutcome | undefined> {
+    if (!state.spec.needsAccessToken) return this.refreshOnce(state, intent);
+    const tokenState = this.find({ appId: state.appId, kind: 'access_token' })!;
+    const token = await this.usableRow(tokenState);
+    const accessToken = token.value;
+    const outcome = await this.refreshOnce(state, {
+      ...intent,
+      accessToken,
+      accessTokenFetchedAt: token.fetchedAt.getTime(),
+    });
+    if (outcome?.staleAccessToken === undefined || !this.reportStaleAccessToken) return outcome;
+    await this.reportStaleAccessToken(state.appId, accessToken).catch((error) =>
+      this.logger.warn(`Stale token report for ${state.appId} did not refresh: ${describeError(error)}`),
+    );
+    const fresh = await this.usableRow(tokenState).catch(() => undefined);
+    // No new token anywhere: trying with the same one would only fail again.
+    if (fresh === undefined || fresh.value === accessToken) return outcome;
+    return this.refreshOnce(state, {
+      ...intent,
+      accessToken: fresh.value,
+      accessTokenFetchedAt: fresh.fetchedAt.getTime(),
+      retry: true,
+    });
+  }
+
+  private async refreshOnce(state: CredentialState, intent: RefreshIntent): Promise<RefreshOutcome> {
+    const { appId } = state;
+    let outcome: RefreshOutcome;
+    try {
+      outcome = await this.refresher.refresh({ account: state.account, spec: state.spec, intent });
+    } catch (error) {
+      const now = this.clock.now();
+      if (error instanceof LockBusyError) {
+        state.retryLater(now);
+        this.armWake(state);
+        const retryAfter = RETRY_AFTER_TROUBLE_MS / SECOND;
+        const message = MESSAGES.lockBusy(appId, state.spec.label);
+        const refusal = new RefreshRefusedError(appId, 'lock_busy', retryAfter, message);
+        return { token: state.current ?? null, calledWechat: false, refusal };
+      }
+      if (error instanceof WechatTokenError) {
+        state.retryLater(now);
+        this.armWake(state);
+        throw error;
+      }
+      state.storeDown(now);
+      this.armWake(state);
+      const failure = new TokenStoreUnavailableError(describeError(error));
+      this.logger.warn(`${failure.message} (${appId})`);
+      throw failure;
+    }
+    if (outcome.token) this.adopt(state, outcome.token);
+    if (outcome.lastFailure) {
+      const { errcode, errmsg } = outcome.lastFailure;
+      const hint =
+        outcome.failure instanceof WechatTransportError
+          ? outcome.failure.hint
+          : wechatErrorHint(errcode, errmsg, state.spec.needsAccessToken ? 'ticket' : 'token');
+      state.recordFailure(outcome.lastFailure, hint);
+    }
+    // The call changed the fetch log: what it means for the credential is read
+    // back from the table, as every other replica reads it.
+    await this.sync
+      .syncOne(state)
+      .catch((error) =>
+        this.logger.warn(`Re-reading the fetch log of ${appId} failed: ${describeError(error)}`),
+      );
+    const now = this.clock.now();
+    if (outcome.failure) state.fetchFailed(now);
+    else if (outcome.refusal) {
+      const { reason, retryAfterSeconds } = outcome.refusal;
+      state.refused(reason, retryAfterSeconds, intent.force, now);
+    } else state.settled(outcome.calledWechat);
+    this.armWake(state);
+    return outcome;
+  }
+
+  /** Fetches at start every credential without a stored row that is far enough from expiry. */
+  private async startUp(): Promise<void> {
+    const now = this.clock.now();
+    const needed = [...this.byKey.values()].filter((state) => now >= state.dueAt());
+    // The access_tokens first: the tickets are fetched with them.
+    needed.sort((a, b) => Number(a.spec.needsAccessToken) - Number(b.spec.needsAccessToken));
+    await this.forEachBounded(needed, (state) => this.run(state, { source: 'startup', force: false }));
+  }
+
+  /**
+   * While the credential must be replaced sooner than planned (an unknown
+   * call, a dead row), wakes this replica when the fetch log allows the next
+   * fetch, rather than at the next cron tick.
+   */
+  private armWake(state: CredentialState): void {
+    clearTimeout(state.wakeTimer);
+    state.wakeTimer = undefined;
+    if (this.stopped || !state.recovering) return;
+    const at = Math.max(state.dueAt(), state.nextAttemptAtMs);
+    state.wakeTimer = setTimeout(
+      () => {
+        state.wakeTimer = undefined;
+        if (state.inflight || this.clock.now() < state.nextAttemptAtMs) return this.armWake(state);
+        this.run(state, { source: 'schedule', force: false }).catch((error) => {
+          // A ticket without a token to fetch it with, say: try again a little later, not at the next tick.
+          this.logger.warn(describeError(error));
+          state.retryLater(this.clock.now());
+          this.armWake(state);
+        });
+      },
+      Math.max(50, at - this.clock.now()),
+    );
+    state.wakeTimer.unref();
+  }
+
+  private async forEachBounded<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length && !this.stopped) {
+        const item = items[next++];
+        try {
+          await work(item);
+        } catch (error) {
+          this.logger.warn(describeError(error));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, items.length) }, worker));
+  }
+}

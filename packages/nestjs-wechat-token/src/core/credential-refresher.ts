@@ -1,0 +1,279 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CLOCK, type Clock } from './clock.js';
+import type { CredentialSpec, FetchedCredential, StoredCredential } from './credential.js';
+import { mask } from './mask.js';
+import { MESSAGES } from './messages.js';
+import {
+  alreadyDone,
+  isOverride,
+  lastFailureOf,
+  refusalOf,
+  stableForceRefusal,
+  type DecisionInput,
+  type LastFailure,
+  type RefreshIntent,
+} from './refresh-decisions.js';
+import { quotaDayStart, STABLE_FORCE_MIN_INTERVAL_SECONDS } from './refresh-policy.js';
+import { isStaleTokenAnswer } from './stale-token.js';
+import { settledAt, tokenLife, type FetchTiming } from './token-life.js';
+import { TOKEN_STORE, type LockedCredential, type NewAttempt, type TokenStore } from './token-store.js';
+import { RefreshRefusedError, WechatApiError, WechatTransportError } from './wechat-token.errors.js';
+import { WechatErrcode } from './wechat-protocol.js';
+import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
+import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
+
+/** The outcome of one pass through a credential's lock. */
+export interface RefreshOutcome {
+  /** The newest row afterwards (fetched now, or found in the table). */
+  token: StoredCredential | null;
+  /** Whether WeChat was called. */
+  calledWechat: boolean;
+  /** The fetch failed with this. */
+  failure?: WechatApiError | WechatTransportError;
+  /** The fetch was not tried; nothing was sent to WeChat. */
+  refusal?: RefreshRefusedError;
+  /** The newest failure in the fetch log since the last success (from any replica). */
+  lastFailure?: LastFailure;
+  /** A ticket fetch: WeChat rejected this access_token (40001/40014/42001). */
+  staleAccessToken?: string;
+}
+
+const SECOND = 1000;
+/**
+ * A call goes out at most this long after it was logged; past it (a slow
+ * database, a frozen process) it is given up, so that it cannot reach WeChat
+ * later than the other replicas expect.
+ */
+export const SEND_DEADLINE_MS = 1000;
+
+/** One call to WeChat, as far as it went. */
+interface CallResult {
+  attemptId: string;
+  /** When the call was logged (cluster clock): the credential's life counts from here. */
+  attemptedAt: Date;
+  latencyMs: number;
+  forceRefresh: boolean;
+  fetched?: FetchedCredential;
+  failure?: WechatApiError | WechatTransportError;
+}
+
+/** One credential's refresh: whose, which kind, and why. */
+export interface RefreshJob {
+  account: ResolvedWechatAccount;
+  spec: CredentialSpec;
+  intent: RefreshIntent;
+}
+
+/**
+ * One refresh, done the cluster-safe way, for any credential (the
+ * access_token or a ticket): take its advisory lock, re-read the newest row
+ * and the calls around it (another replica may have refreshed already, or
+ * made a call whose outcome nobody knows), decide from the fetch log whether
+ * a call is allowed (`refresh-decisions.ts`), log the call, make it, then
+ * record its result and insert the row before the lock is released. The lock
+ * is held only around that; the WeChat call has a hard timeout, so the wait
+ * of other replicas is bounded.
+ */
+@Injectable()
+export class CredentialRefresher {
+  private readonly logger = new Logger('WechatTokenRefresher');
+
+  constructor(
+    @Inject(TOKEN_STORE) private readonly store: TokenStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(WECHAT_TOKEN_OPTIONS) private readonly options: ResolvedWechatTokenOptions,
+  ) {}
+
+  /** How long a replica waits for another's lock: its fetch may take the whole HTTP timeout. */
+  get lockWaitMs(): number {
+    return this.options.httpTimeoutMs + 2 * SECOND;
+  }
+
+  /** The times that bound what one call to WeChat can do. */
+  get timing(): FetchTiming {
+    return {
+      overlapMs: this.options.overlapSeconds * SECOND,
+      settleMs: SEND_DEADLINE_MS + this.options.httpTimeoutMs + this.options.lateAnswerMs,
+    };
+  }
+
+  /** Runs one refresh under the credential's cluster lock. Throws only for database trouble (and `LockBusyError`). */
+  refresh(job: RefreshJob): Promise<RefreshOutcome> {
+    const key = { appId: job.account.appId, kind: job.spec.kind };
+    return this.store.withCredentialLock(key, this.lockWaitMs, (locked) => this.refreshLocked(job, locked));
+  }
+
+  private async refreshLocked(job: RefreshJob, locked: LockedCredential): Promise<RefreshOutcome> {
+    const { account, spec, intent } = job;
+    const now = this.clock.now();
+    const timing = this.timing;
+    const mode = spec.lifeMode(account);
+    let latest = await locked.latest();
+    if (
+      intent.deadToken !== undefined &&
+      latest?.value === intent.deadToken &&
+      latest.reportedDeadAt === null
+    ) {
+      latest = await locked.markDead(latest.id);
+      this.logger.warn(MESSAGES.tokenRejected(account.appId, mask(latest.value) ?? ''));
+    }
+    const fetches = await locked.fetchesSince(
+      new Date((latest?.fetchedAt.getTime() ?? now) - timing.settleMs),
+    );
+    const life = latest ? tokenLife(latest, mode, fetches, timing) : undefined;
+    const input: DecisionInput = {
+      appId: account.appId,
+      kind: spec.kind,
+      mode,
+      intent,
+      latest,
+      life,
+      now,
+      refreshAheadSeconds: this.options.refreshAheadSeconds,
+    };
+    if (alreadyDone(input)) return { token: latest, calledWechat: false };
+
+    const summary = await locked.summary(new Date(quotaDayStart(now)), new Date(now));
+    const lastFailure = lastFailureOf(summary);
+    // An operator's override may cut promises short, but never races a call still in the air.
+    const override = isOverride(intent);
+    // (A credential's life already holds calls back until every unknown one has settled.)
+    const holdUntil = override || !life ? settledAt(fetches, timing) : life.holdFetchUntil;
+    const refusal = refusalOf(input, summary, {
+      dailyQuota: this.options.dailyQuota,
+      forceRefreshMinIntervalSeconds: this.options.forceRefreshMinIntervalSeconds,
+      holdUntil,
+    });
+    if (refusal) return { token: latest, calledWechat: false, refusal, lastFailure };
+    if (override) {
+      this.logger.warn(MESSAGES.overrideRefresh(account.appId, this.options.overlapSeconds, spec.label));
+    }
+
+    if (intent.force && mode === 'stable' && intent.deadToken !== undefined) {
+      // A normal stable_token call first: after someone else's force_refresh it
+      // already returns the new token, while forcing would use one of WeChat's
+      // 20 forces a day.
+      const normal = await this.fetchFromWechat(job, false, locked);
+      if (!normal.fetched || normal.fetched.value !== intent.deadToken) {
+        return this.recordFetch(job, locked, latest, normal);
+      }
+      await locked.completeAttempt(normal.attemptId, {
+        outcome: 'unchanged',
+        errcode: null,
+        errmsg: null,
+        latencyMs: normal.latencyMs,
+        tokenId: latest?.id ?? null,
+      });
+      const limited = stableForceRefusal(account.appId, summary, this.clock.now());
+      if (limited) return { token: latest, calledWechat: true, refusal: limited, lastFailure };
+    }
+    const forceRefresh = intent.force && mode === 'stable';
+    return this.recordFetch(job, locked, latest, await this.fetchFromWechat(job, forceRefresh, locked));
+  }
+
+  /**
+   * One call to WeChat, logged (and committed) before it is made. A failure is
+   * recorded here; a success by `recordFetch`. Throws only when the call could
+   * not be logged: then it is not made.
+   */
+  private async fetchFromWechat(
+    job: RefreshJob,
+    forceRefresh: boolean,
+    locked: LockedCredential,
+  ): Promise<CallResult> {
+    const { account, spec, intent } = job;
+    const attempt: NewAttempt = {
+      appId: account.appId,
+      kind: spec.kind,
+      endpoint: spec.endpoint(account),
+      forceRefresh,
+      source: intent.source,
+      attemptedAt: new Date(this.clock.now()),
+      instanceId: this.options.instanceId,
+    };
+    const started = performance.now();
+    const attemptId = await this.store.logAttempt(attempt);
+    const base = { attemptId, attemptedAt: attempt.attemptedAt, forceRefresh };
+    let failure: WechatApiError | WechatTransportError;
+    if (performance.now() - started > SEND_DEADLINE_MS) {
+      failure = new WechatTransportError('not_sent', MESSAGES.notSent(SEND_DEADLINE_MS));
+    } else {
+      try {
+        const fetched = await spec.fetch(account, { forceRefresh, accessToken: intent.accessToken });
+        return { ...base, fetched, latencyMs: performance.now() - started };
+      } catch (error) {
+        failure = error as WechatApiError | WechatTransportError;
+      }
+    }
+    const latencyMs = performance.now() - started;
+    await locked.completeAttempt(attemptId, {
+      outcome: failure instanceof WechatApiError ? 'errcode' : failure.reason,
+      errcode: failure.errcode,
+      errmsg: failure.errmsg,
+      latencyMs,
+      tokenId: null,
+    });
+    return { ...base, failure, latencyMs };
+  }
+
+  /** Turns a call's result into the outcome: a failure, an unchanged row, or a new one. */
+  private async recordFetch(
+    job: RefreshJob,
+    locked: LockedCredential,
+    latest: StoredCredential | null,
+    result: CallResult,
+  ): Promise<RefreshOutcome> {
+    const { account, spec, intent } = job;
+    const { fetched, failure, attemptedAt } = result;
+    if (!fetched) {
+      const error = failure!;
+      if (
+        result.forceRefresh &&
+        error instanceof WechatApiError &&
+        error.errcode === WechatErrcode.MINUTE_QUOTA_REACHED
+      ) {
+        // WeChat's own force limit (stricter than ours, or counted elsewhere): the
+        // current token is fine and stays served; the caller learns when to retry.
+        const retryAfter = STABLE_FORCE_MIN_INTERVAL_SECONDS;
+        const message = MESSAGES.stableForceLimit(account.appId, retryAfter);
+        return {
+          token: latest,
+          calledWechat: true,
+          refusal: new RefreshRefusedError(account.appId, 'stable_force_limit', retryAfter, message),
+        };
+      }
+      this.logger.warn(`Fetching the ${spec.label} of ${account.appId} failed: ${error.message}`);
+      const outcome: RefreshOutcome = {
+        token: latest,
+        calledWechat: !(error instanceof WechatTransportError && error.reason === 'not_sent'),
+        failure: error,
+        lastFailure: { errcode: error.errcode, errmsg: error.errmsg, at: attemptedAt },
+      };
+      if (spec.needsAccessToken && isStaleTokenAnswer(error)) outcome.staleAccessToken = intent.accessToken;
+      return outcome;
+    }
+    const ok = { errcode: null, errmsg: null, latencyMs: result.latencyMs };
+    // stable_token hands back the token we hold while it has time left: no new row.
+    // Any other kind handing back the value held (a ticket WeChat kept) gets a new
+    // row below, with the expiry this answer gives it: else the schedule would call
+    // every tick, and serve nothing once the old row's expiry passed.
+    if (latest && fetched.value === latest.value && spec.lifeMode(account) === 'stable') {
+      await locked.completeAttempt(result.attemptId, { ...ok, outcome: 'unchanged', tokenId: latest.id });
+      return { token: latest, calledWechat: true };
+    }
+    // Counted from the call's start: WeChat's clock started at or after it.
+    const row = await locked.insert({
+      value: fetched.value,
+      fetchedAt: attemptedAt,
+      expiresAt: new Date(attemptedAt.getTime() + fetched.expiresIn * SECOND),
+      source: intent.source,
+      mode: spec.lifeMode(account),
+      instanceId: this.options.instanceId,
+    });
+    await locked.completeAttempt(result.attemptId, { ...ok, outcome: 'ok', tokenId: row.id });
+    this.logger.log(
+      `New ${spec.label} for ${account.appId} (${intent.source}): ${mask(row.value)}, expires ${row.expiresAt.toISOString()}`,
+    );
+    return { token: row, calledWechat: true };
+  }
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from '@jest/globals';
+import type { CredentialKind, StoredCredential } from './credential.js';
+import {
+  alreadyDone,
+  lastFailureOf,
+  refusalOf,
+  STALE_TOKEN_WAIT_MS,
+  type DecisionInput,
+  type RefreshIntent,
+} from './refresh-decisions.js';
+import { plannedRefreshAt } from './refresh-policy.js';
+import { tokenLife } from './token-life.js';
+import type { AttemptSummary, FailedAttempt } from './token-store.js';
+
+const T0 = Date.UTC(2026, 10, 21, 4, 0, 0); // 12:00 in Shanghai
+const TIMING = { overlapMs: 300_000, settleMs: 16_000 };
+const LIMITS = { dailyQuota: 2000, forceRefreshMinIntervalSeconds: 30, holdUntil: 0 };
+
+function row(kind: CredentialKind = 'access_token', fetchedAt = T0): StoredCredential {
+  return {
+    id: '7',
+    appId: 'wx0000000000000001',
+    kind,
+    value: `value-of-${kind}`,
+    fetchedAt: new Date(fetchedAt),
+    expiresAt: new Date(fetchedAt + 7200_000),
+    source: 'schedule',
+    mode: 'token',
+    instanceId: null,
+    reportedDeadAt: null,
+  };
+}
+
+/** What a replica decides at `now` for `intent`, the newest row being `latest` with no other call around it. */
+function input(intent: RefreshIntent, now: number, latest: StoredCredential | null = row()): DecisionInput {
+  return {
+    appId: 'wx0000000000000001',
+    kind: latest?.kind ?? 'access_token',
+    mode: 'token',
+    intent,
+    latest,
+    life: latest ? tokenLife(latest, 'token', [], TIMING) : undefined,
+    now,
+    refreshAheadSeconds: 600,
+  };
+}
+
+function summary(partial: Partial<AttemptSummary> = {}): AttemptSummary {
+  return {
+    attemptsToday: 0,
+    stableForcesToday: 0,
+    lastStableForceAt: null,
+    lastOverrideAt: null,
+    failuresSinceSuccess: [],
+    failureCount: 0,
+    ...partial,
+  };
+}
+
+function failure(errcode: number | null, at: number): FailedAttempt {
+  return {
+    outcome: errcode === null ? 'timeout' : 'errcode',
+    errcode,
+    errmsg: 'x',
+    attemptedAt: new Date(at),
+  };
+}
+
+const schedule: RefreshIntent = { source: 'schedule', force: false };
+const override: RefreshIntent = { source: 'override', force: true };
+
+describe('refresh decisions (pure, no store)', () => {
+  it('already done: a fresh row answers a scheduled or on-demand refresh until its planned time, never a forced one', () => {
+    const planned = plannedRefreshAt(row(), 600, 'token');
+    expect(alreadyDone(input(schedule, planned - 1))).toBe(true);
+    expect(alreadyDone(input(schedule, planned))).toBe(false);
+    expect(alreadyDone(input({ source: 'on_demand', force: false }, planned + 1000))).toBe(true);
+    expect(alreadyDone(input(override, T0 + 1000))).toBe(false);
+    expect(alreadyDone(input(schedule, T0, null))).toBe(false);
+    // An expired row answers nothing.
+    expect(alreadyDone(input({ source: 'on_demand', force: false }, T0 + 7200_000))).toBe(false);
+  });
+
+  it('already done: a dead-token report of a value that is no longer the newest needs no fetch', () => {
+    const report = { source: 'stale_report', force: true, deadToken: 'an-older-token' } as const;
+    expect(alreadyDone(input(report, T0 + 1000))).toBe(true);
+    const current = { ...report, deadToken: row().value };
+    expect(alreadyDone(input(current, T0 + 1000))).toBe(false);
+  });
+
+  it('refused while a call of unknown outcome may still land, with the time it settles', () => {
+    const refusal = refusalOf(input(schedule, T0), summary(), { ...LIMITS, holdUntil: T0 + 4500 });
+    expect(refusal).toMatchObject({ reason: 'unsettled', retryAfterSeconds: 5 });
+  });
+
+  it("an operator's overrides are held to the minimum interval; the retry of a ticket fetch is not", () => {
+    const recent = summary({ lastOverrideAt: new Date(T0 - 10_000) });
+    expect(refusalOf(input(override, T0), recent, LIMITS)).toMatchObject({
+      reason: 'min_interval',
+      retryAfterSeconds: 20,
+    });
+    expect(refusalOf(input({ ...override, retry: true }, T0), recent, LIMITS)).toBeUndefined();
+    // A stale-token report is not an override: replaced whenever it is reported.
+    const report = { source: 'stale_report', force: true, deadToken: row().value } as const;
+    expect(refusalOf(input(report, T0), recent, LIMITS)).toBeUndefined();
+  });
+
+  it('refused when the quota is used up; forced refreshes keep a reserve for the scheduled ones', () => {
+    expect(refusalOf(input(schedule, T0), summary({ attemptsToday: 2000 }), LIMITS)).toMatchObject({
+      reason: 'quota',
+    });
+    expect(refusalOf(input(schedule, T0), summary({ attemptsToday: 1990 }), LIMITS)).toBeUndefined();
+    expect(refusalOf(input(override, T0), summary({ attemptsToday: 1990 }), LIMITS)).toMatchObject({
+      reason: 'quota',
+    });
+  });
+
+  it('a ticket fetch whose token WeChat just rejected: others with that token wait for the new one, a newer token goes', () => {
+    const ticket = row('jsapi');
+    const rejected = summary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 1 });
+    const withOld = { ...schedule, accessToken: 'old', accessTokenFetchedAt: T0 - 60_000 };
+    expect(refusalOf(input(withOld, T0 + 1000, ticket), rejected, LIMITS)).toMatchObject({
+      reason: 'backoff',
+      retryAfterSeconds: (STALE_TOKEN_WAIT_MS - 1000) / 1000,
+    });
+    // The wait is bounded: after it, the rejection no longer holds anyone back.
+    expect(refusalOf(input(withOld, T0 + STALE_TOKEN_WAIT_MS, ticket), rejected, LIMITS)).toBeUndefined();
+    const withNew = { ...schedule, accessToken: 'new', accessTokenFetchedAt: T0 + 500 };
+    expect(refusalOf(input(withNew, T0 + 1000, ticket), rejected, LIMITS)).toBeUndefined();
+    // The one retry goes at once; a second rejection in a row backs off.
+    const retry = { ...withNew, retry: true };
+    expect(refusalOf(input(retry, T0 + 1000, ticket), rejected, LIMITS)).toBeUndefined();
+    const twice = summary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 2 });
+    expect(refusalOf(input(withNew, T0 + 100, ticket), twice, LIMITS)).toMatchObject({ reason: 'backoff' });
+    // For the access_token itself, 40001 on fetch is a configuration error (a wrong secret).
+    const tokenRejected = summary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 1 });
+    expect(refusalOf(input(schedule, T0 + 1000), tokenRejected, LIMITS)).toMatchObject({ reason: 'backoff' });
+  });
+
+  it('the last failure as status shows it; an unknown outcome says so', () => {
+    expect(lastFailureOf(summary())).toBeUndefined();
+    const unknown = { outcome: null, errcode: null, errmsg: null, attemptedAt: new Date(T0) };
+    expect(lastFailureOf(summary({ failuresSinceSuccess: [unknown], failureCount: 1 }))).toMatchObject({
+      errcode: -1,
+      errmsg: expect.stringContaining('no recorded result'),
+    });
+  });
+});

@@ -1,0 +1,103 @@
+import { Injectable, Logger } from '@nestjs/common';
+import {
+  invalidIpErrmsg,
+  isTicketType,
+  TokenUnavailableError,
+  WechatErrcode,
+  WechatTokenError,
+  WechatTokenService,
+  type TicketType,
+} from 'nestjs-wechat-token';
+import { COMPAT_ERRMSGS } from '../http/http-messages.js';
+import { wechatErrorBody } from './wechat-answer.js';
+
+/** A `getticket` request as the WeChat-compatible endpoint received it (values not yet checked). */
+export interface CompatTicketRequest {
+  accessToken: unknown;
+  type: unknown;
+}
+
+/**
+ * The logic of `GET /cgi-bin/ticket/getticket`: checks a request the way
+ * WeChat does (the access_token first, then the type) and answers with the
+ * shared ticket of the token's account. It calls WeChat only when the center
+ * holds no ticket yet (a cold start): never for a request it refuses. Answers
+ * are JSON strings, sent with HTTP 200 whatever they say.
+ */
+@Injectable()
+export class CompatTicketService {
+  private readonly logger = new Logger('CompatTicketService');
+
+  constructor(private readonly tokens: WechatTokenService) {}
+
+  /** The answer for a client that passed the allowlist. */
+  async answer(request: CompatTicketRequest): Promise<string> {
+    const { accessToken, type } = request;
+    if (accessToken === undefined || accessToken === '') {
+      return wechatErrorBody(WechatErrcode.ACCESS_TOKEN_MISSING);
+    }
+    // The account is the one whose token the client sent, and only a token the
+    // center handed out (the current one, or the one it replaced, inside its
+    // overlap) names one. Any other token is another server's (one fetching its
+    // own tokens, which knocks the center's out) or dead: WeChat would answer
+    // 40001 for a dead one, and a client answers 40001 by fetching a fresh
+    // token from the center, which is what it should do. No call to WeChat is
+    // spent finding out.
+    const appId =
+      typeof accessToken === 'string' ? await this.tokens.accountOfAccessToken(accessToken) : undefined;
+    if (appId === undefined) return wechatErrorBody(WechatErrcode.INVALID_CREDENTIAL);
+    if (!isTicketType(type)) return wechatErrorBody(WechatErrcode.INVALID_ARGS);
+    // A valid type the account is not configured to keep: 48001 ("api
+    // unauthorized") is what WeChat answers an account that may not use an
+    // API, and what WeChat SDKs treat as a setup problem rather than a stale
+    // token or a bad argument (40097 would send a developer looking for a
+    // typo in a correct request). The errmsg names the flag to add.
+    if (!this.tokens.ticketTypes(appId).includes(type)) {
+      return wechatErrorBody(WechatErrcode.API_UNAUTHORIZED, COMPAT_ERRMSGS.ticketNotKept(type));
+    }
+    try {
+      const served = await this.tokens.getServedTicket(appId, type);
+      return JSON.stringify({
+        errcode: 0,
+        errmsg: 'ok',
+        ticket: served.ticket,
+        expires_in: served.expiresIn,
+      });
+    } catch (error) {
+      return this.unavailable(appId, type, error);
+    }
+  }
+
+  /** The 40164 answer for a client outside the allowlist. */
+  refuseClient(ip: string): string {
+    return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
+  }
+
+  /** The 43001 answer for a `getticket` call that is not a GET. */
+  requireGet(): string {
+    return wechatErrorBody(WechatErrcode.REQUIRE_GET_METHOD);
+  }
+
+  /** -1 with what the client's operator should know: the last WeChat errcode and its hint, never a secret. */
+  private unavailable(appId: string, type: TicketType, error: unknown): string {
+    let detail: string | undefined;
+    if (error instanceof TokenUnavailableError) {
+      const parts: string[] = [];
+      if (error.kind === 'access_token') parts.push('no valid access_token to fetch it with');
+      if (error.lastError)
+        parts.push(`last WeChat errcode ${error.lastError.errcode}: ${error.lastError.hint}`);
+      detail = parts.length > 0 ? parts.join('; ') : undefined;
+    } else if (error instanceof WechatTokenError) {
+      detail = error.code;
+    } else {
+      this.logger.error(`Serving the ${type} ticket of ${appId} failed: ${describe(error)}`);
+    }
+    return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.ticketUnavailable(type, detail));
+  }
+}
+
+/** An unexpected error's message for a log line, cut short (the module's own errors never carry secrets). */
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 200);
+  return String(error);
+}
