@@ -115,7 +115,9 @@ export class CredentialEngine implements SyncTarget {
     const due = [...this.byKey.values()].filter(
       (state) => !state.inflight && now >= state.nextAttemptAtMs && now >= state.dueAt(),
     );
-    await this.forEachBounded(due, (state) => this.run(state, { source: 'schedule', force: false }));
+    await this.forEachBounded(due, (state) =>
+      this.joinOrStartRefresh(state, { source: 'schedule', force: false }),
+    );
     return { due: due.length };
   }
 
@@ -138,13 +140,16 @@ export class CredentialEngine implements SyncTarget {
    * One refresh of the credential in this replica: callers arriving while one
    * is under way share it (non-forced ones) or wait for it (forced ones).
    */
-  async run(state: CredentialState, intent: RefreshIntent): Promise<RefreshOutcome | undefined> {
+  async joinOrStartRefresh(
+    state: CredentialState,
+    intent: RefreshIntent,
+  ): Promise<RefreshOutcome | undefined> {
     while (state.inflight) {
       const shared = (await state.inflight.catch(() => undefined)) as RefreshOutcome | undefined;
       if (!intent.force) return shared;
     }
     if (this.stopped) return undefined;
-    const promise = this.joinOrStartRefresh(state, intent);
+    const promise = this.refreshOnceOrTwice(state, intent);
     state.inflight = promise;
     try {
       return await promise;
@@ -179,7 +184,7 @@ export class CredentialEngine implements SyncTarget {
     let noToken: TokenUnavailableError | undefined;
     if (this.clock.now() >= state.nextAttemptAtMs || state.inflight) {
       try {
-        await this.run(state, { source: 'on_demand', force: false });
+        await this.joinOrStartRefresh(state, { source: 'on_demand', force: false });
       } catch (error) {
         trouble = describeError(error);
         if (error instanceof TokenUnavailableError && error.kind !== state.spec.kind) noToken = error;
@@ -210,7 +215,7 @@ export class CredentialEngine implements SyncTarget {
    * and when WeChat rejects that token, reports it (the cluster-wide
    * compare-and-refresh) and tries once more with the new one: never a loop.
    */
-  private async joinOrStartRefresh(
+  private async refreshOnceOrTwice(
     state: CredentialState,
     intent: RefreshIntent,
   ): Promise<RefreshOutcome | undefined> {
@@ -296,7 +301,9 @@ export class CredentialEngine implements SyncTarget {
     const needed = [...this.byKey.values()].filter((state) => now >= state.dueAt());
     // The access_tokens first: the tickets are fetched with them.
     needed.sort((a, b) => Number(a.spec.needsAccessToken) - Number(b.spec.needsAccessToken));
-    await this.forEachBounded(needed, (state) => this.run(state, { source: 'startup', force: false }));
+    await this.forEachBounded(needed, (state) =>
+      this.joinOrStartRefresh(state, { source: 'startup', force: false }),
+    );
   }
 
   /**
@@ -313,7 +320,7 @@ export class CredentialEngine implements SyncTarget {
       () => {
         state.wakeTimer = undefined;
         if (state.inflight || this.clock.now() < state.nextAttemptAtMs) return this.armWake(state);
-        this.run(state, { source: 'schedule', force: false }).catch((error) => {
+        this.joinOrStartRefresh(state, { source: 'schedule', force: false }).catch((error) => {
           // A ticket without a token to fetch it with, say: try again a little later, not at the next tick.
           this.logger.warn(describeError(error));
           state.retryLater(this.clock.now());

@@ -175,7 +175,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     if (options.force) {
       const refresh = refreshAction(
         before,
-        await this.engine.run(state, { source: 'override', force: true }),
+        await this.engine.joinOrStartRefresh(state, { source: 'override', force: true }),
       );
       return { ...(await this.status(appId)), refresh };
     }
@@ -204,7 +204,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       force: true,
       deadToken,
     };
-    const refresh = refreshAction(before, await this.engine.run(state, intent));
+    const refresh = refreshAction(before, await this.engine.joinOrStartRefresh(state, intent));
     return { ...(await this.status(appId)), refresh };
   }
 
@@ -261,7 +261,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     const state = this.ticketState(appId, type);
     if (state.inflight) await state.inflight.catch(() => undefined);
     const before = state.current?.id;
-    const refresh = refreshAction(before, await this.engine.run(state, { source: 'override', force: true }));
+    const refresh = refreshAction(
+      before,
+      await this.engine.joinOrStartRefresh(state, { source: 'override', force: true }),
+    );
     return { ...(await this.ticketStatus(state)), refresh };
   }
 
