@@ -4,8 +4,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AdminTicketsController } from './admin/admin-tickets.controller.js';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
 import { AdminController } from './admin/admin.controller.js';
-import { TicketHistoryService } from './admin/ticket-history.service.js';
-import { TokenHistoryService } from './admin/token-history.service.js';
+import { HistoryService } from './admin/history.service.js';
 import { AccountSecrets } from './cgi-bin/account-secrets.js';
 import { CgiBinController } from './cgi-bin/cgi-bin.controller.js';
 import { CompatTicketService } from './cgi-bin/compat-ticket.service.js';
@@ -37,8 +36,7 @@ import { ClientAllowlist } from './network/client-allowlist.js';
   ],
   providers: [
     AdminAuthGuard,
-    TokenHistoryService,
-    TicketHistoryService,
+    HistoryService,
     AccountSecrets,
     TokenAnswerCache,
     CompatTokenService,

@@ -6,37 +6,9 @@ import {
   type ServerFixture,
   waitForFirstTokens,
 } from './support/server-fixture.js';
+import { callAdmin as call, MASKED, type AdminAnswer as Answer } from './support/admin-http.js';
 
 // Issue 3: the admin REST API on the real server (Fastify, Postgres, the WeChat sandbox).
-
-const MASKED = /^.{4}….{4}$/;
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
-
-async function call(
-  fixture: ServerFixture,
-  path: string,
-  init: RequestInit & { auth?: string | null } = {},
-): Promise<Answer> {
-  const { auth, ...rest } = init;
-  const headers = new Headers(rest.headers);
-  if (auth !== null) headers.set('authorization', auth ?? `Bearer ${fixture.adminToken}`);
-  const response = await fetch(`${fixture.baseUrl}${path}`, { ...rest, headers });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, headers: response.headers, body, text };
-}
 
 function refresh(fixture: ServerFixture, appId: string, body?: object): Promise<Answer> {
   return call(fixture, `/admin/accounts/${appId}/refresh`, {

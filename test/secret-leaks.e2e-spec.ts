@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { WechatTokenService } from 'nestjs-wechat-token';
 import { CaptureLogger } from './support/capture-logger.js';
-import { leakedSecrets } from './support/leaks.js';
+import { fetchAnswerText as send, leakedSecrets, type AnswerText as Answer } from './support/leaks.js';
 import {
   fixtureAccount,
   fixtureTokens,
@@ -14,19 +14,6 @@ import {
 // What a client sends the server in full, a token (a staleToken report) or an
 // AppSecret (the /cgi-bin endpoints), must come back in no answer and reach no
 // log line, whatever the server makes of it.
-
-interface Answer {
-  status: number;
-  /** Every header, `name: value` a line. */
-  headers: string;
-  text: string;
-}
-
-async function send(url: string, init: RequestInit = {}): Promise<Answer> {
-  const response = await fetch(url, init);
-  const headers = [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n');
-  return { status: response.status, headers, text: await response.text() };
-}
 
 /** A token WeChat never issued, WeChat-shaped: 150 characters of base64url. */
 function unknownToken(): string {

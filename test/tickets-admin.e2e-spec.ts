@@ -9,44 +9,12 @@ import {
   waitForFirstTickets,
   waitForFirstTokens,
 } from './support/server-fixture.js';
+import { callAdmin as call, MASKED, type AdminAnswer as Answer } from './support/admin-http.js';
 
 // Issue 11: the admin routes of the tickets (forced refresh, history, JS-SDK
 // signature and its check) on the real server, with the sandbox as WeChat.
 
-const MASKED = /^.{4}….{4}$/;
 const PAGE = 'https://shop.example.com/item?id=42&from=menu';
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
-
-async function call(
-  fixture: ServerFixture,
-  path: string,
-  init: RequestInit & { auth?: string | null; json?: unknown } = {},
-): Promise<Answer> {
-  const { auth, json, ...rest } = init;
-  const headers = new Headers(rest.headers);
-  if (auth !== null) headers.set('authorization', auth ?? `Bearer ${fixture.adminToken}`);
-  if (json !== undefined) headers.set('content-type', 'application/json');
-  const response = await fetch(`${fixture.baseUrl}${path}`, {
-    ...rest,
-    headers,
-    ...(json !== undefined ? { method: rest.method ?? 'POST', body: JSON.stringify(json) } : {}),
-  });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, headers: response.headers, body, text };
-}
 
 function refreshTicket(fixture: ServerFixture, appId: string, type: string): Promise<Answer> {
   return call(fixture, `/admin/accounts/${appId}/tickets/${type}/refresh`, { method: 'POST' });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { WechatTokenService } from 'nestjs-wechat-token';
-import { leakedSecrets } from './support/leaks.js';
+import { fetchAnswerText as send, leakedSecrets, type AnswerText as Answer } from './support/leaks.js';
 import {
   fixtureAccount,
   fixtureTickets,
@@ -15,18 +15,6 @@ import {
 // carries one in full; no admin answer, error body or log line may.
 
 const PAGE = 'https://shop.example.com/item?id=42';
-
-interface Answer {
-  status: number;
-  headers: string;
-  text: string;
-}
-
-async function send(url: string, init: RequestInit = {}): Promise<Answer> {
-  const response = await fetch(url, init);
-  const headers = [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n');
-  return { status: response.status, headers, text: await response.text() };
-}
 
 describe('tickets in answers and logs', () => {
   let fixture: ServerFixture | undefined;

@@ -4,7 +4,8 @@ import { get } from '../support/http-get.js';
 import { benchAccount } from '../support/module-app.js';
 import { median, type PartResult } from '../support/report.js';
 import { startSandbox } from '../support/sandbox.js';
-import { startServerProcess, waitHealthy, waitListening, type ServerProcess } from '../support/server.js';
+import { waitHealthy, type ServerProcess } from '../support/server.js';
+import { callersPerServer, startServers } from '../support/stampede-callers.js';
 
 const SERVERS = 3;
 const ACCOUNTS = 3;
@@ -61,48 +62,31 @@ async function stampedeRound(ctx: BenchContext, round: number) {
   const servers: ServerProcess[] = [];
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   try {
-    // Start all three at once: they race for the migrations and for the first fetch.
-    for (let i = 0; i < SERVERS; i++) {
-      servers.push(
-        await startServerProcess(ctx, `token server ${i + 1}`, {
-          databaseUrl,
-          accounts,
-          apiBaseUrl: sandboxUrl,
-        }),
-      );
-    }
+    await startServers(
+      ctx,
+      'token server',
+      SERVERS,
+      { databaseUrl, accounts, apiBaseUrl: sandboxUrl },
+      servers,
+    );
     // Each server's callers fire as soon as that server listens.
     const started = Date.now();
     const startFailures: string[] = [];
-    const answers = await Promise.all(
-      servers.map(async (server, s) => {
-        const mine = Array.from({ length: CALLERS }, (_, i) => i).filter((i) => i % SERVERS === s);
-        try {
-          await waitListening(server);
-        } catch (error) {
-          // A replica that cannot start is a result too: its callers get nothing.
-          const reason = error instanceof Error ? error.message : String(error);
-          startFailures.push(reason);
-          const results = mine.map((i) => ({
-            appId: accounts[Math.floor(i / SERVERS) % ACCOUNTS].appId,
-            status: 0,
-            body: 'server did not start',
-          }));
-          return { listenedAfter: NaN, results, answeredAfter: (Date.now() - started) / 1000, alive: false };
-        }
-        const listenedAfter = (Date.now() - started) / 1000;
-        const results = await Promise.all(
-          mine.map(async (i) => {
-            const account = accounts[Math.floor(i / SERVERS) % ACCOUNTS];
-            const answer = await get(
-              `${server.url}/cgi-bin/token?grant_type=client_credential&appid=${account.appId}&secret=${account.secret}`,
-              agent,
-            );
-            return { appId: account.appId, ...answer };
-          }),
+    const accountOf = (i: number) => accounts[Math.floor(i / SERVERS) % ACCOUNTS];
+    const answers = await callersPerServer(
+      servers,
+      CALLERS,
+      () => (Date.now() - started) / 1000,
+      async (server, i) => {
+        const account = accountOf(i);
+        const answer = await get(
+          `${server.url}/cgi-bin/token?grant_type=client_credential&appid=${account.appId}&secret=${account.secret}`,
+          agent,
         );
-        return { listenedAfter, results, answeredAfter: (Date.now() - started) / 1000, alive: true };
-      }),
+        return { appId: account.appId, ...answer };
+      },
+      (i) => ({ appId: accountOf(i).appId, status: 0, body: 'server did not start' }),
+      startFailures,
     );
     const secondsToAnswerAll = Math.max(...answers.map((a) => a.answeredAfter));
     await Promise.all(servers.filter((_, i) => answers[i].alive).map((server) => waitHealthy(server)));

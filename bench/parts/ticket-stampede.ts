@@ -6,7 +6,8 @@ import { benchAccount } from '../support/module-app.js';
 import { sql } from '../support/postgres.js';
 import { median, type PartResult } from '../support/report.js';
 import { startSandbox } from '../support/sandbox.js';
-import { startServerProcess, waitHealthy, waitListening, type ServerProcess } from '../support/server.js';
+import { waitHealthy, type ServerProcess } from '../support/server.js';
+import { callersPerServer, startServers } from '../support/stampede-callers.js';
 
 const SERVERS = 3;
 const ACCOUNTS = 3;
@@ -96,60 +97,46 @@ async function ticketStampedeRound(ctx: BenchContext, round: number) {
   const servers: ServerProcess[] = [];
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   try {
-    // Start all three at once: they race for the migrations and for the first fetches.
-    for (let i = 0; i < SERVERS; i++) {
-      servers.push(
-        await startServerProcess(ctx, `ticket server ${i + 1}`, {
-          databaseUrl,
-          accounts,
-          apiBaseUrl: sandboxUrl,
-        }),
-      );
-    }
+    await startServers(
+      ctx,
+      'ticket server',
+      SERVERS,
+      { databaseUrl, accounts, apiBaseUrl: sandboxUrl },
+      servers,
+    );
     const started = Date.now();
     const since = () => (Date.now() - started) / 1000;
     const startFailures: string[] = [];
     // Caller i goes to server i % 3, account (i / 3) % 3, type (i / 9) % 2: every combination gets callers.
     const accountOf = (i: number) => accounts[Math.floor(i / SERVERS) % ACCOUNTS];
     const typeOf = (i: number) => TYPES[Math.floor(i / (SERVERS * ACCOUNTS)) % TYPES.length];
-    const answers = await Promise.all(
-      servers.map(async (server, s) => {
-        const mine = Array.from({ length: CALLERS }, (_, i) => i).filter((i) => i % SERVERS === s);
-        try {
-          await waitListening(server);
-        } catch (error) {
-          // A replica that cannot start is a result too: its callers get nothing.
-          startFailures.push(error instanceof Error ? error.message : String(error));
-          const results: CallerResult[] = mine.map((i) => ({
-            appId: accountOf(i).appId,
-            type: typeOf(i),
-            answer: { status: 0, body: 'server did not start' },
-            askedTicketAfter: NaN,
-          }));
-          return { listenedAfter: NaN, results, answeredAfter: since(), alive: false };
-        }
-        const listenedAfter = since();
-        const results = await Promise.all(
-          mine.map(async (i): Promise<CallerResult> => {
-            const account = accountOf(i);
-            const type = typeOf(i);
-            const tokenAnswer = await get(
-              `${server.url}/cgi-bin/token?grant_type=client_credential&appid=${account.appId}&secret=${account.secret}`,
-              agent,
-            );
-            const accessToken = field(tokenAnswer, 'access_token');
-            if (!accessToken)
-              return { appId: account.appId, type, answer: tokenAnswer, askedTicketAfter: NaN };
-            const askedTicketAfter = since();
-            const answer = await get(
-              `${server.url}/cgi-bin/ticket/getticket?access_token=${encodeURIComponent(accessToken)}&type=${type}`,
-              agent,
-            );
-            return { appId: account.appId, type, answer, ticket: field(answer, 'ticket'), askedTicketAfter };
-          }),
+    const answers = await callersPerServer(
+      servers,
+      CALLERS,
+      since,
+      async (server, i): Promise<CallerResult> => {
+        const account = accountOf(i);
+        const type = typeOf(i);
+        const tokenAnswer = await get(
+          `${server.url}/cgi-bin/token?grant_type=client_credential&appid=${account.appId}&secret=${account.secret}`,
+          agent,
         );
-        return { listenedAfter, results, answeredAfter: since(), alive: true };
+        const accessToken = field(tokenAnswer, 'access_token');
+        if (!accessToken) return { appId: account.appId, type, answer: tokenAnswer, askedTicketAfter: NaN };
+        const askedTicketAfter = since();
+        const answer = await get(
+          `${server.url}/cgi-bin/ticket/getticket?access_token=${encodeURIComponent(accessToken)}&type=${type}`,
+          agent,
+        );
+        return { appId: account.appId, type, answer, ticket: field(answer, 'ticket'), askedTicketAfter };
+      },
+      (i): CallerResult => ({
+        appId: accountOf(i).appId,
+        type: typeOf(i),
+        answer: { status: 0, body: 'server did not start' },
+        askedTicketAfter: NaN,
       }),
+      startFailures,
     );
     const secondsToAnswerAll = Math.max(...answers.map((a) => a.answeredAfter));
     await Promise.all(servers.filter((_, i) => answers[i].alive).map((server) => waitHealthy(server)));

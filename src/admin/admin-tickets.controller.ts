@@ -8,7 +8,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiQuery,
   ApiResponse,
   ApiTags,
   ApiUnauthorizedResponse,
@@ -23,8 +22,6 @@ import {
 } from 'nestjs-wechat-token';
 import {
   AppIdPipe,
-  HISTORY_DEFAULT_LIMIT,
-  HISTORY_MAX_LIMIT,
   HistoryCursorPipe,
   HistoryLimitPipe,
   JsapiSignatureCheckPipe,
@@ -35,6 +32,7 @@ import {
 import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
+  ApiHistoryQuery,
   APP_ID_PARAM,
   ApiErrorDto,
   JsapiSignatureCheckRequestDto,
@@ -47,7 +45,7 @@ import {
   TicketRefreshResultDto,
   UpstreamErrorDto,
 } from './admin.dto.js';
-import { TicketHistoryService, type TicketHistoryPage } from './ticket-history.service.js';
+import { HistoryService, type TicketHistoryPage } from './history.service.js';
 
 const NOT_KEPT = {
   description:
@@ -74,7 +72,7 @@ const UNKNOWN_ACCOUNT = { description: 'Not a configured account.', type: ApiErr
 export class AdminTicketsController {
   constructor(
     private readonly tokens: WechatTokenService,
-    private readonly history: TicketHistoryService,
+    private readonly history: HistoryService,
   ) {}
 
   @Post('tickets/:type/refresh')
@@ -128,17 +126,7 @@ export class AdminTicketsController {
   })
   @ApiParam(APP_ID_PARAM)
   @ApiParam(TICKET_TYPE_PARAM)
-  @ApiQuery({
-    name: 'limit',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: HISTORY_MAX_LIMIT, default: HISTORY_DEFAULT_LIMIT },
-  })
-  @ApiQuery({
-    name: 'before',
-    required: false,
-    description: 'Row id: only older rows (the `nextBefore` of the previous page).',
-    schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' },
-  })
+  @ApiHistoryQuery()
   @ApiOkResponse({ type: TicketHistoryPageDto })
   @ApiBadRequestResponse({ description: 'Malformed appId, type, limit or before.', type: ApiErrorDto })
   @ApiNotFoundResponse(UNKNOWN_ACCOUNT)
@@ -149,7 +137,7 @@ export class AdminTicketsController {
     @Query('limit', HistoryLimitPipe) limit: number,
     @Query('before', HistoryCursorPipe) before: string | undefined,
   ): Promise<TicketHistoryPage> {
-    return this.history.page(appId, type, limit, before);
+    return this.history.ticketPage(appId, type, limit, before);
   }
 
   @Post('jsapi-signature')

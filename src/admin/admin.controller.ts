@@ -7,7 +7,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiQuery,
   ApiResponse,
   ApiTags,
   ApiUnauthorizedResponse,
@@ -15,8 +14,6 @@ import {
 import { WechatTokenService, type AccountStatus, type RefreshResult } from 'nestjs-wechat-token';
 import {
   AppIdPipe,
-  HISTORY_DEFAULT_LIMIT,
-  HISTORY_MAX_LIMIT,
   HistoryCursorPipe,
   HistoryLimitPipe,
   RefreshRequestPipe,
@@ -26,6 +23,7 @@ import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   AccountStatusDto,
+  ApiHistoryQuery,
   APP_ID_PARAM,
   ApiErrorDto,
   HistoryPageDto,
@@ -34,7 +32,7 @@ import {
   RefreshResultDto,
   UpstreamErrorDto,
 } from './admin.dto.js';
-import { TokenHistoryService, type HistoryPage } from './token-history.service.js';
+import { HistoryService, type HistoryPage } from './history.service.js';
 
 /** The operator's view of the accounts: status, forced refresh, token history (tickets: `AdminTicketsController`). */
 @ApiTags('admin')
@@ -48,7 +46,7 @@ import { TokenHistoryService, type HistoryPage } from './token-history.service.j
 export class AdminController {
   constructor(
     private readonly tokens: WechatTokenService,
-    private readonly history: TokenHistoryService,
+    private readonly history: HistoryService,
   ) {}
 
   @Get()
@@ -110,17 +108,7 @@ export class AdminController {
   @Get(':appId/history')
   @ApiOperation({ summary: 'Token history from `access_token`, newest first, keyset-paged' })
   @ApiParam(APP_ID_PARAM)
-  @ApiQuery({
-    name: 'limit',
-    required: false,
-    schema: { type: 'integer', minimum: 1, maximum: HISTORY_MAX_LIMIT, default: HISTORY_DEFAULT_LIMIT },
-  })
-  @ApiQuery({
-    name: 'before',
-    required: false,
-    description: 'Row id: only older rows (the `nextBefore` of the previous page).',
-    schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' },
-  })
+  @ApiHistoryQuery()
   @ApiOkResponse({ type: HistoryPageDto })
   @ApiBadRequestResponse({ description: 'Malformed appId, limit or before.', type: ApiErrorDto })
   @ApiNotFoundResponse({ description: 'Not a configured account.', type: ApiErrorDto })
@@ -129,6 +117,6 @@ export class AdminController {
     @Query('limit', HistoryLimitPipe) limit: number,
     @Query('before', HistoryCursorPipe) before: string | undefined,
   ): Promise<HistoryPage> {
-    return this.history.page(appId, limit, before);
+    return this.history.tokenPage(appId, limit, before);
   }
 }

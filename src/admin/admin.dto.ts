@@ -1,4 +1,6 @@
-import { ApiProperty, ApiPropertyOptional, type ApiParamOptions } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiQuery, type ApiParamOptions } from '@nestjs/swagger';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../http/input-validation.js';
 import { TICKET_TYPES } from 'nestjs-wechat-token';
 import type {
   AccountStatus,
@@ -15,13 +17,29 @@ import type {
   TokenRisk,
   TokenSource,
 } from 'nestjs-wechat-token';
-import type { TicketHistoryEntry, TicketHistoryPage } from './ticket-history.service.js';
-import type { HistoryEntry, HistoryPage } from './token-history.service.js';
+import type { HistoryEntry, HistoryPage, TicketHistoryEntry, TicketHistoryPage } from './history.service.js';
 
 // Shapes of the admin API's answers, for the OpenAPI description. They mirror
 // the service's types (`implements`), so the two cannot drift apart.
 
 /** The `:appId` path parameter, as every admin route describes it. */
+/** The `limit` and `before` query parameters of a keyset-paged history (see `HistoryLimitPipe`, `HistoryCursorPipe`). */
+export function ApiHistoryQuery(): MethodDecorator {
+  return applyDecorators(
+    ApiQuery({
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: HISTORY_MAX_LIMIT, default: HISTORY_DEFAULT_LIMIT },
+    }),
+    ApiQuery({
+      name: 'before',
+      required: false,
+      description: 'Row id: only older rows (the `nextBefore` of the previous page).',
+      schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' },
+    }),
+  );
+}
+
 export const APP_ID_PARAM: ApiParamOptions = {
   name: 'appId',
   description: '1–64 letters, digits, "_" or "-"',
@@ -166,10 +184,22 @@ export class AccountStatusDto extends CredentialStatusDto implements AccountStat
   tickets!: TicketStatusDto[];
 }
 
-/** One row of the token history. */
-export class HistoryEntryDto implements HistoryEntry {
+/** What a row of the token and of a ticket history share. */
+export class HistoryRowDto {
   @ApiProperty({ example: '42' })
   id!: string;
+  @ApiProperty({ format: 'date-time' })
+  fetchedAt!: string;
+  @ApiProperty({ format: 'date-time' })
+  expiresAt!: string;
+  @ApiProperty({ enum: TOKEN_SOURCES })
+  source!: TokenSource;
+  @ApiProperty({ type: 'string', nullable: true, description: 'The replica that fetched it.' })
+  instanceId!: string | null;
+}
+
+/** One row of the token history. */
+export class HistoryEntryDto extends HistoryRowDto implements HistoryEntry {
   @ApiProperty({
     type: 'string',
     nullable: true,
@@ -177,16 +207,8 @@ export class HistoryEntryDto implements HistoryEntry {
     description: 'First and last 4 characters.',
   })
   token!: string | null;
-  @ApiProperty({ format: 'date-time' })
-  fetchedAt!: string;
-  @ApiProperty({ format: 'date-time' })
-  expiresAt!: string;
-  @ApiProperty({ enum: TOKEN_SOURCES })
-  source!: TokenSource;
   @ApiProperty({ enum: TOKEN_MODES })
   mode!: TokenMode;
-  @ApiProperty({ type: 'string', nullable: true, description: 'The replica that fetched it.' })
-  instanceId!: string | null;
 }
 
 /** One page of the token history, newest first. */
@@ -236,9 +258,7 @@ export class TicketRefreshResultDto extends TicketStatusDto implements TicketRef
 }
 
 /** One row of a ticket history. */
-export class TicketHistoryEntryDto implements TicketHistoryEntry {
-  @ApiProperty({ example: '42' })
-  id!: string;
+export class TicketHistoryEntryDto extends HistoryRowDto implements TicketHistoryEntry {
   @ApiProperty({ enum: TICKET_TYPES })
   type!: TicketType;
   @ApiProperty({
@@ -248,14 +268,6 @@ export class TicketHistoryEntryDto implements TicketHistoryEntry {
     description: 'First and last 4 characters.',
   })
   ticket!: string | null;
-  @ApiProperty({ format: 'date-time' })
-  fetchedAt!: string;
-  @ApiProperty({ format: 'date-time' })
-  expiresAt!: string;
-  @ApiProperty({ enum: TOKEN_SOURCES })
-  source!: TokenSource;
-  @ApiProperty({ type: 'string', nullable: true, description: 'The replica that fetched it.' })
-  instanceId!: string | null;
 }
 
 /** One page of a ticket history, newest first. */

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  describeError,
   invalidIpErrmsg,
   isTicketType,
   TokenUnavailableError,
@@ -90,14 +91,8 @@ export class CompatTicketService {
     } else if (error instanceof WechatTokenError) {
       detail = error.code;
     } else {
-      this.logger.error(`Serving the ${type} ticket of ${appId} failed: ${describe(error)}`);
+      this.logger.error(`Serving the ${type} ticket of ${appId} failed: ${describeError(error)}`);
     }
     return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.ticketUnavailable(type, detail));
   }
-}
-
-/** An unexpected error's message for a log line, cut short (the module's own errors never carry secrets). */
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message.slice(0, 200);
-  return String(error);
 }

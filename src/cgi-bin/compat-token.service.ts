@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  describeError,
   invalidIpErrmsg,
   RefreshRefusedError,
   TokenUnavailableError,
@@ -87,7 +88,9 @@ export class CompatTokenService {
       if (error instanceof RefreshRefusedError && error.reason !== 'check_failed') {
         return wechatErrorBody(WechatErrcode.MINUTE_QUOTA_REACHED);
       }
-      this.logger.warn(`Forced refresh of ${appId} asked through stable_token failed: ${describe(error)}`);
+      this.logger.warn(
+        `Forced refresh of ${appId} asked through stable_token failed: ${describeError(error)}`,
+      );
       const errcode = (error as { errcode?: unknown }).errcode;
       return wechatErrorBody(
         WechatErrcode.SYSTEM_ERROR,
@@ -104,15 +107,8 @@ export class CompatTokenService {
     } else if (error instanceof WechatTokenError) {
       detail = error.code;
     } else {
-      this.logger.error(`Serving the token of ${appId} failed: ${describe(error)}`);
+      this.logger.error(`Serving the token of ${appId} failed: ${describeError(error)}`);
     }
     return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.tokenUnavailable(detail));
   }
-}
-
-/** An error's message for a log line (the module's errors never carry secrets; others are cut short). */
-function describe(error: unknown): string {
-  if (error instanceof WechatTokenError) return error.message;
-  if (error instanceof Error) return error.message.slice(0, 200);
-  return String(error);
 }

@@ -27,6 +27,7 @@ export type {
   WechatTokenModuleOptions,
 } from './core/wechat-token.options.js';
 export {
+  describeError,
   InvalidTicketTypeError,
   RefreshRefusedError,
   TicketNotConfiguredError,

@@ -301,18 +301,11 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
-   * Whether `accessToken` is one this replica holds for the account and
-   * WeChat still accepts by what it knows: the current token while it is
-   * served, or the one it replaced inside its overlap.
-   */
-  holdsAccessToken(appId: string, accessToken: string): boolean {
-    return this.tokenState(appId).holds(accessToken, this.clock.now());
-  }
-
-  /**
-   * The account whose held token `accessToken` is (see `holdsAccessToken`),
-   * if any. A token another replica fetched a moment ago may not have reached
-   * this one yet: on a miss the table is read once more (at most once a second).
+   * The account whose token `accessToken` is, if this replica holds it and
+   * WeChat still accepts it by what it knows: the current token while it is
+   * served, or the one it replaced inside its overlap. A token another
+   * replica fetched a moment ago may not have reached this one yet: on a miss
+   * the table is read once more (at most once a second).
    */
   async accountOfAccessToken(accessToken: string): Promise<string | undefined> {
     const held = this.holderOf(accessToken);
