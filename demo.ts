@@ -29,6 +29,8 @@ const ACCOUNTS = [
     tickets: ['jsapi', 'wx_card'],
   },
 ] as const;
+/** Known to the sandbox only: the demo adds it through the admin API (`POST /admin/accounts`). */
+const RUNTIME_ACCOUNT = { appId: 'wx00000000000000c3', secret: 'demo2222222222222222222222secret' } as const;
 const DATABASE = 'wechat_token_demo';
 const HOST = '127.0.0.1';
 
@@ -104,6 +106,13 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
       -d '{"url": "https://example.com/page?id=1#top", "nonceStr": "<nonceStr>", "timestamp": <timestamp>, "signature": "<signature>"}' \\
       ${url}/admin/accounts/${plain.appId}/jsapi-signature/check
 
+    # accounts at runtime (no restart; the sandbox knows this one), and a client key instead of the AppSecret
+    curl -X POST ${auth} -H 'Content-Type: application/json' \\
+      -d '{"appId": "${RUNTIME_ACCOUNT.appId}", "secret": "${RUNTIME_ACCOUNT.secret}"}' ${url}/admin/accounts
+    curl -X POST ${auth} -H 'Content-Type: application/json' -d '{"name": "billing", "appIds": ["${plain.appId}"]}' ${url}/admin/clients
+    curl '${url}/cgi-bin/token?grant_type=client_credential&appid=${plain.appId}&secret=<the key it answered>'
+    curl ${auth} ${url}/admin/audit
+
     # health, and proof that a token works (paste one from above)
     curl ${url}/health
     curl '${sandboxUrl}/cgi-bin/get_api_domain_ip?access_token=<access_token>'
@@ -116,7 +125,9 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
 }
 
 async function main(): Promise<void> {
-  const sandbox = new WechatSandbox({ accounts: ACCOUNTS.map(({ appId, secret }) => ({ appId, secret })) });
+  const sandbox = new WechatSandbox({
+    accounts: [...ACCOUNTS.map(({ appId, secret }) => ({ appId, secret })), RUNTIME_ACCOUNT],
+  });
   const sandboxUrl = await sandbox.start({ host: HOST });
   const adminToken = randomBytes(18).toString('base64url');
   let server: RunningServer;
@@ -129,6 +140,8 @@ async function main(): Promise<void> {
       ).join(','),
       WECHAT_API_BASE_URL: sandboxUrl,
       ADMIN_TOKEN: adminToken,
+      // The demo's database is new at each run: so is its key.
+      SECRETS_KEY: randomBytes(32).toString('base64'),
       LOG_LEVEL: process.env.LOG_LEVEL,
       EMBEDDED_PG_DATA_DIR: process.env.EMBEDDED_PG_DATA_DIR,
       EMBEDDED_PG_PORT: process.env.EMBEDDED_PG_PORT,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { stopping } from '../bench/support/cleanup.js';
 import {
   startServerProcess,
@@ -68,6 +69,8 @@ const REPLICA_ENV: Record<string, string> = {
   WECHAT_TOKEN_OVERLAP_SECONDS: String(SOAK.overlapSeconds),
   WECHAT_LATE_ANSWER_MS: String(SOAK.lateAnswerMs),
   TOKEN_RESYNC_SECONDS: String(SOAK.resyncSeconds),
+  // Tokens stored sealed: every read of the chaos goes through the encryption too.
+  SECRETS_KEY: randomBytes(32).toString('base64'),
 };
 
 const START_TIMEOUT_MS = 60_000;

@@ -23,7 +23,11 @@ export class AppModule {
       configService.getOrThrow<ResolvedServerConfig>(SERVER_CONFIG_KEY);
     const tokenModule = WechatTokenModule.forRootAsync({
       inject: [ConfigService],
-      useFactory: (configService: ConfigService) => serverConfig(configService).token,
+      useFactory: (configService: ConfigService) => {
+        const config = serverConfig(configService);
+        // SECRETS_KEY also seals the tokens and tickets the module stores.
+        return { ...config.token, encryptionKeys: config.secretsKeys };
+      },
     });
     return {
       module: AppModule,

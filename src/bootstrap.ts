@@ -1,10 +1,16 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AdminKeys } from './admin/admin-keys.js';
 import type { ResolvedServerConfig } from './app.module.js';
 import { ConfigError } from './config/config-error.js';
 import { withEnvFile } from './config/env-file.js';
-import { DEFAULT_EMBEDDED_PG_DATA_DIR, parseServerConfig, type Env } from './config/parse-server-config.js';
-import type { ServerConfig } from './config/server-config.js';
+import {
+  adminKeysFrom,
+  DEFAULT_EMBEDDED_PG_DATA_DIR,
+  parseServerConfig,
+  type Env,
+} from './config/parse-server-config.js';
+import type { AdminKey, ServerConfig } from './config/server-config.js';
 import type { CreateServerAppOptions } from './create-app.js';
 import { maskDatabaseUrl } from './database/database-url.js';
 import { EmbeddedDatabase, type EmbeddedDatabaseOptions } from './database/embedded-database.js';
@@ -37,7 +43,7 @@ export interface BootstrapOptions extends StartServerOptions {
   stderr?: (line: string) => void;
   /** Ends the process. Default `process.exit`. */
   exit?: (code: number) => void;
-  /** Stop cleanly on SIGINT/SIGTERM. Default true. */
+  /** Stop cleanly on SIGINT/SIGTERM, reload the admin keys on SIGHUP. Default true. */
   handleSignals?: boolean;
 }
 
@@ -53,10 +59,13 @@ const logger = new Logger('Bootstrap');
 export async function bootstrap(options: BootstrapOptions = {}): Promise<RunningServer | undefined> {
   const stderr = options.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const exit = options.exit ?? ((code: number) => process.exit(code));
+  const env = options.env ?? process.env;
+  const envFile = options.envFile ?? '.env';
+  // Read again on SIGHUP: `.env` may have changed, the process environment cannot.
+  const readEnv = (): Env => (envFile === false ? { ...env } : withEnvFile(env, envFile));
   let config: ServerConfig;
   try {
-    const env = options.env ?? process.env;
-    config = parseServerConfig(options.envFile === false ? env : withEnvFile(env, options.envFile ?? '.env'));
+    config = parseServerConfig(readEnv());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderr(`Invalid configuration: ${error.message}`);
@@ -71,7 +80,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Running
     exit(1);
     return undefined;
   }
-  if (options.handleSignals ?? true) handleShutdownSignals(() => server.close(), exit);
+  if (options.handleSignals ?? true) {
+    handleShutdownSignals(() => server.close(), exit);
+    handleReloadSignal(() => reloadAdminKeys(server.app.get(AdminKeys), readEnv, env));
+  }
   return server;
 }
 
@@ -172,6 +184,59 @@ export function handleShutdownSignals(
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   };
+}
+
+/**
+ * On SIGHUP: `reload()` (the admin keys), with the process left running.
+ * Returns a function that removes the handler.
+ */
+export function handleReloadSignal(reload: () => void): () => void {
+  const onSignal = (): void => {
+    logger.log('SIGHUP received: reloading the admin keys');
+    try {
+      reload();
+    } catch (error) {
+      // Thrown out of a signal handler, it would end the process that SIGHUP must leave running.
+      logger.error(`Reload failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  process.on('SIGHUP', onSignal);
+  return () => {
+    process.removeListener('SIGHUP', onSignal);
+  };
+}
+
+/** Variables of the admin keys, named when they come from the process environment (which a reload cannot change). */
+const ADMIN_KEY_VARIABLES = ['ADMIN_TOKEN', 'ADMIN_TOKENS', 'ADMIN_TOKENS_FILE'] as const;
+
+/**
+ * Reads the admin keys again as the start did (`readEnv()`: the process
+ * environment over `.env`, then `ADMIN_TOKEN`, `ADMIN_TOKENS` or
+ * `ADMIN_TOKENS_FILE`) and makes them the ones `keys` accepts. A value the
+ * start would have refused is logged as an error and the keys in use stay.
+ * Logs names only, never a key. Returns whether the keys were replaced.
+ */
+export function reloadAdminKeys(keys: AdminKeys, readEnv: () => Env, processEnv: Env = process.env): boolean {
+  let next: AdminKey[];
+  try {
+    next = adminKeysFrom(readEnv()).adminKeys;
+  } catch (error) {
+    // A ConfigError never holds a key; any other error (the .env file unreadable) is named, not quoted.
+    const reason =
+      error instanceof ConfigError
+        ? error.message
+        : `${(error as { code?: string }).code ?? 'error'} reading the environment`;
+    logger.error(`Admin keys not reloaded: ${reason}. The keys in use stay: names ${keys.names.join(', ')}`);
+    return false;
+  }
+  keys.replace(next);
+  const fixed = ADMIN_KEY_VARIABLES.filter((name) => processEnv[name]?.trim());
+  const note = fixed.length
+    ? ` (${fixed.join(', ')} set in the process environment, which a reload does not change: only .env and ` +
+      'ADMIN_TOKENS_FILE are read again)'
+    : '';
+  logger.log(`Admin keys reloaded: names ${next.map((key) => key.name).join(', ')}${note}`);
+  return true;
 }
 
 /** Start-up progress lines, through the logger the app is given (nowhere with `false`). */

@@ -1,4 +1,4 @@
-import type { LoggerService, LogLevel } from '@nestjs/common';
+import { ShutdownSignal, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, type ResolvedServerConfig } from './app.module.js';
@@ -28,7 +28,10 @@ export async function createServerApp(
   });
   try {
     configureHttpApp(app, config);
-    app.enableShutdownHooks();
+    // Every signal but SIGHUP, which reloads the admin keys (see `bootstrap`) instead of stopping.
+    app.enableShutdownHooks(
+      Object.values(ShutdownSignal).filter((signal) => signal !== ShutdownSignal.SIGHUP),
+    );
     await app.init();
   } catch (error) {
     await app.close().catch(() => undefined);

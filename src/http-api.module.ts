@@ -1,16 +1,26 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AccountRegistry } from './accounts/account-registry.js';
+import { AdminAccountsController } from './admin/admin-accounts.controller.js';
+import { AdminAuditController } from './admin/admin-audit.controller.js';
+import { AdminClientsController } from './admin/admin-clients.controller.js';
 import { AdminTicketsController } from './admin/admin-tickets.controller.js';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
+import { AdminKeys } from './admin/admin-keys.js';
 import { AdminController } from './admin/admin.controller.js';
 import { HistoryService } from './admin/history.service.js';
+import { AuditLog } from './audit/audit-log.js';
 import { AccountSecrets } from './cgi-bin/account-secrets.js';
 import { CgiBinController } from './cgi-bin/cgi-bin.controller.js';
 import { CompatTicketService } from './cgi-bin/compat-ticket.service.js';
 import { CompatTokenService } from './cgi-bin/compat-token.service.js';
 import { GetTicketController } from './cgi-bin/getticket.controller.js';
 import { TokenAnswerCache } from './cgi-bin/token-answer.cache.js';
+import { ClientAdminService } from './clients/client-admin.service.js';
+import { ClientKeyring } from './clients/client-keyring.js';
+import { ClientRepository } from './clients/client-repository.js';
+import { HandoutRecorder } from './clients/handout-recorder.js';
 import type { ServerConfig } from './config/server-config.js';
 import { HealthController } from './health/health.controller.js';
 import { WechatTokenHealthIndicator } from './health/wechat-token.health.js';
@@ -18,6 +28,7 @@ import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { setupOpenApi } from './http/openapi.js';
 import { ClientAllowlist } from './network/client-allowlist.js';
+import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
 
 /**
  * The server's HTTP API: admin REST (`/admin/*`), WeChat-compatible token
@@ -29,20 +40,31 @@ import { ClientAllowlist } from './network/client-allowlist.js';
   imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
   controllers: [
     AdminController,
+    AdminAccountsController,
     AdminTicketsController,
+    AdminAuditController,
+    AdminClientsController,
     CgiBinController,
     GetTicketController,
     HealthController,
   ],
   providers: [
     AdminAuthGuard,
+    AdminKeys,
+    AuditLog,
     HistoryService,
     AccountSecrets,
+    AccountRegistry,
     TokenAnswerCache,
     CompatTokenService,
     CompatTicketService,
     ClientAllowlist,
+    ClientRepository,
+    ClientKeyring,
+    ClientAdminService,
+    HandoutRecorder,
     WechatTokenHealthIndicator,
+    RuntimeSync,
   ],
   exports: [WechatTokenHealthIndicator],
 })

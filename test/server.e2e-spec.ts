@@ -90,6 +90,10 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
         'CreateTokenFetchAttempt1763700000001',
         'LogFetchBeforeCall1764400000000',
         'AddTickets1764900000000',
+        'AddValuePreview1764950000000',
+        'CreateWechatAccount1765000000000',
+        'CreateTokenClient1765000000001',
+        'CreateAdminAudit1765000000002',
       ]);
       for (const replica of replicas) {
         expect(await replica.app.get(WechatTokenService).getAccessToken(account.appId)).toEqual(

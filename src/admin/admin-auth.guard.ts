@@ -1,47 +1,41 @@
-import {
-  Inject,
-  Injectable,
-  UnauthorizedException,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hash, timingSafeEqual } from 'node:crypto';
-import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
 import { HTTP_MESSAGES } from '../http/http-messages.js';
+import { ClientAllowlist } from '../network/client-allowlist.js';
+import { setAdminActor } from './admin-actor.js';
+import { AdminKeys } from './admin-keys.js';
 
 /** The realm named in `WWW-Authenticate`. */
 export const ADMIN_REALM = 'wechat-token-admin';
 
-/** SHA-256 of a UTF-8 string (one-shot `crypto.hash`). */
-function sha256(value: string): Buffer {
-  return hash('sha256', value, 'buffer');
-}
-
 /**
- * `Authorization: Bearer <ADMIN_TOKEN>` on `/admin/*`. Both sides are hashed
- * before `timingSafeEqual`, so neither the content nor the length of the
- * admin key leaks through timing. Refusals are 401 with `WWW-Authenticate:
+ * `Authorization: Bearer <admin key>` on `/admin/*`: any key of
+ * `ADMIN_TOKEN` / `ADMIN_TOKENS`, as `AdminKeys` holds them now (a SIGHUP
+ * may have replaced them), compared in constant time. A request let in
+ * carries its `AdminActor` (the key's name and the client's IP, `TRUST_PROXY`
+ * honoured) for `@CurrentAdmin()`. Refusals are 401 with `WWW-Authenticate:
  * Bearer` (RFC 6750), and never echo what was sent.
  */
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
-  private readonly expected: Buffer;
-
-  constructor(@Inject(SERVER_CONFIG) config: ServerConfig) {
-    this.expected = sha256(config.adminToken);
-  }
+  constructor(
+    private readonly keys: AdminKeys,
+    private readonly clients: ClientAllowlist,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     const http = context.switchToHttp();
-    const header = http.getRequest<FastifyRequest>().headers.authorization;
+    const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    const header = request.headers.authorization;
     if (!header) return this.refuse(reply, HTTP_MESSAGES.adminAuthMissing());
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     if (!match) return this.refuse(reply, HTTP_MESSAGES.adminAuthScheme());
-    if (!timingSafeEqual(sha256(match[1]), this.expected)) {
+    const keyName = this.keys.nameOf(match[1]);
+    if (keyName === undefined) {
       return this.refuse(reply, HTTP_MESSAGES.adminAuthInvalid(), 'invalid_token');
     }
+    setAdminActor(request, { keyName, ip: this.clients.clientIp(request.raw) });
     return true;
   }
 

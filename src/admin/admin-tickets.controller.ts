@@ -20,6 +20,8 @@ import {
   type TicketRefreshResult,
   type TicketType,
 } from 'nestjs-wechat-token';
+import { AuditLog, type AdminActor } from '../audit/audit-log.js';
+import { refreshFailed, ticketRefreshDone } from '../audit/refresh-audit.js';
 import {
   AppIdPipe,
   HistoryCursorPipe,
@@ -30,6 +32,7 @@ import {
   type JsapiSignatureRequest,
 } from '../http/input-validation.js';
 import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
+import { CurrentAdmin } from './admin-actor.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   ApiHistoryQuery,
@@ -64,7 +67,8 @@ const UNKNOWN_ACCOUNT = { description: 'Not a configured account.', type: ApiErr
 @ApiTags('admin')
 @ApiBearerAuth(ADMIN_BEARER_SCHEME)
 @ApiUnauthorizedResponse({
-  description: 'No, or a wrong, `Authorization: Bearer <ADMIN_TOKEN>`.',
+  description:
+    'No, or a wrong, admin key (`Authorization: Bearer <key>`, a key of ADMIN_TOKEN / ADMIN_TOKENS).',
   type: ApiErrorDto,
 })
 @UseGuards(AdminAuthGuard)
@@ -73,8 +77,10 @@ export class AdminTicketsController {
   constructor(
     private readonly tokens: WechatTokenService,
     private readonly history: HistoryService,
+    private readonly audit: AuditLog,
   ) {}
 
+  /** Audited as `ticket.refresh` of `appId/type` whatever the outcome (see `refreshFailed`). */
   @Post('tickets/:type/refresh')
   @HttpCode(200)
   @ApiOperation({
@@ -83,7 +89,8 @@ export class AdminTicketsController {
       'Fetches a new ticket of this type now, with the current access_token. The ticket held may still work: ' +
       'WeChat kills it one overlap later, whatever expires_in clients were given (logged as an override). ' +
       'Rate-limited like a forced token refresh: at least FORCE_REFRESH_MIN_INTERVAL_SECONDS apart per account ' +
-      'and type across the cluster, within the daily quota, never while a call of unknown outcome may still land.',
+      'and type across the cluster, within the daily quota, never while a call of unknown outcome may still land. ' +
+      'Every attempt (refused and failed ones too) is recorded in the audit (`ticket.refresh`).',
   })
   @ApiParam(APP_ID_PARAM)
   @ApiParam(TICKET_TYPE_PARAM)
@@ -116,8 +123,14 @@ export class AdminTicketsController {
   refreshTicket(
     @Param('appId', AppIdPipe) appId: string,
     @Param('type', TicketTypePipe) type: TicketType,
+    @CurrentAdmin() actor: AdminActor,
   ): Promise<TicketRefreshResult> {
-    return this.tokens.refreshTicket(appId, type);
+    return this.audit.recordAttempt(
+      { actor, action: 'ticket.refresh', target: `${appId}/${type}` },
+      () => this.tokens.refreshTicket(appId, type),
+      ticketRefreshDone,
+      refreshFailed,
+    );
   }
 
   @Get('tickets/:type/history')

@@ -12,6 +12,8 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { WechatTokenService, type AccountStatus, type RefreshResult } from 'nestjs-wechat-token';
+import { AuditLog, type AdminActor } from '../audit/audit-log.js';
+import { refreshAsked, refreshFailed, tokenRefreshDone } from '../audit/refresh-audit.js';
 import {
   AppIdPipe,
   HistoryCursorPipe,
@@ -20,6 +22,7 @@ import {
   type RefreshRequest,
 } from '../http/input-validation.js';
 import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
+import { CurrentAdmin } from './admin-actor.js';
 import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   AccountStatusDto,
@@ -38,7 +41,8 @@ import { HistoryService, type HistoryPage } from './history.service.js';
 @ApiTags('admin')
 @ApiBearerAuth(ADMIN_BEARER_SCHEME)
 @ApiUnauthorizedResponse({
-  description: 'No, or a wrong, `Authorization: Bearer <ADMIN_TOKEN>`.',
+  description:
+    'No, or a wrong, admin key (`Authorization: Bearer <key>`, a key of ADMIN_TOKEN / ADMIN_TOKENS).',
   type: ApiErrorDto,
 })
 @UseGuards(AdminAuthGuard)
@@ -47,6 +51,7 @@ export class AdminController {
   constructor(
     private readonly tokens: WechatTokenService,
     private readonly history: HistoryService,
+    private readonly audit: AuditLog,
   ) {}
 
   @Get()
@@ -66,6 +71,7 @@ export class AdminController {
     return this.tokens.status(appId);
   }
 
+  /** Audited as `token.refresh` whatever the outcome (see `refreshFailed`): an attempt is a write asked for. */
   @Post(':appId/refresh')
   @HttpCode(200)
   @ApiOperation({
@@ -75,7 +81,8 @@ export class AdminController {
       'fetched (`refresh: "still_works"`); if it is no longer the current one, nothing is fetched ' +
       '(`already_replaced`); if WeChat rejects it, it is no longer served on any replica and a new token is fetched. ' +
       '`{"force": true}` skips the check (an override, logged). Forced refreshes of one account are at least ' +
-      'FORCE_REFRESH_MIN_INTERVAL_SECONDS apart across the whole cluster.',
+      'FORCE_REFRESH_MIN_INTERVAL_SECONDS apart across the whole cluster. Every attempt (refused and failed ' +
+      'ones too) is recorded in the audit (`token.refresh`).',
   })
   @ApiParam(APP_ID_PARAM)
   @ApiBody({ type: RefreshRequestDto, required: false })
@@ -101,8 +108,14 @@ export class AdminController {
   refresh(
     @Param('appId', AppIdPipe) appId: string,
     @Body(RefreshRequestPipe) body: RefreshRequest,
+    @CurrentAdmin() actor: AdminActor,
   ): Promise<RefreshResult> {
-    return this.tokens.refresh(appId, body);
+    return this.audit.recordAttempt(
+      { actor, action: 'token.refresh', target: appId, details: refreshAsked(body) },
+      () => this.tokens.refresh(appId, body),
+      tokenRefreshDone,
+      refreshFailed,
+    );
   }
 
   @Get(':appId/history')

@@ -14,6 +14,7 @@ import {
   type TokenSource,
   type TokenStore,
 } from 'nestjs-wechat-token';
+import { AccountRegistry } from '../accounts/account-registry.js';
 
 /** One row of `access_token` as the admin API shows it: the token masked. */
 export interface HistoryEntry {
@@ -68,6 +69,7 @@ export class HistoryService implements OnModuleInit {
   constructor(
     private readonly moduleRef: ModuleRef,
     private readonly tokens: WechatTokenService,
+    private readonly accounts: AccountRegistry,
   ) {}
 
   onModuleInit(): void {
@@ -75,9 +77,10 @@ export class HistoryService implements OnModuleInit {
     this.store = this.moduleRef.get<TokenStore>(TOKEN_STORE, { strict: false });
   }
 
-  /** Up to `limit` token rows older than row `before` (newest first when absent). */
+  /** Up to `limit` token rows older than row `before` (newest first when absent); a disabled account's too. */
   async tokenPage(appId: string, limit: number, before?: string): Promise<HistoryPage> {
-    if (!this.tokens.appIds.includes(appId)) throw new UnknownAccountError(appId);
+    if (!this.tokens.appIds.includes(appId) && !this.accounts.knows(appId))
+      throw new UnknownAccountError(appId);
     const { rows, nextBefore } = await readPage(limit, (count) => this.store.history(appId, count, before));
     return { appId, items: rows.map(tokenEntry), nextBefore };
   }

@@ -8,18 +8,20 @@ function sha256(value: string): Buffer {
 }
 
 /**
- * The configured accounts' AppSecrets, kept only as SHA-256 digests, so a
- * client's secret is checked in constant time whatever its length.
+ * The AppSecrets of the accounts this replica serves, kept only as SHA-256
+ * digests, so a client's secret is checked in constant time whatever its
+ * length. The accounts of `WECHAT_ACCOUNTS` from the start; those of the
+ * admin API as the `AccountRegistry` reads them (`set` / `delete`).
  */
 @Injectable()
 export class AccountSecrets {
   private readonly digests = new Map<string, Buffer>();
 
   constructor(@Inject(WECHAT_TOKEN_OPTIONS) options: ResolvedWechatTokenOptions) {
-    for (const account of options.accounts) this.digests.set(account.appId, sha256(account.secret));
+    for (const account of options.accounts) this.set(account.appId, account.secret);
   }
 
-  /** Whether the appId is a configured account. */
+  /** Whether the appId is an account this replica serves (a disabled one is not). */
   has(appId: string): boolean {
     return this.digests.has(appId);
   }
@@ -28,5 +30,15 @@ export class AccountSecrets {
   matches(appId: string, secret: string): boolean {
     const expected = this.digests.get(appId);
     return expected !== undefined && timingSafeEqual(sha256(secret), expected);
+  }
+
+  /** Serves `appId` with this AppSecret from now on. */
+  set(appId: string, secret: string): void {
+    this.digests.set(appId, sha256(secret));
+  }
+
+  /** Stops serving `appId`. */
+  delete(appId: string): void {
+    this.digests.delete(appId);
   }
 }

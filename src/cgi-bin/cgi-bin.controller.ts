@@ -23,10 +23,12 @@ const WECHAT_ANSWER = {
 
 /**
  * WeChat's token endpoints, answered from the shared token: servers in any
- * language point their WeChat base URL here and keep their code. Only
+ * language point their WeChat base URL here and keep their code, with a
+ * client key (`POST /admin/clients`) or the AppSecret as `secret`. Only
  * clients in `TOKEN_CLIENT_ALLOWLIST` get an answer other than 40164: the
  * allowlist is checked first (WeChat checks its whitelist after the
  * credentials), so a client outside it learns nothing about appids or secrets.
+ * A key's own networks are checked after the key (40164 too).
  */
 @ApiTags('wechat-compatible')
 @ApiExtraModels(WechatTokenAnswerDto, WechatErrorAnswerDto)
@@ -41,7 +43,11 @@ export class CgiBinController {
   @ApiOperation({ summary: "WeChat's GET /cgi-bin/token, answered with the shared token (never a fetch)" })
   @ApiQuery({ name: 'grant_type', example: 'client_credential' })
   @ApiQuery({ name: 'appid', example: 'wx1234567890abcdef' })
-  @ApiQuery({ name: 'secret' })
+  @ApiQuery({
+    name: 'secret',
+    description:
+      'A client key (`wtc_…`, from POST /admin/clients) or, unless ALLOW_APPSECRET_CLIENTS=false, the AppSecret.',
+  })
   @ApiOkResponse(WECHAT_ANSWER)
   async token(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const ip = this.allowlist.clientIp(request.raw);
@@ -49,7 +55,12 @@ export class CgiBinController {
     const query = request.query as Record<string, unknown>;
     send(
       reply,
-      await this.compat.answer({ grantType: query.grant_type, appId: query.appid, secret: query.secret }),
+      await this.compat.answer({
+        grantType: query.grant_type,
+        appId: query.appid,
+        secret: query.secret,
+        clientIp: ip,
+      }),
     );
   }
 
@@ -81,6 +92,7 @@ export class CgiBinController {
         appId: appid,
         secret,
         forceRefresh: force_refresh === true,
+        clientIp: ip,
       }),
     );
   }

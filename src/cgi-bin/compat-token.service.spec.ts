@@ -6,26 +6,77 @@ import {
   WechatApiError,
   type ResolvedWechatTokenOptions,
 } from 'nestjs-wechat-token';
+import { ClientKeyring } from '../clients/client-keyring.js';
+import { formatClientKey, newClientSecret } from '../clients/client-key.js';
+import type { ClientRepository } from '../clients/client-repository.js';
+import type { HandoutRecorder } from '../clients/handout-recorder.js';
+import type { ClientCredential } from '../clients/token-client.js';
+import type { RuntimeSync } from '../runtime-sync/runtime-sync.service.js';
 import { AccountSecrets } from './account-secrets.js';
 import { CompatTokenService } from './compat-token.service.js';
 import { FakeTokenService } from './token-service.fake.js';
 import { TokenAnswerCache } from './token-answer.cache.js';
 
 const APP_ID = 'wx1234567890abcdef';
+const OTHER_APP_ID = 'wxfedcba0987654321';
 const SECRET = 'secret-0123456789abcdef0123456789';
 const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
+const CLIENT_IP = '10.1.2.3';
 
 Logger.overrideLogger(false);
 
+/** A client of the keyring and its key. */
+function client(
+  id: number,
+  fields: Partial<ClientCredential> = {},
+): { key: string; credential: ClientCredential } {
+  const { secret, salt, digest } = newClientSecret();
+  return {
+    key: formatClientKey(id, secret),
+    credential: {
+      id,
+      name: `client-${id}`,
+      keySalt: salt,
+      keyDigest: digest,
+      appIds: [APP_ID],
+      cidrs: [],
+      enabled: true,
+      ...fields,
+    },
+  };
+}
+
 let tokens: FakeTokenService;
+let keyring: ClientKeyring;
+let handouts: [number, string][];
 let service: CompatTokenService;
+
+function compatService(allowAppSecretClients: boolean): CompatTokenService {
+  const secrets = new AccountSecrets({
+    accounts: [
+      { appId: APP_ID, secret: SECRET, mode: 'token' },
+      { appId: OTHER_APP_ID, secret: `${SECRET}-other`, mode: 'token' },
+    ],
+  } as ResolvedWechatTokenOptions);
+  const recorder = { record: (clientId: number, tokenId: string) => handouts.push([clientId, tokenId]) };
+  return new CompatTokenService(
+    tokens.asService(),
+    secrets,
+    new TokenAnswerCache(tokens.asService()),
+    keyring,
+    recorder as unknown as HandoutRecorder,
+    { allowAppSecretClients },
+  );
+}
 
 beforeEach(() => {
   tokens = new FakeTokenService([APP_ID]);
-  const secrets = new AccountSecrets({
-    accounts: [{ appId: APP_ID, secret: SECRET, mode: 'token' }],
-  } as ResolvedWechatTokenOptions);
-  service = new CompatTokenService(tokens.asService(), secrets, new TokenAnswerCache(tokens.asService()));
+  keyring = new ClientKeyring(
+    {} as ClientRepository,
+    { register: () => undefined } as unknown as RuntimeSync,
+  );
+  handouts = [];
+  service = compatService(true);
 });
 
 async function ask(request: {
@@ -33,9 +84,16 @@ async function ask(request: {
   appId?: unknown;
   secret?: unknown;
   forceRefresh?: boolean;
+  clientIp?: string;
 }) {
   return JSON.parse(
-    await service.answer({ grantType: 'client_credential', appId: APP_ID, secret: SECRET, ...request }),
+    await service.answer({
+      grantType: 'client_credential',
+      appId: APP_ID,
+      secret: SECRET,
+      clientIp: CLIENT_IP,
+      ...request,
+    }),
   ) as Record<string, unknown>;
 }
 
@@ -120,5 +178,105 @@ describe('CompatTokenService', () => {
     const answer = await ask({});
     expect(answer.errcode).toBe(-1);
     expect(JSON.stringify(answer)).not.toContain(SECRET);
+  });
+
+  describe('with a client key as secret', () => {
+    it('answers the token and counts the handout for the client and token id', async () => {
+      const { key, credential } = client(7);
+      keyring.replace([credential]);
+      expect(await ask({ secret: key })).toEqual({
+        access_token: 'ACCESS_TOKEN_0000000001',
+        expires_in: 6870,
+      });
+      await tokens.refresh(APP_ID);
+      expect((await ask({ secret: key, forceRefresh: true })).access_token).toBe('ACCESS_TOKEN_0000000003');
+      expect(handouts).toEqual([
+        [7, '1'],
+        [7, '3'],
+      ]);
+    });
+
+    it('counts no handout for the AppSecret', async () => {
+      await ask({});
+      expect(handouts).toEqual([]);
+    });
+
+    it('answers 40013 for an unknown appid before looking at the key', async () => {
+      const { key, credential } = client(7, { appIds: ['wx0000000000000000'] });
+      keyring.replace([credential]);
+      expect((await ask({ appId: 'wx0000000000000000', secret: key })).errcode).toBe(40013);
+    });
+
+    it.each([
+      ['an unknown client id', (key: string) => key.replace('wtc_7_', 'wtc_8_')],
+      ['another secret part', (key: string) => `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`],
+      ['a longer key', (key: string) => `${key}A`],
+      ['a malformed key', () => 'wtc_'],
+      ['a key without an id', (key: string) => key.replace('wtc_7_', 'wtc__')],
+    ])('answers %s with a plain 40125', async (_case, alter) => {
+      const { key, credential } = client(7);
+      keyring.replace([credential]);
+      const answer = await ask({ secret: alter(key) });
+      expect(answer.errcode).toBe(40125);
+      expect(answer.errmsg).toMatch(/^invalid appsecret rid: /);
+      expect(tokens.served).toBe(0);
+    });
+
+    it('answers 40125 saying why, once the key is proven: another account, or revoked', async () => {
+      const allowed = client(7);
+      const revoked = client(8, { enabled: false });
+      keyring.replace([allowed.credential, revoked.credential]);
+      const otherApp = await ask({ appId: OTHER_APP_ID, secret: allowed.key });
+      expect(otherApp.errcode).toBe(40125);
+      expect(otherApp.errmsg).toMatch(/not allowed for this appid.*PATCH \/admin\/clients\/:id\) rid: /);
+      const gone = await ask({ secret: revoked.key });
+      expect(gone.errcode).toBe(40125);
+      expect(gone.errmsg).toMatch(/^invalid appsecret: this client key is revoked/);
+      expect(tokens.served).toBe(0);
+      expect(JSON.stringify([otherApp, gone])).not.toContain(allowed.key.slice(7));
+    });
+
+    it('answers 40164 naming the IP from outside its networks, and serves it inside them', async () => {
+      const { key, credential } = client(7, { cidrs: ['10.1.0.0/16', '2001:db8::/48'] });
+      keyring.replace([credential]);
+      expect((await ask({ secret: key, clientIp: '10.1.200.1' })).access_token).toBeDefined();
+      expect((await ask({ secret: key, clientIp: '2001:db8::5' })).access_token).toBeDefined();
+      const outside = await ask({ secret: key, clientIp: '10.2.0.1' });
+      expect(outside.errcode).toBe(40164);
+      expect(outside.errmsg).toMatch(
+        /^invalid ip 10\.2\.0\.1 ipv6 ::ffff:10\.2\.0\.1, not in whitelist rid: /,
+      );
+      // The key's accounts come first: outside its networks and for another account is 40125.
+      expect((await ask({ appId: OTHER_APP_ID, secret: key, clientIp: '10.2.0.1' })).errcode).toBe(40125);
+      expect(handouts).toHaveLength(2);
+    });
+
+    it('follows the keyring: a client replaced by a revoked one is refused', async () => {
+      const { key, credential } = client(7);
+      keyring.replace([credential]);
+      expect((await ask({ secret: key })).access_token).toBeDefined();
+      keyring.replace([{ ...credential, enabled: false }]);
+      expect((await ask({ secret: key })).errcode).toBe(40125);
+      keyring.replace([]);
+      expect((await ask({ secret: key })).errmsg).toMatch(/^invalid appsecret rid: /);
+    });
+  });
+
+  describe('with ALLOW_APPSECRET_CLIENTS=false', () => {
+    beforeEach(() => {
+      service = compatService(false);
+    });
+
+    it('refuses the real AppSecret with 40125, saying keys only, and serves a key', async () => {
+      const refused = await ask({});
+      expect(refused.errcode).toBe(40125);
+      expect(refused.errmsg).toMatch(/client keys only/);
+      expect(JSON.stringify(refused)).not.toContain(SECRET);
+      expect((await ask({ secret: 'wrong' })).errcode).toBe(40125);
+      const { key, credential } = client(7);
+      keyring.replace([credential]);
+      expect((await ask({ secret: key })).access_token).toBe('ACCESS_TOKEN_0000000001');
+      expect(tokens.served).toBe(1);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   describeError,
   invalidIpErrmsg,
@@ -8,7 +8,11 @@ import {
   WechatTokenError,
   WechatTokenService,
 } from 'nestjs-wechat-token';
-import { COMPAT_ERRMSGS } from '../http/http-messages.js';
+import { ClientKeyring, type ClientCheck, type KeyHolder } from '../clients/client-keyring.js';
+import { looksLikeClientKey } from '../clients/client-key.js';
+import { HandoutRecorder } from '../clients/handout-recorder.js';
+import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
+import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
 import { TokenAnswerCache } from './token-answer.cache.js';
 import { wechatErrorBody } from './wechat-answer.js';
@@ -20,24 +24,36 @@ export interface CompatTokenRequest {
   secret: unknown;
   /** `stable_token` only: a forced refresh. */
   forceRefresh?: boolean;
+  /** The client's IP (`ClientAllowlist.clientIp`), checked against a client key's own networks. */
+  clientIp: string;
 }
 
 const GRANT_TYPE = 'client_credential';
+/** At most one warning about a key used from outside its networks per this many ms. */
+const WARN_INTERVAL_MS = 1000;
 
 /**
  * The logic of `/cgi-bin/token` and `/cgi-bin/stable_token`: checks a request
  * the way WeChat does (same errcodes) and answers with the shared token. It
  * never calls WeChat, except for `stable_token` with `force_refresh: true`.
  * Answers are JSON strings, sent with HTTP 200 whatever they say.
+ *
+ * The `secret` is a client key (`wtc_…`, see `ClientKeyring`) or, unless
+ * `ALLOW_APPSECRET_CLIENTS=false`, the account's AppSecret. A key's
+ * handouts are counted per token (`HandoutRecorder`).
  */
 @Injectable()
 export class CompatTokenService {
   private readonly logger = new Logger('CompatTokenService');
+  private lastWarnAt = 0;
 
   constructor(
     private readonly tokens: WechatTokenService,
     private readonly secrets: AccountSecrets,
     private readonly answers: TokenAnswerCache,
+    private readonly clients: ClientKeyring,
+    private readonly handouts: HandoutRecorder,
+    @Inject(SERVER_CONFIG) private readonly config: Pick<ServerConfig, 'allowAppSecretClients'>,
   ) {}
 
   /** The answer for a client that passed the allowlist. */
@@ -47,13 +63,24 @@ export class CompatTokenService {
     if (typeof appId !== 'string' || appId === '') return wechatErrorBody(WechatErrcode.APPID_MISSING);
     if (!this.secrets.has(appId)) return wechatErrorBody(WechatErrcode.INVALID_APPID);
     if (typeof secret !== 'string' || secret === '') return wechatErrorBody(WechatErrcode.APPSECRET_MISSING);
-    if (!this.secrets.matches(appId, secret)) return wechatErrorBody(WechatErrcode.INVALID_APPSECRET);
+    let clientId: number | undefined;
+    if (looksLikeClientKey(secret)) {
+      const check = this.clients.check(secret, appId, request.clientIp);
+      if (!check.ok) return this.refuseKey(check, request.clientIp);
+      clientId = check.client.id;
+    } else if (!this.config.allowAppSecretClients) {
+      return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.appSecretRefused());
+    } else if (!this.secrets.matches(appId, secret)) {
+      return wechatErrorBody(WechatErrcode.INVALID_APPSECRET);
+    }
     if (request.forceRefresh) {
       const refused = await this.forceRefresh(appId);
       if (refused) return refused;
     }
     try {
-      return await this.answers.answer(appId);
+      const answer = await this.answers.answer(appId);
+      if (clientId !== undefined) this.handouts.record(clientId, answer.tokenId);
+      return answer.body;
     } catch (error) {
       return this.unavailable(appId, error);
     }
@@ -62,6 +89,29 @@ export class CompatTokenService {
   /** The 40164 answer for a client outside the allowlist. */
   refuseClient(ip: string): string {
     return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
+  }
+
+  /** The answer to a refused client key: 40164 from outside its networks, else 40125 saying why once the key is proven. */
+  private refuseKey(check: Extract<ClientCheck, { ok: false }>, ip: string): string {
+    switch (check.refusal) {
+      case 'outside_cidrs':
+        this.warnOutsideCidrs(ip, check.client);
+        return this.refuseClient(ip);
+      case 'revoked':
+        return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyRevoked());
+      case 'app_not_allowed':
+        return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyNotForApp());
+      case 'invalid_key':
+        return wechatErrorBody(WechatErrcode.INVALID_APPSECRET);
+    }
+  }
+
+  /** Logged (at most once a second): otherwise only the client would know why it is refused. */
+  private warnOutsideCidrs(ip: string, client: KeyHolder): void {
+    const now = Date.now();
+    if (now - this.lastWarnAt < WARN_INTERVAL_MS) return;
+    this.lastWarnAt = now;
+    this.logger.warn(HTTP_MESSAGES.clientOutsideCidrs(ip, client.id, client.name));
   }
 
   /** The 43002 answer for a `stable_token` call that is not a POST. */

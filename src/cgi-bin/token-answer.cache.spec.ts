@@ -8,12 +8,15 @@ describe('TokenAnswerCache', () => {
   it('answers WeChat JSON with the expires_in of each request', async () => {
     const tokens = new FakeTokenService([APP_ID]);
     const cache = new TokenAnswerCache(tokens.asService());
-    expect(JSON.parse(await cache.answer(APP_ID))).toEqual({
+    expect(JSON.parse((await cache.answer(APP_ID)).body)).toEqual({
       access_token: 'ACCESS_TOKEN_0000000001',
       expires_in: 6870,
     });
     tokens.token!.expiresIn = 6000;
-    expect(await cache.answer(APP_ID)).toBe('{"access_token":"ACCESS_TOKEN_0000000001","expires_in":6000}');
+    expect(await cache.answer(APP_ID)).toEqual({
+      body: '{"access_token":"ACCESS_TOKEN_0000000001","expires_in":6000}',
+      tokenId: '1',
+    });
   });
 
   it('follows a new token, whether announced or not', async () => {
@@ -21,21 +24,19 @@ describe('TokenAnswerCache', () => {
     const cache = new TokenAnswerCache(tokens.asService());
     await cache.answer(APP_ID);
     await tokens.refresh(APP_ID);
-    expect(JSON.parse(await cache.answer(APP_ID)).access_token).toBe('ACCESS_TOKEN_0000000002');
+    expect(JSON.parse((await cache.answer(APP_ID)).body).access_token).toBe('ACCESS_TOKEN_0000000002');
     // Replaced without onTokenChange: the token id tells.
     tokens.token = { accessToken: 'OTHER_TOKEN_000000003', expiresIn: 10, tokenId: '3' };
-    expect(JSON.parse(await cache.answer(APP_ID))).toEqual({
-      access_token: 'OTHER_TOKEN_000000003',
-      expires_in: 10,
-    });
+    const answer = await cache.answer(APP_ID);
+    expect(JSON.parse(answer.body)).toEqual({ access_token: 'OTHER_TOKEN_000000003', expires_in: 10 });
+    expect(answer.tokenId).toBe('3');
   });
 
   it('escapes what JSON needs escaped', async () => {
     const tokens = new FakeTokenService([APP_ID]);
     tokens.token = { accessToken: 'a"b\\c', expiresIn: 5, tokenId: '9' };
-    expect(JSON.parse(await new TokenAnswerCache(tokens.asService()).answer(APP_ID)).access_token).toBe(
-      'a"b\\c',
-    );
+    const answer = await new TokenAnswerCache(tokens.asService()).answer(APP_ID);
+    expect(JSON.parse(answer.body).access_token).toBe('a"b\\c');
   });
 
   it('stops listening on module destroy', async () => {

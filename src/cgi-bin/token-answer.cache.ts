@@ -7,6 +7,12 @@ interface CachedPrefix {
   prefix: string;
 }
 
+/** A token answer, and which token it hands out (its row id in `access_token`). */
+export interface TokenAnswer {
+  body: string;
+  tokenId: string;
+}
+
 /**
  * The WeChat answer `{"access_token","expires_in"}` of each account's shared
  * token, serialised once per token (dropped on `onTokenChange`); a request
@@ -21,8 +27,8 @@ export class TokenAnswerCache implements OnModuleDestroy {
     this.unsubscribe = tokens.onTokenChange((appId) => this.prefixes.delete(appId));
   }
 
-  /** The answer body for the account's current token. Throws what `getServedToken` throws. */
-  async answer(appId: string): Promise<string> {
+  /** The answer for the account's current token. Throws what `getServedToken` throws. */
+  async answer(appId: string): Promise<TokenAnswer> {
     const served = await this.tokens.getServedToken(appId);
     let cached = this.prefixes.get(appId);
     if (cached === undefined || cached.tokenId !== served.tokenId) {
@@ -32,7 +38,7 @@ export class TokenAnswerCache implements OnModuleDestroy {
       };
       this.prefixes.set(appId, cached);
     }
-    return `${cached.prefix}${served.expiresIn}}`;
+    return { body: `${cached.prefix}${served.expiresIn}}`, tokenId: served.tokenId };
   }
 
   onModuleDestroy(): void {

@@ -1,6 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from './config-error.js';
-import { logLevelsFrom, parseDatabaseConfig, parseServerConfig, type Env } from './parse-server-config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  adminKeys,
+  adminKeysFrom,
+  logLevelsFrom,
+  parseDatabaseConfig,
+  parseServerConfig,
+  type Env,
+} from './parse-server-config.js';
 
 const SECRET = '0123456789abcdef0123456789abcdef';
 const ADMIN = 'admin-token-0123456789';
@@ -37,6 +47,9 @@ describe('parseServerConfig', () => {
         resyncIntervalSeconds: 60,
       },
       adminToken: ADMIN,
+      adminKeys: [{ name: 'ADMIN_TOKEN', key: ADMIN }],
+      allowAppSecretClients: true,
+      runtimeSyncMs: 1000,
       clientAllowlist: ['127.0.0.1/32', '::1/128'],
       trustProxy: [],
       forceRefreshMinIntervalSeconds: 30,
@@ -229,6 +242,152 @@ describe('parseServerConfig', () => {
   it('cuts long values short in messages', () => {
     const message = failure({ PORT: '9'.repeat(500) }).message;
     expect(message.length).toBeLessThan(120);
+  });
+});
+
+describe('admin keys: ADMIN_TOKEN, ADMIN_TOKENS, ADMIN_TOKENS_FILE', () => {
+  const OLD = 'old-key-0123456789abcdef';
+  const NEW = 'new-key-fedcba9876543210';
+
+  /** The ConfigError `adminKeysFrom` throws for `env`. */
+  function keysFailure(env: Env): ConfigError {
+    try {
+      adminKeysFrom(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as ConfigError;
+    }
+    throw new Error(`no ConfigError for ${JSON.stringify(env)}`);
+  }
+
+  it('names ADMIN_TOKEN "ADMIN_TOKEN" and keeps it as adminToken', () => {
+    expect(adminKeys(ADMIN, undefined)).toEqual({
+      adminToken: ADMIN,
+      adminKeys: [{ name: 'ADMIN_TOKEN', key: ADMIN }],
+    });
+  });
+
+  it('reads the name:key pairs of ADMIN_TOKENS, with or without ADMIN_TOKEN, spaces and empty entries ignored', () => {
+    expect(adminKeys(undefined, ` old : ${OLD} ,new:${NEW},`)).toEqual({
+      adminKeys: [
+        { name: 'old', key: OLD },
+        { name: 'new', key: NEW },
+      ],
+    });
+    expect(parseServerConfig({ ...VALID, ADMIN_TOKENS: `ops.2025-b_1:${NEW}` })).toMatchObject({
+      adminToken: ADMIN,
+      adminKeys: [
+        { name: 'ADMIN_TOKEN', key: ADMIN },
+        { name: 'ops.2025-b_1', key: NEW },
+      ],
+    });
+    expect(
+      parseServerConfig({ ...VALID, ADMIN_TOKEN: undefined, ADMIN_TOKENS: `a:${OLD}` }).adminToken,
+    ).toBeUndefined();
+  });
+
+  it('also splits ADMIN_TOKENS at line breaks (a multi-line .env value)', () => {
+    expect(adminKeys(undefined, `old:${OLD}\nnew:${NEW}`).adminKeys.map((key) => key.name)).toEqual([
+      'old',
+      'new',
+    ]);
+  });
+
+  it.each([
+    [{ ADMIN_TOKEN: undefined }, 'ADMIN_TOKEN', 'missing; set the bearer token of /admin/*'],
+    [{ ADMIN_TOKEN: undefined, ADMIN_TOKENS: ' , ' }, 'ADMIN_TOKENS', 'lists no key'],
+    [{ ADMIN_TOKENS: 'old-key-0123456789abcdef' }, 'ADMIN_TOKENS', 'entry 1 needs a name'],
+    [{ ADMIN_TOKENS: `a:${'x'.repeat(16)},:${'y'.repeat(16)}` }, 'ADMIN_TOKENS', 'entry 2 needs a name'],
+    [{ ADMIN_TOKENS: `bad name:${'x'.repeat(16)}` }, 'ADMIN_TOKENS', 'entry 1 needs a name'],
+    [{ ADMIN_TOKENS: `${'n'.repeat(33)}:${'x'.repeat(16)}` }, 'ADMIN_TOKENS', 'entry 1 needs a name'],
+    [{ ADMIN_TOKENS: 'ops:short-key' }, 'ADMIN_TOKENS', 'key "ops" is too short (9 characters; at least 16'],
+    [{ ADMIN_TOKENS: 'ops:' }, 'ADMIN_TOKENS', 'key "ops" is too short (0 characters'],
+    [
+      { ADMIN_TOKENS: `ops:${'x'.repeat(8)} ${'y'.repeat(8)}` },
+      'ADMIN_TOKENS',
+      'must not contain whitespace',
+    ],
+    [
+      { ADMIN_TOKENS: `a:${'x'.repeat(16)},a:${'y'.repeat(16)}` },
+      'ADMIN_TOKENS',
+      'the name "a" is used twice',
+    ],
+    [
+      { ADMIN_TOKENS: `ADMIN_TOKEN:${'y'.repeat(16)}` },
+      'ADMIN_TOKENS',
+      'the name "ADMIN_TOKEN" is used twice',
+    ],
+    [{ ADMIN_TOKENS: `a:${ADMIN}` }, 'ADMIN_TOKENS', 'two names share one key'],
+    [
+      { ADMIN_TOKENS: `a:${'x'.repeat(16)}`, ADMIN_TOKENS_FILE: '/run/secrets/admin' },
+      'ADMIN_TOKENS_FILE',
+      'is set together with ADMIN_TOKENS',
+    ],
+    [
+      { ADMIN_TOKENS_FILE: '/nonexistent/admin-tokens' },
+      'ADMIN_TOKENS_FILE',
+      'cannot read "/nonexistent/admin-tokens" (ENOENT)',
+    ],
+  ])('%j → %s: %s', (change, variable, problem) => {
+    const error = failure(change);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(problem);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('never repeats a key, even one pasted without its name', () => {
+    const pasted = 'pasted-key-0123456789abcdef';
+    for (const change of [
+      { ADMIN_TOKENS: pasted },
+      { ADMIN_TOKENS: `ops:${pasted} x` },
+      { ADMIN_TOKENS: `ops:${pasted},${pasted}` },
+      { ADMIN_TOKENS: `a:${pasted},b:${pasted}` },
+      { ADMIN_TOKENS: `a:tiny-secret` },
+    ]) {
+      const message = failure(change).message;
+      expect(message).not.toContain(pasted.slice(0, 10));
+      expect(message).not.toContain('tiny-secret');
+    }
+  });
+
+  describe('ADMIN_TOKENS_FILE', () => {
+    function withFile(text: string, check: (path: string) => void): void {
+      const dir = mkdtempSync(join(tmpdir(), 'admin-tokens-'));
+      try {
+        const path = join(dir, 'admin-tokens');
+        writeFileSync(path, text);
+        check(path);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it('reads one name:key per line, blank lines and # comments skipped', () => {
+      withFile(`# rotated 2025-06\nold:${OLD}\r\n\n  new:${NEW}\n`, (path) => {
+        expect(adminKeysFrom({ ADMIN_TOKEN: ADMIN, ADMIN_TOKENS_FILE: path })).toEqual({
+          adminToken: ADMIN,
+          adminKeys: [
+            { name: 'ADMIN_TOKEN', key: ADMIN },
+            { name: 'old', key: OLD },
+            { name: 'new', key: NEW },
+          ],
+        });
+      });
+    });
+
+    it('names ADMIN_TOKENS_FILE in its errors, never the key', () => {
+      withFile(`ops:${OLD}\n${NEW}\n`, (path) => {
+        const error = keysFailure({ ADMIN_TOKENS_FILE: path });
+        expect(error.variable).toBe('ADMIN_TOKENS_FILE');
+        expect(error.message).toContain('entry 2 needs a name');
+        expect(error.message).not.toContain(NEW.slice(0, 10));
+      });
+      withFile('# nothing yet\n', (path) => {
+        expect(keysFailure({ ADMIN_TOKENS_FILE: path }).message).toBe(
+          'ADMIN_TOKENS_FILE: lists no key (expected name:key,...)',
+        );
+      });
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import type { LogLevel } from '@nestjs/common';
 import { CronTime } from 'cron';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
   APP_ID_PATTERN,
@@ -10,7 +11,7 @@ import {
   type WechatAccount,
 } from 'nestjs-wechat-token';
 import { ConfigError } from './config-error.js';
-import type { ServerConfig } from './server-config.js';
+import type { AdminKey, SecretsKeys, ServerConfig } from './server-config.js';
 
 /** Environment variables as `process.env` holds them. */
 export type Env = Record<string, string | undefined>;
@@ -28,6 +29,7 @@ const ACCOUNT_FORMAT = '(expected appId:secret[:stable][:jsapi][:wx_card])';
 const ACCOUNT_FLAGS = ['stable', ...TICKET_TYPES] as const;
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const DAY_SECONDS = 86_400;
+const ADMIN_KEY_NAME = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /**
  * Reads and checks the server's environment (see `.env.example`). Throws a
@@ -49,7 +51,7 @@ export function parseServerConfig(env: Env): ServerConfig {
     port: integer('PORT', read('PORT'), 3000, 1, 65_535),
     host: host(read('HOST') ?? '0.0.0.0'),
     token: {
-      accounts: accounts(read('WECHAT_ACCOUNTS')),
+      accounts: accounts(read('WECHAT_ACCOUNTS'), read('SECRETS_KEY') !== undefined),
       apiBaseUrl: httpUrl('WECHAT_API_BASE_URL', read('WECHAT_API_BASE_URL') ?? DEFAULT_OPTIONS.apiBaseUrl),
       refreshCron: cron(read('TOKEN_REFRESH_CRON') ?? DEFAULT_OPTIONS.refreshCron),
       refreshAheadSeconds: integer(
@@ -91,7 +93,10 @@ export function parseServerConfig(env: Env): ServerConfig {
         DAY_SECONDS,
       ),
     },
-    adminToken: adminToken(read('ADMIN_TOKEN')),
+    ...adminKeysFrom(env),
+    ...secretsKeys(read('SECRETS_KEY'), read('SECRETS_KEY_PREVIOUS')),
+    allowAppSecretClients: boolean('ALLOW_APPSECRET_CLIENTS', read('ALLOW_APPSECRET_CLIENTS'), true),
+    runtimeSyncMs: integer('RUNTIME_SYNC_MS', read('RUNTIME_SYNC_MS'), 1000, 100, 2000),
     clientAllowlist: cidrList(
       'TOKEN_CLIENT_ALLOWLIST',
       read('TOKEN_CLIENT_ALLOWLIST'),
@@ -200,12 +205,15 @@ function cron(raw: string): string {
   return raw;
 }
 
-function accounts(raw: string | undefined): WechatAccount[] {
+function accounts(raw: string | undefined, apiAccountsPossible: boolean): WechatAccount[] {
   const name = 'WECHAT_ACCOUNTS';
+  // With SECRETS_KEY, accounts may all come from the admin API.
+  if (raw === undefined && apiAccountsPossible) return [];
   if (raw === undefined) {
     throw new ConfigError(
       name,
-      'missing; list the accounts as comma-separated appId:secret[:stable][:jsapi][:wx_card]',
+      'missing; list the accounts as comma-separated appId:secret[:stable][:jsapi][:wx_card] ' +
+        '(or set SECRETS_KEY and add them with POST /admin/accounts)',
     );
   }
   const seen = new Set<string>();
@@ -264,19 +272,146 @@ function accountFlags(account: string, flags: string[]): { mode: TokenMode; tick
   };
 }
 
-function adminToken(raw: string | undefined): string {
-  const name = 'ADMIN_TOKEN';
-  if (raw === undefined) {
-    throw new ConfigError(name, 'missing; set the bearer token of /admin/* (at least 16 characters)');
-  }
-  if (raw.length < 16) {
+/**
+ * The admin keys of an environment: `ADMIN_TOKEN`, and `ADMIN_TOKENS` or the
+ * file `ADMIN_TOKENS_FILE` names (a mounted secret). What the start reads and
+ * what a SIGHUP re-reads (`.env` and that file again; the process environment
+ * itself cannot change). Throws a `ConfigError` that never holds a key.
+ */
+export function adminKeysFrom(env: Env): Pick<ServerConfig, 'adminToken' | 'adminKeys'> {
+  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const file = read('ADMIN_TOKENS_FILE');
+  if (file === undefined) return adminKeys(read('ADMIN_TOKEN'), read('ADMIN_TOKENS'));
+  if (read('ADMIN_TOKENS') !== undefined) {
     throw new ConfigError(
-      name,
-      `is too short (${raw.length} characters; at least 16, e.g. \`openssl rand -hex 24\`)`,
+      'ADMIN_TOKENS_FILE',
+      'is set together with ADMIN_TOKENS: list the keys in one of them',
     );
   }
-  if (/\s/.test(raw)) throw new ConfigError(name, 'must not contain whitespace');
+  return adminKeys(read('ADMIN_TOKEN'), adminKeysFile(file), 'ADMIN_TOKENS_FILE');
+}
+
+/** The `name:key` lines of an `ADMIN_TOKENS_FILE`, comma-joined; blank lines and `#` comments skipped. */
+function adminKeysFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'unreadable';
+    throw new ConfigError(
+      'ADMIN_TOKENS_FILE',
+      `cannot read ${JSON.stringify(path)} (${code}): it should hold one name:key per line`,
+    );
+  }
+  return text
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '' && !line.trim().startsWith('#'))
+    .join(',');
+}
+
+/**
+ * `ADMIN_TOKEN` and `ADMIN_TOKENS` (comma- or newline-separated `name:key`
+ * entries; `variable` names where they came from in errors): at least one key between them.
+ */
+export function adminKeys(
+  token: string | undefined,
+  tokens: string | undefined,
+  variable = 'ADMIN_TOKENS',
+): Pick<ServerConfig, 'adminToken' | 'adminKeys'> {
+  if (token === undefined && tokens === undefined) {
+    throw new ConfigError(
+      'ADMIN_TOKEN',
+      'missing; set the bearer token of /admin/* (at least 16 characters), or ADMIN_TOKENS=name:key,...',
+    );
+  }
+  const keys: AdminKey[] = [];
+  if (token !== undefined) keys.push({ name: 'ADMIN_TOKEN', key: adminKey('ADMIN_TOKEN', '', token) });
+  for (const [index, entry] of (tokens ?? '').split(/[,\n]/).entries()) {
+    const trimmed = entry.trim();
+    if (trimmed === '') continue;
+    const colon = trimmed.indexOf(':');
+    const name = colon < 0 ? '' : trimmed.slice(0, colon).trim();
+    // Not echoed: an entry without a name may be a pasted key.
+    if (!ADMIN_KEY_NAME.test(name)) {
+      throw new ConfigError(
+        variable,
+        `entry ${index + 1} needs a name: name:key, the name 1-32 letters, digits, "_", "." or "-"`,
+      );
+    }
+    if (keys.some((key) => key.name === name)) {
+      throw new ConfigError(variable, `the name ${quote(name)} is used twice`);
+    }
+    keys.push({
+      name,
+      key: adminKey(variable, `key ${quote(name)} `, trimmed.slice(colon + 1).trim()),
+    });
+  }
+  if (keys.length === 0) throw new ConfigError(variable, 'lists no key (expected name:key,...)');
+  if (new Set(keys.map((key) => key.key)).size !== keys.length) {
+    throw new ConfigError(variable, 'two names share one key: give every name its own key');
+  }
+  return { ...(token !== undefined && { adminToken: keys[0].key }), adminKeys: keys };
+}
+
+function adminKey(variable: string, which: string, raw: string): string {
+  if (raw.length < 16) {
+    throw new ConfigError(
+      variable,
+      `${which}is too short (${raw.length} characters; at least 16, e.g. \`openssl rand -hex 24\`)`,
+    );
+  }
+  if (/\s/.test(raw)) throw new ConfigError(variable, `${which}must not contain whitespace`);
   return raw;
+}
+
+/** Only `SECRETS_KEY` and `SECRETS_KEY_PREVIOUS` of the environment: what `npm run secrets:rotate` needs. */
+export function parseSecretsKeys(env: Env): Pick<ServerConfig, 'secretsKeys'> {
+  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  return secretsKeys(read('SECRETS_KEY'), read('SECRETS_KEY_PREVIOUS'));
+}
+
+/** `SECRETS_KEY` and `SECRETS_KEY_PREVIOUS`: 32 bytes each, base64. */
+function secretsKeys(
+  current: string | undefined,
+  previous: string | undefined,
+): Pick<ServerConfig, 'secretsKeys'> {
+  if (current === undefined) {
+    if (previous !== undefined) {
+      throw new ConfigError(
+        'SECRETS_KEY_PREVIOUS',
+        'is set without SECRETS_KEY (the key it was replaced by)',
+      );
+    }
+    return {};
+  }
+  const keys: SecretsKeys = { current: secretsKey('SECRETS_KEY', current) };
+  if (previous !== undefined) {
+    keys.previous = secretsKey('SECRETS_KEY_PREVIOUS', previous);
+    if (keys.previous.equals(keys.current)) {
+      throw new ConfigError(
+        'SECRETS_KEY_PREVIOUS',
+        'is the same key as SECRETS_KEY (unset it once a rotation is done)',
+      );
+    }
+  }
+  return { secretsKeys: keys };
+}
+
+function secretsKey(name: string, raw: string): Buffer {
+  const key = Buffer.from(raw, 'base64');
+  // Not echoed: it is a key.
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw) || key.length !== 32) {
+    throw new ConfigError(name, 'must be 32 bytes in base64 (44 characters), e.g. `openssl rand -base64 32`');
+  }
+  return key;
+}
+
+function boolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(name, `must be true or false (got ${quote(raw)})`);
 }
 
 function cidrList(name: string, raw: string | undefined, fallback: readonly string[]): string[] {

@@ -15,6 +15,19 @@ export interface EmbeddedDatabaseConfig {
   port: number;
 }
 
+/** One key of `/admin/*`, with the name the audit log records. */
+export interface AdminKey {
+  name: string;
+  key: string;
+}
+
+/** The keys that encrypt secrets at rest: 32 bytes each. */
+export interface SecretsKeys {
+  current: Buffer;
+  /** The key before a rotation: values under it are still read, and re-encrypted under `current`. */
+  previous?: Buffer;
+}
+
 /** The server app's configuration, parsed and validated from the environment. */
 export interface ServerConfig {
   /** `PORT`, default 3000. */
@@ -25,8 +38,19 @@ export interface ServerConfig {
   databaseUrl?: string;
   /** Everything the `WechatTokenModule` needs (accounts, base URL, cron, timings, quota). */
   token: WechatTokenModuleOptions;
-  /** `ADMIN_TOKEN`: bearer token of `/admin/*` (at least 16 characters). */
-  adminToken: string;
+  /** `ADMIN_TOKEN`: a bearer key of `/admin/*` (at least 16 characters), named `ADMIN_TOKEN` in the audit. */
+  adminToken?: string;
+  /** Every admin key: `ADMIN_TOKEN` and the `name:key` pairs of `ADMIN_TOKENS`. At least one. */
+  adminKeys: AdminKey[];
+  /**
+   * `SECRETS_KEY` (and `SECRETS_KEY_PREVIOUS`): the AES-256-GCM keys of the
+   * secrets kept in the database. Unset: no account can be added through the API.
+   */
+  secretsKeys?: SecretsKeys;
+  /** `ALLOW_APPSECRET_CLIENTS`, default true: the real AppSecret is accepted on `/cgi-bin/*`. */
+  allowAppSecretClients: boolean;
+  /** `RUNTIME_SYNC_MS`, default 1000: how often accounts and clients are re-read (NOTIFY is immediate). */
+  runtimeSyncMs: number;
   /** `TOKEN_CLIENT_ALLOWLIST`: CIDRs allowed to use `/cgi-bin/*`. Default 127.0.0.1/32, ::1/128. */
   clientAllowlist: string[];
   /** `TRUST_PROXY`: CIDRs of proxies whose X-Forwarded-For is believed. Default none. */

@@ -10,10 +10,11 @@ const APP_ID_SHAPE =
 
 export const HTTP_MESSAGES = {
   // Admin authentication
-  adminAuthMissing: () => 'Missing Authorization header: send "Authorization: Bearer <ADMIN_TOKEN>".',
+  adminAuthMissing: () =>
+    'Missing Authorization header: send "Authorization: Bearer <admin key>" (ADMIN_TOKEN / ADMIN_TOKENS).',
   adminAuthScheme: () =>
-    'The Authorization header must use the Bearer scheme: "Authorization: Bearer <ADMIN_TOKEN>".',
-  adminAuthInvalid: () => 'The bearer token is not the ADMIN_TOKEN of this server.',
+    'The Authorization header must use the Bearer scheme: "Authorization: Bearer <admin key>" (ADMIN_TOKEN / ADMIN_TOKENS).',
+  adminAuthInvalid: () => 'The bearer token is not an admin key of this server (ADMIN_TOKEN / ADMIN_TOKENS).',
 
   // Input validation
   invalidAppId: () => `appId must be ${APP_ID_SHAPE}.`,
@@ -52,6 +53,30 @@ export const HTTP_MESSAGES = {
     `WeChat answered the forced refresh of ${appId} with an error; the previous token (if any) stays served.`,
   tokenUnavailable: (appId: string) => `No valid access_token is held for ${appId}.`,
 
+  // Token clients (/admin/clients and the client keys of /cgi-bin/*)
+  invalidClientBody: () =>
+    'The body must be a JSON object like {"name": "billing", "appIds": ["wx1234567890abcdef"], "cidrs": ["10.0.0.0/8"]} (cidrs optional).',
+  invalidClientChangeBody: () =>
+    'The body must be a JSON object with at least one of name, appIds, cidrs, enabled: the fields to change.',
+  clientFieldUnknown: () =>
+    'The body has a field a client does not have: a client is name, appIds, cidrs (and enabled, to change).',
+  invalidClientName: (max: number) =>
+    `name is required: 1 to ${max} characters without control characters, naming the server that uses the key.`,
+  invalidClientAppIds: (max: number) =>
+    `appIds must be a non-empty array of at most ${max} appIds, each ${APP_ID_SHAPE}: the accounts the key may take tokens of.`,
+  invalidClientCidrs: (max: number, badEntry?: number) =>
+    `cidrs must be an array of at most ${max} IP addresses or CIDRs (e.g. ["10.1.0.0/16", "2001:db8::/48"]), ` +
+    'the networks the key may be used from inside TOKEN_CLIENT_ALLOWLIST' +
+    (badEntry === undefined ? '.' : `: entry ${badEntry} is not one.`),
+  invalidClientEnabled: () => 'enabled must be true (the key works) or false (the key is refused).',
+  invalidClientId: () =>
+    'The client id must be a positive integer: the id that POST /admin/clients answered.',
+  clientNotFound: (id: number) => `No client ${id}: GET /admin/clients lists the clients.`,
+  clientNameTaken: () => 'A client with this name exists already: names are unique, choose another one.',
+  clientOutsideCidrs: (ip: string, id: number, name: string) =>
+    `The key of client ${id} (${JSON.stringify(name)}) was used from ${ip}, outside its cidrs: ` +
+    'refused with 40164; add the network with PATCH /admin/clients/:id if that server moved.',
+
   // Logs
   clientRefused: (ip: string) =>
     `Client ${ip} asked for an access_token or a ticket but is not in TOKEN_CLIENT_ALLOWLIST: add it (or its network) if it should get them; ` +
@@ -78,4 +103,15 @@ export const COMPAT_ERRMSGS = {
   /** 48001 (WeChat: "api unauthorized") for a ticket type the account is not configured to keep. */
   ticketNotKept: (type: string) =>
     `api unauthorized: the token server does not keep ${type} tickets for this appid; add ":${type}" to the account's entry in WECHAT_ACCOUNTS (appId:secret[:stable][:jsapi][:wx_card])`,
+
+  // Client keys (token clients): WeChat's "invalid appsecret", then what to do.
+  /** 40125 for the right key of a revoked client. */
+  clientKeyRevoked: () =>
+    "invalid appsecret: this client key is revoked; ask the token server's operator for a new one",
+  /** 40125 for the right key, used for an account it was not given. */
+  clientKeyNotForApp: () =>
+    "invalid appsecret: this client key is not allowed for this appid; the token server's operator can add it (PATCH /admin/clients/:id)",
+  /** 40125 for an AppSecret when ALLOW_APPSECRET_CLIENTS=false. */
+  appSecretRefused: () =>
+    'invalid appsecret: this token server accepts client keys only, not the AppSecret; ask its operator for a key (POST /admin/clients)',
 } as const;

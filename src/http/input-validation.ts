@@ -6,6 +6,8 @@ import {
   type JsapiSignatureInput,
   type TicketType,
 } from 'nestjs-wechat-token';
+import type { NewTokenClient, TokenClientChange } from '../clients/token-client.js';
+import { InvalidCidrError, normalizeCidr } from '../network/cidr-list.js';
 import { HTTP_MESSAGES } from './http-messages.js';
 
 /**
@@ -187,4 +189,126 @@ function requiredString(field: string, value: unknown, max: number): string {
     throw new BadRequestException(HTTP_MESSAGES.jsapiFieldNotString(field, max));
   }
   return value;
+}
+
+// ---------------------------------------------------------------------------
+// Token clients (/admin/clients)
+
+/** Longest client name (the `token_client.name` column). */
+export const CLIENT_NAME_MAX_LENGTH = 64;
+/** Most appIds one client key may take tokens of. */
+export const CLIENT_MAX_APP_IDS = 100;
+/** Most networks of one client. */
+export const CLIENT_MAX_CIDRS = 100;
+/** Longest CIDR entry (the column's element type): longer cannot be an address. */
+const CIDR_MAX_LENGTH = 64;
+/** Control characters and line breaks, which have no place in a name a log line shows. */
+const NOT_IN_NAME = /[\p{Cc}\p{Zl}\p{Zp}]/u;
+const CLIENT_FIELDS = new Set(['name', 'appIds', 'cidrs']);
+const CLIENT_CHANGE_FIELDS = new Set([...CLIENT_FIELDS, 'enabled']);
+const CLIENT_ID = /^[1-9][0-9]{0,9}$/;
+const INTEGER_MAX = 2_147_483_647;
+
+/** Validates the `:id` of a client route: a positive integer (the table's `integer` id). */
+@Injectable()
+export class ClientIdPipe implements PipeTransform<unknown, number> {
+  transform(value: unknown): number {
+    if (typeof value !== 'string' || !CLIENT_ID.test(value) || Number(value) > INTEGER_MAX) {
+      throw new BadRequestException(HTTP_MESSAGES.invalidClientId());
+    }
+    return Number(value);
+  }
+}
+
+/** Validates `POST /admin/clients`: `name` and `appIds` required, `cidrs` optional (normalised). */
+@Injectable()
+export class ClientCreatePipe implements PipeTransform<unknown, NewTokenClient> {
+  transform(body: unknown): NewTokenClient {
+    const fields = clientFields(body, CLIENT_FIELDS, HTTP_MESSAGES.invalidClientBody());
+    return {
+      name: clientName(fields.name),
+      appIds: clientAppIds(fields.appIds),
+      cidrs: clientCidrs(fields.cidrs),
+    };
+  }
+}
+
+/** Validates `PATCH /admin/clients/:id`: at least one of `name`, `appIds`, `cidrs`, `enabled`. */
+@Injectable()
+export class ClientChangePipe implements PipeTransform<unknown, TokenClientChange> {
+  transform(body: unknown): TokenClientChange {
+    const fields = clientFields(body, CLIENT_CHANGE_FIELDS, HTTP_MESSAGES.invalidClientChangeBody());
+    if (Object.keys(fields).length === 0)
+      throw new BadRequestException(HTTP_MESSAGES.invalidClientChangeBody());
+    const change: TokenClientChange = {};
+    if ('name' in fields) change.name = clientName(fields.name);
+    if ('appIds' in fields) change.appIds = clientAppIds(fields.appIds);
+    if ('cidrs' in fields) change.cidrs = clientCidrs(fields.cidrs);
+    if ('enabled' in fields) {
+      if (typeof fields.enabled !== 'boolean')
+        throw new BadRequestException(HTTP_MESSAGES.invalidClientEnabled());
+      change.enabled = fields.enabled;
+    }
+    return change;
+  }
+}
+
+/** A JSON object with only `known` fields (an unknown one is likely a typo: 400 rather than ignored). */
+function clientFields(body: unknown, known: ReadonlySet<string>, message: string): Record<string, unknown> {
+  const fields = jsonObject(body, message);
+  if (Object.keys(fields).some((field) => !known.has(field))) {
+    throw new BadRequestException(HTTP_MESSAGES.clientFieldUnknown());
+  }
+  return fields;
+}
+
+/** A name, trimmed: 1–64 characters, none of them a control character. */
+function clientName(value: unknown): string {
+  const name = typeof value === 'string' ? value.trim() : '';
+  if (name === '' || name.length > CLIENT_NAME_MAX_LENGTH || NOT_IN_NAME.test(name)) {
+    throw new BadRequestException(HTTP_MESSAGES.invalidClientName(CLIENT_NAME_MAX_LENGTH));
+  }
+  return name;
+}
+
+/**
+ * Well-formed appIds, each once. An appId that is not (yet) an account is
+ * accepted: the key gets 40013 for it, as any caller does, until the account exists.
+ */
+function clientAppIds(value: unknown): string[] {
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    value.length > CLIENT_MAX_APP_IDS ||
+    !value.every((appId) => typeof appId === 'string' && APP_ID_PATTERN.test(appId))
+  ) {
+    throw new BadRequestException(HTTP_MESSAGES.invalidClientAppIds(CLIENT_MAX_APP_IDS));
+  }
+  return [...new Set(value as string[])];
+}
+
+/** Networks written one way (`normalizeCidr`), each once; none (absent, null or []) leaves TOKEN_CLIENT_ALLOWLIST alone. */
+function clientCidrs(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.length > CLIENT_MAX_CIDRS) {
+    throw new BadRequestException(HTTP_MESSAGES.invalidClientCidrs(CLIENT_MAX_CIDRS));
+  }
+  const cidrs = value.map((entry: unknown, index) => {
+    const cidr =
+      typeof entry === 'string' && entry.length <= CIDR_MAX_LENGTH ? normalizedCidr(entry) : undefined;
+    if (cidr === undefined) {
+      throw new BadRequestException(HTTP_MESSAGES.invalidClientCidrs(CLIENT_MAX_CIDRS, index + 1));
+    }
+    return cidr;
+  });
+  return [...new Set(cidrs)];
+}
+
+function normalizedCidr(entry: string): string | undefined {
+  try {
+    return normalizeCidr(entry);
+  } catch (error) {
+    if (error instanceof InvalidCidrError) return undefined;
+    throw error;
+  }
 }

@@ -17,11 +17,15 @@ export function setupOpenApi(app: NestFastifyApplication): void {
     .setDescription(
       'One access_token per WeChat account for the whole cluster. `/cgi-bin/*` answers exactly like ' +
         "WeChat's own endpoints (point a WeChat SDK's base URL here); `/admin/*` is for operators " +
-        '(`Authorization: Bearer <ADMIN_TOKEN>`); `/health` for load balancers.',
+        '(`Authorization: Bearer <admin key>`: ADMIN_TOKEN or a key of ADMIN_TOKENS); `/health` for load balancers.',
     )
     .setVersion('1')
     .addBearerAuth(
-      { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the server.' },
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'An admin key of the server: ADMIN_TOKEN, or a key of ADMIN_TOKENS / ADMIN_TOKENS_FILE.',
+      },
       ADMIN_BEARER_SCHEME,
     )
     .build();

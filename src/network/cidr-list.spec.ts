@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CidrList, InvalidCidrError, normalizeIp } from './cidr-list.js';
+import { CidrList, InvalidCidrError, normalizeCidr, normalizeIp } from './cidr-list.js';
 
 describe('normalizeIp', () => {
   it('reads IPv4-mapped IPv6 as IPv4', () => {
@@ -47,5 +47,22 @@ describe('CidrList', () => {
 
   it.each(['10.0.0.0/33', '::/129', 'example.com', '10.0.0.0/x', '1.2.3.4/8/1'])('refuses %s', (entry) => {
     expect(() => new CidrList([entry])).toThrow(InvalidCidrError);
+  });
+});
+
+describe('normalizeCidr', () => {
+  it.each([
+    ['10.0.0.0/8', '10.0.0.0/8'],
+    [' 192.168.1.7 ', '192.168.1.7/32'],
+    ['2001:DB8::/32', '2001:db8::/32'],
+    ['::1', '::1/128'],
+    ['::ffff:172.16.0.0/108', '172.16.0.0/12'],
+    ['10.0.0.0/08', '10.0.0.0/8'],
+  ])('writes %s as %s', (entry, normalized) => {
+    expect(normalizeCidr(entry)).toBe(normalized);
+  });
+
+  it('refuses what CidrList refuses', () => {
+    expect(() => normalizeCidr('10.0.0.0/33')).toThrow(InvalidCidrError);
   });
 });

@@ -69,25 +69,47 @@ export class CidrList {
   }
 
   private add(entry: string): void {
-    const slash = entry.indexOf('/');
-    const address = slash === -1 ? entry : entry.slice(0, slash);
-    const prefixText = slash === -1 ? undefined : entry.slice(slash + 1);
-    if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) throw new InvalidCidrError(entry);
-    let prefix = prefixText === undefined ? undefined : Number(prefixText);
-    let ip = address;
-    let family = isIP(ip);
-    const mapped = family === 6 ? normalizeIp(ip) : ip;
-    // ::ffff:a.b.c.d/n (n ≥ 96) is the IPv4 network a.b.c.d/(n - 96); a shorter
-    // prefix reaches beyond the mapped range and stays an IPv6 network.
-    if (mapped !== ip && (prefix === undefined || prefix >= 96)) {
-      ip = mapped;
-      family = 4;
-      if (prefix !== undefined) prefix -= 96;
-    }
-    if (family === 0) throw new InvalidCidrError(entry);
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (prefix !== undefined && prefix > (family === 4 ? 32 : 128)) throw new InvalidCidrError(entry);
-    if (prefix === undefined) this.list.addAddress(ip, type);
-    else this.list.addSubnet(ip, prefix, type);
+    const { address, prefix, type } = parseCidr(entry);
+    this.list.addSubnet(address, prefix, type);
   }
+}
+
+/** One network of a list, as `CidrList` reads it. */
+export interface ParsedCidr {
+  /** The network's address; an IPv4-mapped one as IPv4. */
+  address: string;
+  /** The prefix length; a single address has the full one (32 or 128). */
+  prefix: number;
+  type: 'ipv4' | 'ipv6';
+}
+
+/**
+ * Reads a list entry: a CIDR or a single address. `::ffff:a.b.c.d/n` (n ≥ 96)
+ * is the IPv4 network a.b.c.d/(n - 96); a shorter prefix reaches beyond the
+ * mapped range and stays an IPv6 network. Throws `InvalidCidrError`.
+ */
+export function parseCidr(entry: string): ParsedCidr {
+  const slash = entry.indexOf('/');
+  const given = slash === -1 ? entry : entry.slice(0, slash);
+  const prefixText = slash === -1 ? undefined : entry.slice(slash + 1);
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) throw new InvalidCidrError(entry);
+  let prefix = prefixText === undefined ? undefined : Number(prefixText);
+  let address = given;
+  let family = isIP(address);
+  const mapped = family === 6 ? normalizeIp(address) : address;
+  if (mapped !== address && (prefix === undefined || prefix >= 96)) {
+    address = mapped;
+    family = 4;
+    if (prefix !== undefined) prefix -= 96;
+  }
+  if (family === 0) throw new InvalidCidrError(entry);
+  const max = family === 4 ? 32 : 128;
+  if (prefix !== undefined && prefix > max) throw new InvalidCidrError(entry);
+  return { address, prefix: prefix ?? max, type: family === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** An entry written the one way it is stored: `10.0.0.0/8`, a single address as `/32` or `/128`. Throws `InvalidCidrError`. */
+export function normalizeCidr(entry: string): string {
+  const { address, prefix } = parseCidr(entry.trim());
+  return `${address.toLowerCase()}/${prefix}`;
 }

@@ -58,6 +58,10 @@ describe('replicas starting together', () => {
       'CreateTokenFetchAttempt1763700000001',
       'LogFetchBeforeCall1764400000000',
       'AddTickets1764900000000',
+      'AddValuePreview1764950000000',
+      'CreateWechatAccount1765000000000',
+      'CreateTokenClient1765000000001',
+      'CreateAdminAudit1765000000002',
     ]);
   }, 60_000);
 });

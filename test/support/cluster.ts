@@ -247,7 +247,7 @@ export class Replica {
 export class Cluster {
   readonly replicas: Replica[] = [];
   private pool?: pg.Pool;
-  private readonly workDir = mkdtempSync(join(tmpdir(), 'wxtoken-cluster-'));
+  readonly workDir = mkdtempSync(join(tmpdir(), 'wxtoken-cluster-'));
 
   private constructor(
     readonly sandbox: WechatSandbox,

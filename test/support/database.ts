@@ -31,3 +31,28 @@ export async function queryDatabase<T>(url: string, sql: string, params: unknown
     await client.end();
   }
 }
+
+/**
+ * The tables of the database at `url` holding `value` anywhere in a row
+ * (every column, as text, searched with SQL `LIKE`): `[]` when it is stored
+ * nowhere. Names only, never the value.
+ */
+export async function tablesContaining(url: string, value: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ name: string }>(
+      `SELECT quote_ident(table_name) AS name FROM information_schema.tables
+       WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+    );
+    const found: string[] = [];
+    for (const { name } of tables.rows) {
+      const pattern = `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const hit = await client.query(`SELECT 1 FROM ${name} t WHERE t::text LIKE $1 LIMIT 1`, [pattern]);
+      if (hit.rowCount) found.push(name);
+    }
+    return found;
+  } finally {
+    await client.end();
+  }
+}

@@ -122,7 +122,7 @@ export async function startServerFixture(options: ServerFixtureOptions = {}): Pr
       sandboxUrl,
       databaseUrl: config.databaseUrl,
       config,
-      adminToken: config.adminToken,
+      adminToken,
       accounts,
       logs,
       close: async () => {

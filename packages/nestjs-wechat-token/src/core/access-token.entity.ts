@@ -16,6 +16,10 @@ export class AccessTokenEntity {
   @Column({ name: 'access_token', type: 'text' })
   accessToken!: string;
 
+  /** First and last 4 characters of the token, for people reading the table (the token itself may be sealed). */
+  @Column({ name: 'token_preview', type: 'varchar', length: 16, nullable: true })
+  tokenPreview!: string | null;
+
   @Column({ name: 'fetched_at', type: 'timestamptz' })
   fetchedAt!: Date;
 

@@ -38,7 +38,10 @@ export class CredentialEngine implements SyncTarget {
   private readonly byKey = new Map<string, CredentialState>();
   private readonly changeListeners = new Set<(key: CredentialKey) => void>();
   readonly sync: CredentialSync;
+  private started = false;
   private stopped = false;
+  /** Warm-ups of credentials registered after the start (accounts added at runtime). */
+  private readonly warming = new Set<Promise<void>>();
   /**
    * Reports an access_token a ticket fetch saw rejected (the cluster-wide
    * compare-and-refresh of the token). Set by the service, which owns that rule.
@@ -65,6 +68,44 @@ export class CredentialEngine implements SyncTarget {
     );
     this.byKey.set(keyString(account.appId, spec.kind), state);
     return state;
+  }
+
+  /**
+   * Stops keeping a credential (an account removed or changed at runtime): no
+   * more refreshes, wake-ups or re-reads. A refresh under way finishes; what
+   * it stores is in the table for whoever keeps the credential next.
+   */
+  unregister(state: CredentialState): void {
+    const key = keyString(state.appId, state.spec.kind);
+    if (this.byKey.get(key) === state) this.byKey.delete(key);
+    clearTimeout(state.wakeTimer);
+    state.wakeTimer = undefined;
+  }
+
+  /**
+   * Reads newly registered credentials from the table and fetches those
+   * without a usable row, in the background, as the start does for the
+   * others (every replica may do this at once: the lock lets one fetch).
+   * Before the start, the start does it.
+   */
+  warm(states: CredentialState[]): void {
+    if (!this.started || this.stopped || states.length === 0) return;
+    const warming = (async () => {
+      await Promise.all(
+        states.map((state) =>
+          this.sync
+            .syncOne(state)
+            .catch((error) =>
+              this.logger.warn(
+                `Reading ${state.appId}'s ${state.spec.label} failed: ${describeError(error)}`,
+              ),
+            ),
+        ),
+      );
+      await this.fetchMissing(states.filter((state) => this.isKept(state)));
+    })();
+    this.warming.add(warming);
+    void warming.finally(() => this.warming.delete(warming));
   }
 
   find(key: CredentialKey): CredentialState | undefined {
@@ -124,7 +165,8 @@ export class CredentialEngine implements SyncTarget {
   /** Reads the table, listens, and fetches in the background what is missing or due (the app starts when WeChat is down). */
   async start(): Promise<{ warmUp: Promise<void> }> {
     await this.sync.start(this.options.listen, this.options.resyncIntervalSeconds * SECOND);
-    return { warmUp: this.startUp() };
+    this.started = true;
+    return { warmUp: this.fetchMissing([...this.byKey.values()]) };
   }
 
   /** Stops listening and waking, and lets refreshes under way finish. */
@@ -133,6 +175,7 @@ export class CredentialEngine implements SyncTarget {
     for (const state of this.byKey.values()) clearTimeout(state.wakeTimer);
     await this.sync.stop();
     await warmUp;
+    await Promise.all(this.warming);
     await Promise.all([...this.byKey.values()].map((state) => state.inflight?.catch(() => undefined)));
   }
 
@@ -295,10 +338,10 @@ export class CredentialEngine implements SyncTarget {
     return outcome;
   }
 
-  /** Fetches at start every credential without a stored row that is far enough from expiry. */
-  private async startUp(): Promise<void> {
+  /** Fetches (at start, or when added) every credential of `states` without a stored row far enough from expiry. */
+  private async fetchMissing(states: CredentialState[]): Promise<void> {
     const now = this.clock.now();
-    const needed = [...this.byKey.values()].filter((state) => now >= state.dueAt());
+    const needed = states.filter((state) => now >= state.dueAt());
     // The access_tokens first: the tickets are fetched with them.
     needed.sort((a, b) => Number(a.spec.needsAccessToken) - Number(b.spec.needsAccessToken));
     await this.forEachBounded(needed, (state) =>
@@ -314,7 +357,7 @@ export class CredentialEngine implements SyncTarget {
   private armWake(state: CredentialState): void {
     clearTimeout(state.wakeTimer);
     state.wakeTimer = undefined;
-    if (this.stopped || !state.recovering) return;
+    if (this.stopped || !state.recovering || !this.isKept(state)) return;
     const at = Math.max(state.dueAt(), state.nextAttemptAtMs);
     state.wakeTimer = setTimeout(
       () => {
@@ -330,6 +373,11 @@ export class CredentialEngine implements SyncTarget {
       Math.max(50, at - this.clock.now()),
     );
     state.wakeTimer.unref();
+  }
+
+  /** Whether the credential is still kept (not unregistered since). */
+  private isKept(state: CredentialState): boolean {
+    return this.byKey.get(keyString(state.appId, state.spec.kind)) === state;
   }
 
   private async forEachBounded<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {

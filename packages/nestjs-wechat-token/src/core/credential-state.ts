@@ -94,7 +94,8 @@ export class CredentialState {
   readonly mode: TokenMode;
 
   constructor(
-    readonly account: ResolvedWechatAccount,
+    /** The account; replaced in place when only its secret changes (a new mode means a new state). */
+    public account: ResolvedWechatAccount,
     readonly spec: CredentialSpec,
     private readonly timing: FetchTiming,
     private readonly refreshAheadSeconds: number,

@@ -24,7 +24,10 @@ import {
   type TokenWatch,
   type TokenWatchHandlers,
 } from './token-store.js';
-import { WECHAT_TOKEN_DATA_SOURCE } from './wechat-token.module-definition.js';
+import { mask } from './mask.js';
+import { SecretBox, SecretBoxError, type SecretBoxKeys } from './secret-box.js';
+import { WECHAT_TOKEN_DATA_SOURCE, WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
+import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
 /**
  * The NOTIFY channel on which a committed row is announced: payload
@@ -94,19 +97,93 @@ function toFetch(row: FetchRow): LoggedFetch {
   };
 }
 
-function toCredential(row: CredentialRow): StoredCredential {
-  return {
+/** What a sealed value of `kind` of `appId` is bound to: it opens in no other row or column. */
+function sealContext(kind: CredentialKind, appId: string): string {
+  return kind === 'access_token' ? `access_token:${appId}` : `wechat_ticket.${kind}:${appId}`;
+}
+
+/**
+ * How tokens and tickets are kept in their tables: sealed (AES-256-GCM)
+ * when the module has `encryptionKeys`, else as they are; a preview beside
+ * them either way. Rows stored before keys were set are read as they are.
+ */
+class StoredValues {
+  private readonly box?: SecretBox;
+
+  constructor(keys: SecretBoxKeys | undefined) {
+    if (keys) this.box = new SecretBox(keys);
+  }
+
+  toColumns(key: CredentialKey, value: string): { stored: string; preview: string | null } {
+    return {
+      stored: this.box ? this.box.seal(value, sealContext(key.kind, key.appId)) : value,
+      preview: mask(value),
+    };
+  }
+
+  toCredential = (row: CredentialRow): StoredCredential => ({
     id: String(row.id),
     appId: row.app_id,
     kind: row.kind,
-    value: row.value,
+    value: this.open(row),
     fetchedAt: new Date(row.fetched_at),
     expiresAt: new Date(row.expires_at),
     source: row.source,
     mode: row.mode,
     instanceId: row.instance_id,
     reportedDeadAt: row.reported_dead_at ? new Date(row.reported_dead_at) : null,
-  };
+  });
+
+  private open(row: CredentialRow): string {
+    if (!SecretBox.isSealed(row.value)) return row.value;
+    if (!this.box) {
+      throw new SecretBoxError(
+        `the ${row.kind} of ${row.app_id} is stored sealed and the module has no encryptionKeys to open it`,
+      );
+    }
+    return this.box.open(row.value, sealContext(row.kind, row.app_id));
+  }
+}
+
+/**
+ * Re-seals every token and ticket not sealed under `keys.current` (plain
+ * ones from before keys were set, and those under `keys.previous`): what a
+ * key rotation runs once every replica has the new key. Returns how many
+ * rows were re-sealed.
+ */
+export async function resealStoredValues(
+  dataSource: DataSource,
+  keys: SecretBoxKeys,
+): Promise<{ tokens: number; tickets: number }> {
+  const box = new SecretBox(keys);
+  const values = new StoredValues(keys);
+  const counts = { tokens: 0, tickets: 0 };
+  for (const kind of ['access_token', 'jsapi', 'wx_card'] as const) {
+    const { columns } = rowsOf(kind, '');
+    const table = kind === 'access_token' ? 'access_token' : 'wechat_ticket';
+    const valueColumn = kind === 'access_token' ? 'access_token' : 'ticket';
+    const previewColumn = kind === 'access_token' ? 'token_preview' : 'ticket_preview';
+    const kindFilter = kind === 'access_token' ? '' : `AND type = '${kind}'`;
+    await dataSource.transaction(async (manager) => {
+      const rows: CredentialRow[] = await manager.query(
+        `SELECT ${columns} FROM ${table}
+         WHERE NOT starts_with(${valueColumn}, $1) ${kindFilter} FOR UPDATE`,
+        [`wtk1.${box.currentKeyId}.`],
+      );
+      for (const row of rows) {
+        const { stored, preview } = values.toColumns(
+          { appId: row.app_id, kind },
+          values.toCredential(row).value,
+        );
+        await manager.query(
+          `UPDATE ${table} SET ${valueColumn} = $1, ${previewColumn} = COALESCE(${previewColumn}, $2) WHERE id = $3`,
+          [stored, preview, row.id],
+        );
+      }
+      counts[kind === 'access_token' ? 'tokens' : 'tickets'] += rows.length;
+    });
+  }
+  return counts;
 }
 
 /** The NOTIFY payloads of a credential (see the channels). */
@@ -128,7 +205,14 @@ function fetchLogPayload(key: CredentialKey): string {
 export class PostgresTokenStore implements TokenStore {
   private readonly logger = new Logger('WechatTokenStore');
 
-  constructor(@Inject(WECHAT_TOKEN_DATA_SOURCE) private readonly dataSource: DataSource) {}
+  private readonly values: StoredValues;
+
+  constructor(
+    @Inject(WECHAT_TOKEN_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(WECHAT_TOKEN_OPTIONS) options: Pick<ResolvedWechatTokenOptions, 'encryptionKeys'>,
+  ) {
+    this.values = new StoredValues(options.encryptionKeys);
+  }
 
   async databaseTime(): Promise<number> {
     const rows: { ms: number }[] = await this.dataSource.query(
@@ -164,7 +248,7 @@ export class PostgresTokenStore implements TokenStore {
       );
     return rows.map((row) => ({
       appId: row.account,
-      token: row.id === null || row.id === undefined ? null : toCredential(row as CredentialRow),
+      token: row.id === null || row.id === undefined ? null : this.values.toCredential(row as CredentialRow),
       fetches: (row.fetches ?? []).map(toFetch),
     }));
   }
@@ -253,7 +337,7 @@ export class PostgresTokenStore implements TokenStore {
         `SELECT set_config('lock_timeout', '0', true), set_config('idle_in_transaction_session_timeout', $1, true)`,
         [`${Math.max(1, Math.round(waitMs))}ms`],
       );
-      return work(new LockedPostgresCredential(manager, key));
+      return work(new LockedPostgresCredential(manager, key, this.values));
     });
   }
 
@@ -275,7 +359,7 @@ export class PostgresTokenStore implements TokenStore {
        ORDER BY id DESC LIMIT $3`,
       kind === 'access_token' ? [appId, beforeId ?? null, limit] : [appId, beforeId ?? null, limit, kind],
     );
-    return rows.map(toCredential);
+    return rows.map(this.values.toCredential);
   }
 
   private pool(): pg.Pool {
@@ -290,6 +374,7 @@ class LockedPostgresCredential implements LockedCredential {
   constructor(
     private readonly manager: EntityManager,
     private readonly key: CredentialKey,
+    private readonly values: StoredValues,
   ) {}
 
   async latest(): Promise<StoredCredential | null> {
@@ -298,7 +383,7 @@ class LockedPostgresCredential implements LockedCredential {
       `SELECT ${columns} FROM ${from} ORDER BY id DESC LIMIT 1`,
       this.key.kind === 'access_token' ? [this.key.appId] : [this.key.appId, this.key.kind],
     );
-    return rows[0] ? toCredential(rows[0]) : null;
+    return rows[0] ? this.values.toCredential(rows[0]) : null;
   }
 
   async summary(dayStart: Date, now: Date): Promise<AttemptSummary> {
@@ -398,41 +483,46 @@ class LockedPostgresCredential implements LockedCredential {
       [id, this.key.appId],
     );
     await this.notifyFetchLog();
-    return toCredential(rows[0]);
+    return this.values.toCredential(rows[0]);
   }
 
   async insert(credential: NewCredential): Promise<StoredCredential> {
     const { appId, kind } = this.key;
     const { columns } = rowsOf(kind, '');
+    const { stored: value, preview } = this.values.toColumns(this.key, credential.value);
     const rows: CredentialRow[] =
       kind === 'access_token'
         ? await this.manager.query(
-            `INSERT INTO access_token (app_id, access_token, fetched_at, expires_at, source, mode, instance_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${columns}`,
+            `INSERT INTO access_token
+               (app_id, access_token, fetched_at, expires_at, source, mode, instance_id, token_preview)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
             [
               appId,
-              credential.value,
+              value,
               credential.fetchedAt,
               credential.expiresAt,
               credential.source,
               credential.mode,
               credential.instanceId,
+              preview,
             ],
           )
         : await this.manager.query(
-            `INSERT INTO wechat_ticket (app_id, type, ticket, fetched_at, expires_at, source, instance_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${columns}`,
+            `INSERT INTO wechat_ticket
+               (app_id, type, ticket, fetched_at, expires_at, source, instance_id, ticket_preview)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
             [
               appId,
               kind,
-              credential.value,
+              value,
               credential.fetchedAt,
               credential.expiresAt,
               credential.source,
               credential.instanceId,
+              preview,
             ],
           );
-    const stored = toCredential(rows[0]);
+    const stored = this.values.toCredential(rows[0]);
     // Delivered when the transaction commits, never for a rolled-back row.
     await this.manager.query(`SELECT pg_notify($1, $2)`, [TOKEN_CHANNEL, rowPayload(this.key, stored.id)]);
     return stored;

@@ -18,6 +18,10 @@ export class WechatTicketEntity {
   @Column({ type: 'text' })
   ticket!: string;
 
+  /** First and last 4 characters of the ticket, for people reading the table (the ticket itself may be sealed). */
+  @Column({ name: 'ticket_preview', type: 'varchar', length: 16, nullable: true })
+  ticketPreview!: string | null;
+
   @Column({ name: 'fetched_at', type: 'timestamptz' })
   fetchedAt!: Date;
 

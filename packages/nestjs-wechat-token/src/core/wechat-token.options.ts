@@ -1,4 +1,5 @@
 import { isTicketType, TICKET_TYPES, type TicketType } from './credential.js';
+import type { SecretBoxKeys } from './secret-box.js';
 
 /** How an account fetches its token from WeChat. */
 export type TokenMode = 'token' | 'stable';
@@ -28,8 +29,20 @@ export interface WechatAccount {
  * types say so, for hosts with `exactOptionalPropertyTypes`.
  */
 export interface WechatTokenModuleOptions {
-  /** The accounts whose tokens this module keeps. At least one. */
+  /**
+   * The accounts whose tokens this module keeps from the start. More can be
+   * added, changed and removed while the app runs (`WechatTokenService.setAccount`
+   * / `removeAccount`); an empty list waits for those.
+   */
   accounts: WechatAccount[];
+  /**
+   * 32-byte keys (AES-256-GCM) that seal the tokens and tickets stored in
+   * `access_token` and `wechat_ticket`, for a database read by more people
+   * than should hold a token. `previous` still opens what was sealed before a
+   * key rotation. Rows stored without keys are read as they are. Default none:
+   * stored in plain text.
+   */
+  encryptionKeys?: SecretBoxKeys | undefined;
   /** The tickets kept for every account that does not list its own (`WechatAccount.tickets`). Default none. */
   tickets?: readonly TicketType[] | undefined;
   /** Where WeChat's API is. Default `https://api.weixin.qq.com`. */
@@ -81,9 +94,12 @@ export type ResolvedWechatAccount = Resolved<WechatAccount>;
 
 /** Options after defaults are applied: what the module's classes read. */
 export interface ResolvedWechatTokenOptions extends Resolved<
-  Omit<WechatTokenModuleOptions, 'accounts' | 'tickets'>
+  Omit<WechatTokenModuleOptions, 'accounts' | 'tickets' | 'encryptionKeys'>
 > {
   accounts: ResolvedWechatAccount[];
+  /** The tickets of an account that lists none of its own. */
+  tickets: TicketType[];
+  encryptionKeys?: SecretBoxKeys | undefined;
 }
 
 /** What an appId may look like: it is a path segment of the admin API and an `app_id varchar(64)`. */
@@ -117,41 +133,25 @@ export function resolveOptions(
   options: WechatTokenModuleOptions,
   instanceId: string,
 ): ResolvedWechatTokenOptions {
-  if (!Array.isArray(options.accounts) || options.accounts.length === 0) {
-    throw new InvalidOptionsError('`accounts` must list at least one account.');
+  if (!Array.isArray(options.accounts)) {
+    throw new InvalidOptionsError('`accounts` must be an array of accounts (empty: added at runtime).');
   }
   const seen = new Set<string>();
-  const defaultTickets = checkTickets(options.tickets, '`tickets`');
+  const defaultTickets = checkTickets(options.tickets, '`tickets`') ?? [];
   const accounts = options.accounts.map((account, index) => {
-    if (!account?.appId || typeof account.appId !== 'string') {
-      throw new InvalidOptionsError(`accounts[${index}] has no appId.`);
-    }
-    if (!APP_ID_PATTERN.test(account.appId)) {
-      throw new InvalidOptionsError(
-        `accounts[${index}].appId "${account.appId.slice(0, 64)}" is not an AppID: use 1-64 letters, digits, "_" or "-" (WeChat's look like wx1234567890abcdef).`,
-      );
-    }
-    if (!account.secret || typeof account.secret !== 'string') {
-      throw new InvalidOptionsError(`account ${account.appId} has no secret.`);
-    }
-    if (seen.has(account.appId)) throw new InvalidOptionsError(`account ${account.appId} is listed twice.`);
-    seen.add(account.appId);
-    const mode = account.mode ?? 'token';
-    if (mode !== 'token' && mode !== 'stable') {
-      throw new InvalidOptionsError(
-        `account ${account.appId} has mode "${String(mode)}"; use "token" or "stable".`,
-      );
-    }
-    const tickets = checkTickets(account.tickets, `account ${account.appId}'s \`tickets\``) ?? defaultTickets;
-    return { appId: account.appId, secret: account.secret, mode, tickets: tickets ?? [] };
+    const resolved = resolveAccount(account, defaultTickets, `accounts[${index}]`);
+    if (seen.has(resolved.appId)) throw new InvalidOptionsError(`account ${resolved.appId} is listed twice.`);
+    seen.add(resolved.appId);
+    return resolved;
   });
-  const { tickets: _tickets, ...rest } = withoutUndefined(options);
   const resolved: ResolvedWechatTokenOptions = {
     ...DEFAULT_OPTIONS,
     instanceId,
-    ...rest,
+    ...withoutUndefined(options),
     accounts,
+    tickets: defaultTickets,
   };
+  if (options.encryptionKeys !== undefined) checkEncryptionKeys(options.encryptionKeys);
   for (const key of [
     'refreshAheadSeconds',
     'overlapSeconds',
@@ -171,6 +171,46 @@ export function resolveOptions(
     }
   }
   return resolved;
+}
+
+/**
+ * One account with its defaults, checked (`where` names it in messages
+ * until its appId is known): what `accounts` lists, and what
+ * `WechatTokenService.setAccount` takes at runtime.
+ */
+export function resolveAccount(
+  account: WechatAccount,
+  defaultTickets: readonly TicketType[],
+  where = 'account',
+): ResolvedWechatAccount {
+  if (!account?.appId || typeof account.appId !== 'string') {
+    throw new InvalidOptionsError(`${where} has no appId.`);
+  }
+  if (!APP_ID_PATTERN.test(account.appId)) {
+    throw new InvalidOptionsError(
+      `${where}.appId "${account.appId.slice(0, 64)}" is not an AppID: use 1-64 letters, digits, "_" or "-" (WeChat's look like wx1234567890abcdef).`,
+    );
+  }
+  if (!account.secret || typeof account.secret !== 'string') {
+    throw new InvalidOptionsError(`account ${account.appId} has no secret.`);
+  }
+  const mode = account.mode ?? 'token';
+  if (mode !== 'token' && mode !== 'stable') {
+    throw new InvalidOptionsError(
+      `account ${account.appId} has mode "${String(mode)}"; use "token" or "stable".`,
+    );
+  }
+  const tickets = checkTickets(account.tickets, `account ${account.appId}'s \`tickets\``) ?? defaultTickets;
+  return { appId: account.appId, secret: account.secret, mode, tickets: [...tickets] };
+}
+
+function checkEncryptionKeys(keys: SecretBoxKeys): void {
+  for (const name of ['current', 'previous'] as const) {
+    const key = keys[name];
+    if ((name === 'current' || key !== undefined) && (!Buffer.isBuffer(key) || key.length !== 32)) {
+      throw new InvalidOptionsError(`\`encryptionKeys.${name}\` must be a Buffer of 32 bytes.`);
+    }
+  }
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -151,6 +151,8 @@ class FakeStore implements TokenStore {
 
 class FakeApi {
   calls = 0;
+  /** The secret of each fetch, in order. */
+  secrets: string[] = [];
   checks = 0;
   /** What `checkToken` answers. */
   verdict: TokenCheck = { verdict: 'works' };
@@ -158,13 +160,14 @@ class FakeApi {
     this.checks++;
     return this.verdict;
   }
-  async fetchToken(): Promise<FetchedToken> {
+  async fetchToken(account?: { secret: string }): Promise<FetchedToken> {
     this.calls++;
+    if (account) this.secrets.push(account.secret);
     await new Promise((resolve) => setTimeout(resolve, 5));
     return { accessToken: `token-number-${this.calls}-${'x'.repeat(20)}`, expiresIn: 7200 };
   }
-  fetchStableToken(): Promise<FetchedToken> {
-    return this.fetchToken();
+  fetchStableToken(account?: { secret: string }): Promise<FetchedToken> {
+    return this.fetchToken(account);
   }
 }
 
@@ -195,13 +198,37 @@ describe('WechatTokenService (fake store)', () => {
 
   it('refuses options that cannot work, naming the option', () => {
     const account = { appId: 'wx0000000000000001', secret: 's' };
-    expect(() => resolveOptions({ accounts: [] }, 'x')).toThrow(InvalidOptionsError);
+    expect(() => resolveOptions({} as never, 'x')).toThrow(InvalidOptionsError);
+    expect(() =>
+      resolveOptions({ accounts: [], encryptionKeys: { current: Buffer.alloc(16) } }, 'x'),
+    ).toThrow(/encryptionKeys.current/);
     expect(() => resolveOptions({ accounts: [account, account] }, 'x')).toThrow(/listed twice/);
     expect(() => resolveOptions({ accounts: [{ ...account, appId: "x'; DROP" }] }, 'x')).toThrow(
       /not an AppID/,
     );
     expect(() => resolveOptions({ accounts: [{ ...account, secret: '' }] }, 'x')).toThrow(/no secret/);
     expect(() => resolveOptions({ accounts: [account], httpTimeoutMs: 0 }, 'x')).toThrow(/httpTimeoutMs/);
+  });
+
+  it('keeps accounts added, changed and removed at runtime', async () => {
+    const { service, api, clock } = setup();
+    const added = 'wx0000000000000002';
+    await expect(service.getAccessToken(added)).rejects.toThrow(UnknownAccountError);
+    service.setAccount({ appId: added, secret: 'first-secret' });
+    expect(service.appIds).toEqual(['wx0000000000000001', added]);
+    const first = await service.getAccessToken(added);
+    expect(api.secrets).toEqual(['first-secret']);
+    // A new secret: the held token stays served, the next fetch uses the secret.
+    service.setAccount({ appId: added, secret: 'second-secret' });
+    expect(await service.getAccessToken(added)).toBe(first);
+    clock.advance(7200);
+    expect(await service.getAccessToken(added)).not.toBe(first);
+    expect(api.secrets).toEqual(['first-secret', 'second-secret']);
+    expect(() => service.setAccount({ appId: added, secret: '' })).toThrow(/no secret/);
+    expect(service.removeAccount(added)).toBe(true);
+    expect(service.removeAccount(added)).toBe(false);
+    await expect(service.getAccessToken(added)).rejects.toThrow(UnknownAccountError);
+    expect(service.appIds).toEqual(['wx0000000000000001']);
   });
 
   it('needs an appId when several accounts are configured, and knows only its own', async () => {

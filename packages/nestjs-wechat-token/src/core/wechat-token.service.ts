@@ -6,7 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { CLOCK, type Clock } from './clock.js';
-import { isTicketType, TICKET_TYPES, type TicketType } from './credential.js';
+import { isTicketType, TICKET_TYPES, type CredentialSpec, type TicketType } from './credential.js';
 import { CredentialEngine } from './credential-engine.js';
 import type { RefreshOutcome } from './credential-refresher.js';
 import { accessTokenSpec, ticketSpec } from './credential-specs.js';
@@ -34,7 +34,12 @@ import {
   UnknownAccountError,
 } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
-import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
+import {
+  resolveAccount,
+  type ResolvedWechatAccount,
+  type ResolvedWechatTokenOptions,
+  type WechatAccount,
+} from './wechat-token.options.js';
 
 export type { AccountStatus, CredentialStatus, TicketStatus } from './credential-status.js';
 export type { LastError, TokenRisk } from './credential-state.js';
@@ -100,6 +105,8 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   private warmUp?: Promise<void>;
   /** When `accountOfAccessToken` last read the table for a token it did not know (cluster clock). */
   private lastMissReadMs = -Infinity;
+  private readonly tokenSpec: CredentialSpec;
+  private readonly ticketSpecs: Map<TicketType, CredentialSpec>;
 
   constructor(
     @Inject(WECHAT_TOKEN_OPTIONS) private readonly options: ResolvedWechatTokenOptions,
@@ -108,22 +115,46 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     private readonly engine: CredentialEngine,
     private readonly api: WechatApiClient,
   ) {
-    const tokenSpec = accessTokenSpec(api);
-    const ticketSpecs = new Map(
-      (['jsapi', 'wx_card'] as const).map((type) => [type, ticketSpec(api, type)] as const),
-    );
-    for (const account of options.accounts) {
-      this.tokens.set(account.appId, engine.register(account, tokenSpec));
-      const kept: Record<TicketType, CredentialState | undefined> = { jsapi: undefined, wx_card: undefined };
-      for (const type of account.tickets) kept[type] = engine.register(account, ticketSpecs.get(type)!);
-      this.tickets.set(account.appId, kept);
-    }
+    this.tokenSpec = accessTokenSpec(api);
+    this.ticketSpecs = new Map(TICKET_TYPES.map((type) => [type, ticketSpec(api, type)] as const));
+    for (const account of options.accounts) this.keep(account);
     engine.reportStaleAccessToken = (appId, accessToken) => this.refresh(appId, { staleToken: accessToken });
   }
 
-  /** The configured accounts' appIds. */
+  /** The appIds of the accounts kept now. */
   get appIds(): string[] {
     return [...this.tokens.keys()];
+  }
+
+  /**
+   * Starts keeping an account while the app runs, or changes one: a new
+   * account's token (and tickets) are read from the table, and fetched when
+   * none is usable (by one replica of the cluster: the others find its row);
+   * a new secret is used from the next fetch on (what is held stays served);
+   * a new mode or ticket list takes effect at once. Throws
+   * `InvalidOptionsError` for an account that cannot work.
+   */
+  setAccount(account: WechatAccount): void {
+    const resolved = resolveAccount(account, this.options.tickets);
+    const added = this.keep(resolved);
+    if (added.length > 0) this.logger.log(`${resolved.appId}: kept from now on (${describeKept(resolved)})`);
+    this.engine.warm(added);
+  }
+
+  /**
+   * Stops keeping an account: its token and tickets are no longer refreshed
+   * or handed out (`UnknownAccountError`); their history stays in the table.
+   * Returns whether it was kept.
+   */
+  removeAccount(appId: string): boolean {
+    const token = this.tokens.get(appId);
+    if (!token) return false;
+    this.engine.unregister(token);
+    for (const ticket of Object.values(this.tickets.get(appId)!)) if (ticket) this.engine.unregister(ticket);
+    this.tokens.delete(appId);
+    this.tickets.delete(appId);
+    this.logger.log(`${appId}: no longer kept`);
+    return true;
   }
 
   /**
@@ -381,6 +412,40 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     await this.engine.stop(this.warmUp);
   }
 
+  /**
+   * Registers what `account` needs and is not yet kept (or kept under other
+   * rules: a new mode means a new state); hands the account's new secret to
+   * what is kept. Returns the credentials registered.
+   */
+  private keep(account: ResolvedWechatAccount): CredentialState[] {
+    const added: CredentialState[] = [];
+    let token = this.tokens.get(account.appId);
+    if (token && token.account.mode !== account.mode) {
+      this.engine.unregister(token);
+      token = undefined;
+    }
+    if (token) token.account = account;
+    else {
+      token = this.engine.register(account, this.tokenSpec);
+      this.tokens.set(account.appId, token);
+      added.push(token);
+    }
+    const kept = this.tickets.get(account.appId) ?? { jsapi: undefined, wx_card: undefined };
+    for (const type of TICKET_TYPES) {
+      const ticket = kept[type];
+      if (!account.tickets.includes(type)) {
+        if (ticket) this.engine.unregister(ticket);
+        kept[type] = undefined;
+      } else if (ticket) ticket.account = account;
+      else {
+        kept[type] = this.engine.register(account, this.ticketSpecs.get(type)!);
+        added.push(kept[type]);
+      }
+    }
+    this.tickets.set(account.appId, kept);
+    return added;
+  }
+
   private holderOf(accessToken: string): string | undefined {
     const now = this.clock.now();
     for (const [appId, state] of this.tokens) if (state.holds(accessToken, now)) return appId;
@@ -459,6 +524,11 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     if (!isTicketType(type)) throw new InvalidTicketTypeError(String(type));
     throw new TicketNotConfiguredError(appId, type);
   }
+}
+
+/** An account's mode and tickets, for the log. */
+function describeKept(account: ResolvedWechatAccount): string {
+  return [`mode ${account.mode}`, ...account.tickets.map((type) => `${type} ticket`)].join(', ');
 }
 
 /** What a forced refresh did, from the row held before and the pass's outcome. */

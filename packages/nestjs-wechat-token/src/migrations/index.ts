@@ -3,6 +3,7 @@ import { CreateAccessToken1763700000000 } from './1763700000000-CreateAccessToke
 import { CreateTokenFetchAttempt1763700000001 } from './1763700000001-CreateTokenFetchAttempt.js';
 import { LogFetchBeforeCall1764400000000 } from './1764400000000-LogFetchBeforeCall.js';
 import { AddTickets1764900000000 } from './1764900000000-AddTickets.js';
+import { AddValuePreview1764950000000 } from './1764950000000-AddValuePreview.js';
 
 /**
  * The module's migrations, oldest first. A host app that owns its TypeORM
@@ -13,4 +14,5 @@ export const WECHAT_TOKEN_MIGRATIONS: Array<new () => MigrationInterface> = [
   CreateTokenFetchAttempt1763700000001,
   LogFetchBeforeCall1764400000000,
   AddTickets1764900000000,
+  AddValuePreview1764950000000,
 ];

@@ -1,0 +1,106 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { AccountChangePipe, NewAccountPipe } from '../accounts/account-input.js';
+import {
+  AccountRegistry,
+  type AccountChange,
+  type AccountSettings,
+  type NewAccount,
+} from '../accounts/account-registry.js';
+import type { AdminActor } from '../audit/audit-log.js';
+import { AppIdPipe } from '../http/input-validation.js';
+import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
+import { CurrentAdmin } from './admin-actor.js';
+import { AdminAuthGuard } from './admin-auth.guard.js';
+import { AccountChangeDto, AccountSettingsDto, NewAccountDto } from './admin-accounts.dto.js';
+import { ApiErrorDto, APP_ID_PARAM } from './admin.dto.js';
+
+/**
+ * Accounts at runtime: added, changed and disabled without a restart; every
+ * replica applies a change within `RUNTIME_SYNC_MS` (NOTIFY: at once).
+ * Accounts of `WECHAT_ACCOUNTS` are listed but changed only there.
+ */
+@ApiTags('admin')
+@ApiBearerAuth(ADMIN_BEARER_SCHEME)
+@ApiUnauthorizedResponse({ description: 'No, or a wrong, admin key.', type: ApiErrorDto })
+@UseGuards(AdminAuthGuard)
+@Controller('admin')
+export class AdminAccountsController {
+  constructor(private readonly accounts: AccountRegistry) {}
+
+  @Get('account-settings')
+  @ApiOperation({ summary: "Every account's settings, disabled ones included (never a secret)" })
+  @ApiOkResponse({ type: [AccountSettingsDto] })
+  list(): Promise<AccountSettings[]> {
+    return this.accounts.list();
+  }
+
+  @Post('accounts')
+  @ApiOperation({
+    summary: 'Add an account',
+    description:
+      'Its AppSecret is sealed (AES-256-GCM) under SECRETS_KEY; its first token is fetched by one replica, and ' +
+      'every replica serves it within RUNTIME_SYNC_MS.',
+  })
+  @ApiBody({ type: NewAccountDto })
+  @ApiCreatedResponse({ type: AccountSettingsDto })
+  @ApiBadRequestResponse({ description: 'A field is missing or malformed.', type: ApiErrorDto })
+  @ApiConflictResponse({
+    description: 'The account exists, comes from WECHAT_ACCOUNTS, or the server has no SECRETS_KEY.',
+    type: ApiErrorDto,
+  })
+  create(
+    @Body(NewAccountPipe) account: NewAccount,
+    @CurrentAdmin() actor: AdminActor,
+  ): Promise<AccountSettings> {
+    return this.accounts.create(account, actor);
+  }
+
+  @Patch('accounts/:appId')
+  @ApiOperation({
+    summary: 'Change an account',
+    description:
+      'A new secret is used from the next fetch on (the token held stays served); `enabled: false` stops ' +
+      'refreshing and serving it; a new mode or ticket list takes effect at once.',
+  })
+  @ApiParam(APP_ID_PARAM)
+  @ApiBody({ type: AccountChangeDto })
+  @ApiOkResponse({ type: AccountSettingsDto })
+  @ApiBadRequestResponse({ description: 'Malformed appId or body.', type: ApiErrorDto })
+  @ApiNotFoundResponse({ description: 'No such account.', type: ApiErrorDto })
+  @ApiConflictResponse({ description: 'The account comes from WECHAT_ACCOUNTS.', type: ApiErrorDto })
+  update(
+    @Param('appId', AppIdPipe) appId: string,
+    @Body(AccountChangePipe) change: AccountChange,
+    @CurrentAdmin() actor: AdminActor,
+  ): Promise<AccountSettings> {
+    return this.accounts.update(appId, change, actor);
+  }
+
+  @Delete('accounts/:appId')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Disable an account',
+    description: 'No longer refreshed or served (40013 on /cgi-bin/*); its row and history are kept.',
+  })
+  @ApiParam(APP_ID_PARAM)
+  @ApiNoContentResponse({ description: 'Disabled.' })
+  @ApiNotFoundResponse({ description: 'No such account.', type: ApiErrorDto })
+  @ApiConflictResponse({ description: 'The account comes from WECHAT_ACCOUNTS.', type: ApiErrorDto })
+  async disable(@Param('appId', AppIdPipe) appId: string, @CurrentAdmin() actor: AdminActor): Promise<void> {
+    await this.accounts.update(appId, { enabled: false }, actor);
+  }
+}
