@@ -72,6 +72,11 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Running
     exit(1);
     return undefined;
   }
+  const handleSignals = options.handleSignals ?? true;
+  // A SIGHUP before the app is up (migrations, the embedded Postgres starting) must not end the
+  // process: Node's default for it is to exit. The keys read at start are the newest anyway.
+  const ignoreHangup = (): void => logger.log('SIGHUP received while starting: the keys just read stay');
+  if (handleSignals) process.on('SIGHUP', ignoreHangup);
   let server: RunningServer;
   try {
     server = await startServer(config, options);
@@ -79,8 +84,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Running
     stderr(`Failed to start: ${describeStartError(error, config)}`);
     exit(1);
     return undefined;
+  } finally {
+    process.removeListener('SIGHUP', ignoreHangup);
   }
-  if (options.handleSignals ?? true) {
+  if (handleSignals) {
     handleShutdownSignals(() => server.close(), exit);
     handleReloadSignal(() => reloadAdminKeys(server.app.get(AdminKeys), readEnv, env));
   }

@@ -4,12 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { secretKeyId, WechatTokenService } from 'nestjs-wechat-token';
+import { SecretBox, secretKeyId, WechatTokenService } from 'nestjs-wechat-token';
 import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { callAdmin } from './support/admin-http.js';
 import { queryDatabase, tablesContaining } from './support/database.js';
 import { leakedSecrets } from './support/leaks.js';
-import { startServerFixture, waitForFirstTokens, type ServerFixture } from './support/server-fixture.js';
+import {
+  fixtureAccount,
+  startServerFixture,
+  waitForFirstTokens,
+  type ServerFixture,
+} from './support/server-fixture.js';
 import { killAllSpawned, runCommand } from './support/spawned-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -125,7 +130,13 @@ describe('Accounts through the admin API, secrets sealed at rest', () => {
       ['POST', '/admin/accounts', { appId: 'wx1', secret: 'a b' }, 400, /whitespace/],
       ['POST', '/admin/accounts', { appId: 'wx1', secret: 's', mode: 'fast' }, 400, /mode/],
       ['POST', '/admin/accounts', { appId: 'wx1', secret: 's', tickets: ['jsapi', 'jsapi'] }, 400, /tickets/],
-      ['POST', '/admin/accounts', { appId: 'wx1', secret: 's', secrt: 's' }, 400, /Unknown field "secrt"/],
+      [
+        'POST',
+        '/admin/accounts',
+        { appId: 'wx1', secret: 's', secrt: 's' },
+        400,
+        /a field an account does not have/,
+      ],
       ['POST', '/admin/accounts', [], 400, /body/],
       ['POST', '/admin/accounts', account, 409, /exists/],
       ['PATCH', `/admin/accounts/${account.appId}`, {}, 400, /Nothing to change/],
@@ -202,4 +213,73 @@ describe('Accounts through the admin API, secrets sealed at rest', () => {
     restarted.sandbox.addAccount(account);
     expect(await tokenOf(restarted, account)).toBe(token);
   }, 60_000);
+
+  it('reads the other accounts when one stored token does not open, and says which key it needs', async () => {
+    const fixture = await startServerFixture({
+      accounts: [fixtureAccount(), fixtureAccount()],
+      env: { SECRETS_KEY: newKey() },
+    });
+    fixtures.push(fixture);
+    await waitForFirstTokens(fixture);
+    const [broken, healthy] = fixture.accounts;
+    const service = fixture.app.get(WechatTokenService);
+    const held = await service.getAccessToken(broken.appId);
+    // A newer row sealed under a key this replica does not have (a replica started with another key).
+    const strangerKey = randomBytes(32);
+    const sealed = new SecretBox({ current: strangerKey }).seal(
+      'x'.repeat(40),
+      `access_token:${broken.appId}`,
+    );
+    await queryDatabase(
+      fixture.databaseUrl,
+      `INSERT INTO access_token (app_id, access_token, fetched_at, expires_at, source, mode)
+       VALUES ($1, $2, now(), now() + interval '2 hours', 'schedule', 'token')`,
+      [broken.appId, sealed],
+    );
+    await service.resync();
+    // The other account is read and served as before; the one that does not open keeps its held token.
+    expect((await service.status(healthy.appId)).usable).toBe(true);
+    expect(await service.getAccessToken(broken.appId)).toBe(held);
+    expect(fixture.logs.lines.join('\n')).toContain(
+      `under key ${secretKeyId(strangerKey)}, which is neither the current nor the previous key`,
+    );
+    // Inside the lock it is not "the database is down": the answer names the sealed value.
+    const forced = await callAdmin(fixture, `/admin/accounts/${broken.appId}/refresh`, {
+      json: { force: true },
+    });
+    expect(forced.status).toBe(503);
+    expect(forced.body.message).toMatch(/A stored value cannot be opened .* encryptionKeys/);
+  });
+
+  it('lets the API take over an account removed from WECHAT_ACCOUNTS, and only then', async () => {
+    const key = newKey();
+    const first = await start({ SECRETS_KEY: key });
+    const [fromEnv] = first.accounts;
+    const refused = await callAdmin(first, '/admin/accounts', {
+      json: { appId: fromEnv.appId, secret: fromEnv.secret },
+    });
+    expect([refused.status, refused.body.message]).toEqual([409, expect.stringContaining('WECHAT_ACCOUNTS')]);
+    await waitForFirstTokens(first);
+    const held = await first.app.get(WechatTokenService).getAccessToken(fromEnv.appId);
+    const databaseUrl = first.databaseUrl;
+    await Promise.all(fixtures.splice(0).map((fixture) => fixture.close()));
+
+    // Restarted without it in WECHAT_ACCOUNTS: its row is left behind, and the API may now manage it.
+    const second = await start({ DATABASE_URL: databaseUrl, SECRETS_KEY: key });
+    second.sandbox.addAccount(fromEnv);
+    const patched = await callAdmin(second, `/admin/accounts/${fromEnv.appId}`, {
+      method: 'PATCH',
+      json: { enabled: false },
+    });
+    expect([patched.status, patched.body.message]).toEqual([
+      409,
+      expect.stringContaining('POST /admin/accounts'),
+    ]);
+    const taken = await callAdmin(second, '/admin/accounts', {
+      json: { appId: fromEnv.appId, secret: fromEnv.secret },
+    });
+    expect([taken.status, taken.body.source]).toEqual([201, 'api']);
+    // Served again, with the token it held (still valid, fetched when it came from the environment).
+    expect(await tokenOf(second, fromEnv)).toBe(held);
+  });
 });

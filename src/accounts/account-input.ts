@@ -6,10 +6,14 @@ import {
   type TicketType,
   type TokenMode,
 } from 'nestjs-wechat-token';
+import { knownFields } from '../http/input-validation.js';
 import type { AccountChange, NewAccount } from './account-registry.js';
 
 /** Longest AppSecret accepted (WeChat's are 32 hex characters). */
 export const SECRET_MAX_LENGTH = 128;
+
+const ACCOUNT_FIELDS = new Set(['appId', 'secret', 'mode', 'tickets']);
+const CHANGE_FIELDS = new Set(['secret', 'enabled', 'mode', 'tickets']);
 
 /** What the account routes accept, in words: the 400s repeat it. */
 const ACCOUNT_BODY =
@@ -23,8 +27,12 @@ const CHANGE_BODY =
 @Injectable()
 export class NewAccountPipe implements PipeTransform<unknown, NewAccount> {
   transform(body: unknown): NewAccount {
-    const fields = object(body, `The body must be ${ACCOUNT_BODY}.`);
-    refuseUnknown(fields, ['appId', 'secret', 'mode', 'tickets'], ACCOUNT_BODY);
+    const fields = knownFields(
+      body,
+      ACCOUNT_FIELDS,
+      `The body must be ${ACCOUNT_BODY}.`,
+      unknown(ACCOUNT_BODY),
+    );
     const { appId } = fields;
     if (typeof appId !== 'string' || !APP_ID_PATTERN.test(appId)) {
       throw new BadRequestException(
@@ -44,8 +52,7 @@ export class NewAccountPipe implements PipeTransform<unknown, NewAccount> {
 @Injectable()
 export class AccountChangePipe implements PipeTransform<unknown, AccountChange> {
   transform(body: unknown): AccountChange {
-    const fields = object(body, `The body must be ${CHANGE_BODY}.`);
-    refuseUnknown(fields, ['secret', 'enabled', 'mode', 'tickets'], CHANGE_BODY);
+    const fields = knownFields(body, CHANGE_FIELDS, `The body must be ${CHANGE_BODY}.`, unknown(CHANGE_BODY));
     const change: AccountChange = {};
     if (fields.secret !== undefined) change.secret = secret(fields.secret);
     if (fields.mode !== undefined) change.mode = mode(fields.mode);
@@ -61,18 +68,9 @@ export class AccountChangePipe implements PipeTransform<unknown, AccountChange> 
   }
 }
 
-function object(body: unknown, message: string): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new BadRequestException(message);
-  return body as Record<string, unknown>;
-}
-
-/** A field the route does not know is refused rather than ignored: a typo must not look like a change. */
-function refuseUnknown(fields: Record<string, unknown>, known: string[], shape: string): void {
-  const unknown = Object.keys(fields).find((field) => !known.includes(field));
-  if (unknown !== undefined) {
-    throw new BadRequestException(`Unknown field "${unknown.slice(0, 32)}": send ${shape}.`);
-  }
+/** Which field is unknown is not said: a value pasted in the wrong place may be a secret. */
+function unknown(shape: string): string {
+  return `The body has a field an account does not have: send ${shape}.`;
 }
 
 function secret(value: unknown): string {

@@ -9,7 +9,9 @@ export const ACCOUNT_MESSAGES = {
   exists: (appId: string) =>
     `Account ${appId} exists: change it with PATCH /admin/accounts/${appId} (a disabled one with {"enabled": true}).`,
   envAccount: (appId: string) =>
-    `Account ${appId} comes from WECHAT_ACCOUNTS: change it there (and restart), or remove it there and add it through the API.`,
+    `Account ${appId} comes from WECHAT_ACCOUNTS: change it there (and restart), or remove it from WECHAT_ACCOUNTS ` +
+    'on every replica, restart them, and add it with POST /admin/accounts (with its secret) to manage it here.',
+  notApplied: (reason: string) => `not applied (${reason}); the next read tries again.`,
   unknown: (appId: string) => `No account ${appId}: add it with POST /admin/accounts.`,
   envTakesOver: (appId: string) =>
     `${appId} is in WECHAT_ACCOUNTS and was added through the API: WECHAT_ACCOUNTS wins, the API's secret is dropped.`,

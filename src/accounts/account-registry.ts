@@ -10,6 +10,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import {
   describeError,
   SecretBox,
+  storedKeyIds,
   WechatTokenService,
   type TicketType,
   type TokenMode,
@@ -84,8 +85,10 @@ export class AccountRegistry implements OnModuleInit {
   private readonly logger = new Logger('AccountRegistry');
   private readonly box?: SecretBox;
   private readonly envAppIds: Set<string>;
-  /** What was applied of each API account: its row's `updated_at` and whether it is served. */
-  private readonly applied = new Map<string, { version: number; served: boolean }>();
+  /** What was applied of each API account: its row's version (`xmin`) and whether it is served. */
+  private readonly applied = new Map<string, { version: string; served: boolean }>();
+  /** Why a row could not be applied, as last logged (logged again only when it changes). */
+  private readonly failures = new Map<string, string>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -129,14 +132,22 @@ export class AccountRegistry implements OnModuleInit {
     const box = this.requireBox();
     const settings = await this.dataSource.transaction(async (manager) => {
       const rows: AccountRow[] = await manager.query(
-        `INSERT INTO wechat_account (app_id, mode, tickets, secret_sealed, secret_key_id, source)
-         VALUES ($1, $2, $3, $4, $5, 'api') ON CONFLICT (app_id) DO NOTHING RETURNING ${COLUMNS}`,
+        // A row left by WECHAT_ACCOUNTS (the account since removed from it, here at least) is taken over.
+        `INSERT INTO wechat_account AS a (app_id, mode, tickets, secret_sealed, secret_key_id, source)
+         VALUES ($1, $2, $3, $4, $5, 'api')
+         ON CONFLICT (app_id) DO UPDATE SET
+           mode = excluded.mode, tickets = excluded.tickets, enabled = true, source = 'api',
+           secret_sealed = excluded.secret_sealed, secret_key_id = excluded.secret_key_id,
+           updated_at = clock_timestamp()
+         WHERE a.source = 'env' AND $6::boolean
+         RETURNING ${COLUMNS}`,
         [
           account.appId,
           account.mode,
           account.tickets,
           box.seal(account.secret, secretContext(account.appId)),
           box.currentKeyId,
+          !this.envAppIds.has(account.appId),
         ],
       );
       if (rows.length === 0) throw new ConflictException(await this.existsMessage(manager, account.appId));
@@ -153,7 +164,7 @@ export class AccountRegistry implements OnModuleInit {
       await this.sync.announce('accounts', manager);
       return created;
     });
-    await this.sync.read('accounts');
+    await this.applyNow();
     return settings;
   }
 
@@ -200,19 +211,20 @@ export class AccountRegistry implements OnModuleInit {
       await this.sync.announce('accounts', manager);
       return updated;
     });
-    await this.sync.read('accounts');
+    await this.applyNow();
     return settings;
   }
 
   /**
-   * Re-reads the table and applies what changed to this replica. An
-   * account whose secret does not open (a wrong key) is not served, and
-   * said so, rather than stopping every other account.
+   * Re-reads the table and applies what changed to this replica (a row's
+   * version is its `xmin`: a change made with plain SQL counts too). A row
+   * that cannot be applied (a secret no key opens, a value the module
+   * refuses) is logged and tried again at the next read; it never stops the
+   * other accounts.
    */
   async reload(): Promise<void> {
-    const rows: (AccountRow & { version: number })[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, (extract(epoch FROM updated_at) * 1000000)::float8 AS version
-       FROM wechat_account WHERE source = 'api'`,
+    const rows: (AccountRow & { version: string })[] = await this.dataSource.query(
+      `SELECT ${COLUMNS}, xmin::text AS version FROM wechat_account WHERE source = 'api'`,
     );
     const seen = new Set<string>();
     for (const row of rows) {
@@ -221,30 +233,44 @@ export class AccountRegistry implements OnModuleInit {
       seen.add(row.app_id);
       const applied = this.applied.get(row.app_id);
       if (applied?.version === row.version) continue;
-      this.applied.set(row.app_id, { version: row.version, served: this.apply(row) });
+      try {
+        this.applied.set(row.app_id, { version: row.version, served: this.apply(row) });
+        this.failures.delete(row.app_id);
+      } catch (error) {
+        // Not recorded as applied: the next read tries again. What was served stays served.
+        const message = ACCOUNT_MESSAGES.notApplied(describeError(error));
+        if (this.failures.get(row.app_id) !== message) this.logger.error(`${row.app_id}: ${message}`);
+        this.failures.set(row.app_id, message);
+      }
     }
     for (const [appId, applied] of this.applied) {
       if (seen.has(appId)) continue;
-      // Deleted with SQL: no longer an account.
+      // Deleted with SQL, or now in WECHAT_ACCOUNTS: no longer an API account.
       if (applied.served) this.stopServing(appId);
       this.applied.delete(appId);
     }
   }
 
-  /** Serves an API account as its row says; returns whether it is served. */
+  /**
+   * Applies a committed write in this replica before answering. A failure
+   * here does not undo the write (the answer says what was written); the
+   * next periodic read applies it.
+   */
+  private async applyNow(): Promise<void> {
+    await this.sync
+      .read('accounts')
+      .catch((error) =>
+        this.logger.warn(`Applying the accounts failed: ${describeError(error)}; retried shortly.`),
+      );
+  }
+
+  /** Serves an API account as its row says; returns whether it is served. Throws when the row cannot be applied. */
   private apply(row: AccountRow): boolean {
     if (!row.enabled) {
       this.stopServing(row.app_id);
       return false;
     }
-    let secret: string;
-    try {
-      secret = this.requireBox().open(row.secret_sealed!, secretContext(row.app_id));
-    } catch (error) {
-      this.logger.error(`${row.app_id}: not served: its AppSecret does not open (${describeError(error)}).`);
-      this.stopServing(row.app_id);
-      return false;
-    }
+    const secret = this.requireBox().open(row.secret_sealed!, secretContext(row.app_id));
     this.tokens.setAccount({ appId: row.app_id, secret, mode: row.mode, tickets: row.tickets });
     this.secrets.set(row.app_id, secret);
     return true;
@@ -284,12 +310,9 @@ export class AccountRegistry implements OnModuleInit {
   private async checkKeys(): Promise<void> {
     const [row]: { api: number; key_ids: string[] }[] = await this.dataSource.query(
       `SELECT (SELECT count(*)::int FROM wechat_account WHERE source = 'api') AS api,
-              ARRAY(
-                SELECT secret_key_id FROM wechat_account WHERE secret_key_id IS NOT NULL
-                UNION SELECT split_part(access_token, '.', 2) FROM access_token WHERE starts_with(access_token, 'wtk1.')
-                UNION SELECT split_part(ticket, '.', 2) FROM wechat_ticket WHERE starts_with(ticket, 'wtk1.')
-              ) AS key_ids`,
+              ARRAY(SELECT DISTINCT secret_key_id FROM wechat_account WHERE secret_key_id IS NOT NULL) AS key_ids`,
     );
+    row.key_ids.push(...(await storedKeyIds(this.dataSource)));
     if (!this.box) {
       if (row.api > 0) throw new Error(ACCOUNT_MESSAGES.secretsKeyMissing(row.api));
       if (row.key_ids.length > 0) throw new Error(ACCOUNT_MESSAGES.secretsKeyMissingForTokens());

@@ -1,7 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -10,8 +9,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { AccountChangePipe, NewAccountPipe } from '../accounts/account-input.js';
 import {
@@ -22,21 +19,17 @@ import {
 } from '../accounts/account-registry.js';
 import type { AdminActor } from '../audit/audit-log.js';
 import { AppIdPipe } from '../http/input-validation.js';
-import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { CurrentAdmin } from './admin-actor.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
 import { AccountChangeDto, AccountSettingsDto, NewAccountDto } from './admin-accounts.dto.js';
 import { ApiErrorDto, APP_ID_PARAM } from './admin.dto.js';
+import { AdminRoutes } from './admin-routes.decorator.js';
 
 /**
  * Accounts at runtime: added, changed and disabled without a restart; every
  * replica applies a change within `RUNTIME_SYNC_MS` (NOTIFY: at once).
  * Accounts of `WECHAT_ACCOUNTS` are listed but changed only there.
  */
-@ApiTags('admin')
-@ApiBearerAuth(ADMIN_BEARER_SCHEME)
-@ApiUnauthorizedResponse({ description: 'No, or a wrong, admin key.', type: ApiErrorDto })
-@UseGuards(AdminAuthGuard)
+@AdminRoutes()
 @Controller('admin')
 export class AdminAccountsController {
   constructor(private readonly accounts: AccountRegistry) {}

@@ -1,28 +1,13 @@
-import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiOkResponse,
-  ApiOperation,
-  ApiResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { AuditLog, type AuditPage } from '../audit/audit-log.js';
 import { HistoryCursorPipe, HistoryLimitPipe } from '../http/input-validation.js';
-import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
 import { AuditPageDto } from './admin-audit.dto.js';
 import { ApiErrorDto, ApiHistoryQuery } from './admin.dto.js';
+import { AdminRoutes } from './admin-routes.decorator.js';
 
 /** Who did what through the admin API: the `admin_audit` table, read back. */
-@ApiTags('admin')
-@ApiBearerAuth(ADMIN_BEARER_SCHEME)
-@ApiUnauthorizedResponse({
-  description: 'No, or a wrong, `Authorization: Bearer <admin key>` (ADMIN_TOKEN / ADMIN_TOKENS).',
-  type: ApiErrorDto,
-})
-@UseGuards(AdminAuthGuard)
+@AdminRoutes()
 @Controller('admin/audit')
 export class AdminAuditController {
   constructor(private readonly audit: AuditLog) {}
@@ -32,8 +17,8 @@ export class AdminAuditController {
     summary: 'Admin writes, newest first, keyset-paged',
     description:
       'Every admin write (accounts, clients, forced refreshes of tokens and tickets, secret rotation), ' +
-      'refused and failed attempts included, with the name of the admin key used, the client IP and what ' +
-      'changed. Reads are not recorded.',
+      'with the name of the admin key used, the client IP and what changed. Forced refreshes are recorded ' +
+      'refused or failed too; account and client writes refused (400/404/409) leave nothing. Reads are not recorded.',
   })
   @ApiHistoryQuery()
   @ApiOkResponse({ type: AuditPageDto })

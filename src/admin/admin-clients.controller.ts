@@ -9,11 +9,9 @@ import {
   Param,
   Patch,
   Post,
-  UseGuards,
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -22,8 +20,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { AdminActor } from '../audit/audit-log.js';
 import { ClientAdminService, UnknownClientError } from '../clients/client-admin.service.js';
@@ -36,9 +32,7 @@ import type {
 } from '../clients/token-client.js';
 import { HTTP_MESSAGES } from '../http/http-messages.js';
 import { ClientChangePipe, ClientCreatePipe, ClientIdPipe } from '../http/input-validation.js';
-import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { CurrentAdmin } from './admin-actor.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   CLIENT_ID_PARAM,
   CreateClientRequestDto,
@@ -47,19 +41,14 @@ import {
   UpdateClientRequestDto,
 } from './admin-clients.dto.js';
 import { ApiErrorDto } from './admin.dto.js';
+import { AdminRoutes } from './admin-routes.decorator.js';
 
 /**
  * The servers that take tokens through `/cgi-bin/*` with a key of their own
  * (sent as `secret`) instead of the account's AppSecret: each can be limited
  * to some accounts and networks, and cut off alone. Every write is audited.
  */
-@ApiTags('admin')
-@ApiBearerAuth(ADMIN_BEARER_SCHEME)
-@ApiUnauthorizedResponse({
-  description: 'No, or a wrong, `Authorization: Bearer <admin key>` (ADMIN_TOKEN / ADMIN_TOKENS).',
-  type: ApiErrorDto,
-})
-@UseGuards(AdminAuthGuard)
+@AdminRoutes()
 @Controller('admin/clients')
 export class AdminClientsController {
   constructor(private readonly clients: ClientAdminService) {}

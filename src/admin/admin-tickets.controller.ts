@@ -1,7 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiBody,
   ApiConflictResponse,
   ApiNotFoundResponse,
@@ -9,8 +8,6 @@ import {
   ApiOperation,
   ApiParam,
   ApiResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import {
   WechatTokenService,
@@ -31,9 +28,7 @@ import {
   TicketTypePipe,
   type JsapiSignatureRequest,
 } from '../http/input-validation.js';
-import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { CurrentAdmin } from './admin-actor.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   ApiHistoryQuery,
   APP_ID_PARAM,
@@ -49,6 +44,7 @@ import {
   UpstreamErrorDto,
 } from './admin.dto.js';
 import { HistoryService, type TicketHistoryPage } from './history.service.js';
+import { AdminRoutes } from './admin-routes.decorator.js';
 
 const NOT_KEPT = {
   description:
@@ -64,14 +60,7 @@ const UNKNOWN_ACCOUNT = { description: 'Not a configured account.', type: ApiErr
  * jsapi_ticket never leaves the center) or checked here (why `wx.config`
  * says "invalid signature"). Tickets also show in the account status.
  */
-@ApiTags('admin')
-@ApiBearerAuth(ADMIN_BEARER_SCHEME)
-@ApiUnauthorizedResponse({
-  description:
-    'No, or a wrong, admin key (`Authorization: Bearer <key>`, a key of ADMIN_TOKEN / ADMIN_TOKENS).',
-  type: ApiErrorDto,
-})
-@UseGuards(AdminAuthGuard)
+@AdminRoutes()
 @Controller('admin/accounts/:appId')
 export class AdminTicketsController {
   constructor(

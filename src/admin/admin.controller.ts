@@ -1,15 +1,12 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiBody,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
   ApiResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { WechatTokenService, type AccountStatus, type RefreshResult } from 'nestjs-wechat-token';
 import { AuditLog, type AdminActor } from '../audit/audit-log.js';
@@ -21,9 +18,7 @@ import {
   RefreshRequestPipe,
   type RefreshRequest,
 } from '../http/input-validation.js';
-import { ADMIN_BEARER_SCHEME } from '../http/openapi.js';
 import { CurrentAdmin } from './admin-actor.js';
-import { AdminAuthGuard } from './admin-auth.guard.js';
 import {
   AccountStatusDto,
   ApiHistoryQuery,
@@ -36,16 +31,10 @@ import {
   UpstreamErrorDto,
 } from './admin.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
+import { AdminRoutes } from './admin-routes.decorator.js';
 
 /** The operator's view of the accounts: status, forced refresh, token history (tickets: `AdminTicketsController`). */
-@ApiTags('admin')
-@ApiBearerAuth(ADMIN_BEARER_SCHEME)
-@ApiUnauthorizedResponse({
-  description:
-    'No, or a wrong, admin key (`Authorization: Bearer <key>`, a key of ADMIN_TOKEN / ADMIN_TOKENS).',
-  type: ApiErrorDto,
-})
-@UseGuards(AdminAuthGuard)
+@AdminRoutes()
 @Controller('admin/accounts')
 export class AdminController {
   constructor(

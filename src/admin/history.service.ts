@@ -97,7 +97,11 @@ export class HistoryService implements OnModuleInit {
     limit: number,
     before?: string,
   ): Promise<TicketHistoryPage> {
-    if (!this.tokens.ticketTypes(appId).includes(type)) throw new TicketNotConfiguredError(appId, type);
+    // A disabled account's history stays readable, whatever tickets it kept.
+    const served = this.tokens.appIds.includes(appId);
+    if (!served && !this.accounts.knows(appId)) throw new UnknownAccountError(appId);
+    if (served && !this.tokens.ticketTypes(appId).includes(type))
+      throw new TicketNotConfiguredError(appId, type);
     const { rows, nextBefore } = await readPage(limit, (count) =>
       this.store.ticketHistory(appId, type, count, before),
     );

@@ -246,8 +246,11 @@ describe('CompatTokenService', () => {
       expect(outside.errmsg).toMatch(
         /^invalid ip 10\.2\.0\.1 ipv6 ::ffff:10\.2\.0\.1, not in whitelist rid: /,
       );
-      // The key's accounts come first: outside its networks and for another account is 40125.
-      expect((await ask({ appId: OTHER_APP_ID, secret: key, clientIp: '10.2.0.1' })).errcode).toBe(40125);
+      // The networks come first: from outside them, a key learns nothing of its accounts (or of its revocation).
+      expect((await ask({ appId: OTHER_APP_ID, secret: key, clientIp: '10.2.0.1' })).errcode).toBe(40164);
+      keyring.replace([{ ...credential, enabled: false }]);
+      expect((await ask({ secret: key, clientIp: '10.2.0.1' })).errcode).toBe(40164);
+      expect((await ask({ secret: key, clientIp: '10.1.200.1' })).errcode).toBe(40125);
       expect(handouts).toHaveLength(2);
     });
 

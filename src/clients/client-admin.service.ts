@@ -62,7 +62,9 @@ export class ClientAdminService {
     return this.write(async (manager) => {
       await this.existing(manager, id);
       const row = await this.repository.update(manager, id, change);
-      await this.record(manager, actor, 'client.update', row, describe(change));
+      // Disabling through PATCH is a revocation as much as DELETE is: the audit says so the same way.
+      const action = change.enabled === false ? 'client.revoke' : 'client.update';
+      await this.record(manager, actor, action, row, describe(change));
       return row;
     });
   }

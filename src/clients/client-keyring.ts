@@ -125,8 +125,9 @@ function refusalOf(
   appId: string,
   ip: string,
 ): Exclude<ClientRefusal, 'invalid_key'> | undefined {
+  // The networks first: a key used from elsewhere (stolen, say) learns nothing more about its client.
+  if (client.cidrs && !client.cidrs.has(ip)) return 'outside_cidrs';
   if (!client.enabled) return 'revoked';
   if (!client.appIds.has(appId)) return 'app_not_allowed';
-  if (client.cidrs && !client.cidrs.has(ip)) return 'outside_cidrs';
   return undefined;
 }

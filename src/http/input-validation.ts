@@ -253,12 +253,23 @@ export class ClientChangePipe implements PipeTransform<unknown, TokenClientChang
   }
 }
 
-/** A JSON object with only `known` fields (an unknown one is likely a typo: 400 rather than ignored). */
 function clientFields(body: unknown, known: ReadonlySet<string>, message: string): Record<string, unknown> {
+  return knownFields(body, known, message, HTTP_MESSAGES.clientFieldUnknown());
+}
+
+/**
+ * A JSON object body with only `known` fields (400 with `message` when it is
+ * not an object): an unknown field is likely a typo, so a 400 saying
+ * `unknownMessage` rather than a change silently not made.
+ */
+export function knownFields(
+  body: unknown,
+  known: ReadonlySet<string>,
+  message: string,
+  unknownMessage: string,
+): Record<string, unknown> {
   const fields = jsonObject(body, message);
-  if (Object.keys(fields).some((field) => !known.has(field))) {
-    throw new BadRequestException(HTTP_MESSAGES.clientFieldUnknown());
-  }
+  if (Object.keys(fields).some((field) => !known.has(field))) throw new BadRequestException(unknownMessage);
   return fields;
 }
 

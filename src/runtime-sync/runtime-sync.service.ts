@@ -32,6 +32,8 @@ export class RuntimeSync implements OnApplicationBootstrap, BeforeApplicationShu
   /** A read under way per topic, and whether another must follow it. */
   private readonly running = new Map<RuntimeTopic, Promise<void>>();
   private readonly again = new Set<RuntimeTopic>();
+  /** Topics whose last background read failed (logged once until one succeeds). */
+  private readonly failing = new Set<RuntimeTopic>();
   private timer?: NodeJS.Timeout;
   private listener?: pg.PoolClient;
   private retryTimer?: NodeJS.Timeout;
@@ -80,13 +82,27 @@ export class RuntimeSync implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.timer = setInterval(() => {
-      for (const topic of this.readers.keys()) {
-        this.read(topic).catch((error) =>
-          this.logger.warn(`Re-reading ${topic} failed: ${describeError(error)}`),
+  /**
+   * A read nobody waits for. A failure is logged when it starts and when it
+   * ends, not every `RUNTIME_SYNC_MS` while the database is away.
+   */
+  private async readInBackground(topic: RuntimeTopic): Promise<void> {
+    try {
+      await this.read(topic);
+      if (this.failing.delete(topic)) this.logger.log(`Re-reading ${topic} works again.`);
+    } catch (error) {
+      if (!this.failing.has(topic)) {
+        this.logger.warn(
+          `Re-reading ${topic} failed: ${describeError(error)}; retrying every ${this.config.runtimeSyncMs} ms.`,
         );
       }
+      this.failing.add(topic);
+    }
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.timer = setInterval(() => {
+      for (const topic of this.readers.keys()) void this.readInBackground(topic);
     }, this.config.runtimeSyncMs);
     this.timer.unref();
     await this.listen();
@@ -113,11 +129,7 @@ export class RuntimeSync implements OnApplicationBootstrap, BeforeApplicationShu
       client = await (this.dataSource.driver as unknown as { master: pg.Pool }).master.connect();
       client.on('notification', (message) => {
         const topic = message.payload as RuntimeTopic;
-        if (this.readers.has(topic)) {
-          this.read(topic).catch((error) =>
-            this.logger.warn(`Re-reading ${topic} failed: ${describeError(error)}`),
-          );
-        }
+        if (this.readers.has(topic)) void this.readInBackground(topic);
       });
       const connected = client;
       client.on('error', () => this.lost(connected));

@@ -75,5 +75,5 @@ export { mask } from './core/mask.js';
 /** Sealing values at rest (AES-256-GCM): the module's `encryptionKeys`, and a host's own secrets. */
 export { SecretBox, SecretBoxError, secretKeyId } from './core/secret-box.js';
 export type { SecretBoxKeys } from './core/secret-box.js';
-export { resealStoredValues } from './core/postgres-token-store.js';
+export { resealStoredValues, storedKeyIds } from './core/postgres-token-store.js';
 export { WECHAT_TOKEN_MIGRATIONS } from './migrations/index.js';

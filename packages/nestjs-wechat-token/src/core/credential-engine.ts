@@ -6,6 +6,7 @@ import { CredentialState, RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
 import { CredentialSync, type SyncTarget } from './credential-sync.js';
 import { mask } from './mask.js';
 import { MESSAGES } from './messages.js';
+import { SecretBoxError } from './secret-box.js';
 import type { RefreshIntent } from './refresh-decisions.js';
 import { LockBusyError, TOKEN_STORE, type TokenStore } from './token-store.js';
 import {
@@ -13,6 +14,7 @@ import {
   RefreshRefusedError,
   TokenStoreUnavailableError,
   TokenUnavailableError,
+  UnknownAccountError,
   WechatTokenError,
   WechatTransportError,
 } from './wechat-token.errors.js';
@@ -40,8 +42,11 @@ export class CredentialEngine implements SyncTarget {
   readonly sync: CredentialSync;
   private started = false;
   private stopped = false;
-  /** Warm-ups of credentials registered after the start (accounts added at runtime). */
-  private readonly warming = new Set<Promise<void>>();
+  /**
+   * Work the stop waits for besides the kept credentials' refreshes: warm-ups
+   * of credentials registered after the start, refreshes of unregistered ones.
+   */
+  private readonly warming = new Set<Promise<unknown>>();
   /**
    * Reports an access_token a ticket fetch saw rejected (the cluster-wide
    * compare-and-refresh of the token). Set by the service, which owns that rule.
@@ -80,6 +85,12 @@ export class CredentialEngine implements SyncTarget {
     if (this.byKey.get(key) === state) this.byKey.delete(key);
     clearTimeout(state.wakeTimer);
     state.wakeTimer = undefined;
+    // The stop still waits for it: a fetch cut short by the exit would be a call of unknown outcome.
+    const inflight = state.inflight?.catch(() => undefined);
+    if (inflight) {
+      this.warming.add(inflight);
+      void inflight.finally(() => this.warming.delete(inflight));
+    }
   }
 
   /**
@@ -263,7 +274,9 @@ export class CredentialEngine implements SyncTarget {
     intent: RefreshIntent,
   ): Promise<RefreshOutcome | undefined> {
     if (!state.spec.needsAccessToken) return this.refreshOnce(state, intent);
-    const tokenState = this.find({ appId: state.appId, kind: 'access_token' })!;
+    const tokenState = this.find({ appId: state.appId, kind: 'access_token' });
+    // The account was removed while this ticket's refresh was starting.
+    if (!tokenState) throw new UnknownAccountError(state.appId);
     const token = await this.usableRow(tokenState);
     const accessToken = token.value;
     const outcome = await this.refreshOnce(state, {
@@ -308,7 +321,11 @@ export class CredentialEngine implements SyncTarget {
       }
       state.storeDown(now);
       this.armWake(state);
-      const failure = new TokenStoreUnavailableError(describeError(error));
+      const detail = describeError(error);
+      const failure =
+        error instanceof SecretBoxError
+          ? new TokenStoreUnavailableError(detail, MESSAGES.storedValueUnreadable(detail))
+          : new TokenStoreUnavailableError(detail);
       this.logger.warn(`${failure.message} (${appId})`);
       throw failure;
     }

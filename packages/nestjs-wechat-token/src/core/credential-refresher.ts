@@ -120,7 +120,8 @@ export class CredentialRefresher {
     const fetches = await locked.fetchesSince(
       new Date((latest?.fetchedAt.getTime() ?? now) - timing.settleMs),
     );
-    const life = latest ? tokenLife(latest, mode, fetches, timing) : undefined;
+    // Judged by the mode it was fetched in: the account's may have changed since.
+    const life = latest ? tokenLife(latest, latest.mode, fetches, timing) : undefined;
     const input: DecisionInput = {
       appId: account.appId,
       kind: spec.kind,

@@ -22,8 +22,8 @@ function row(id: string, fetchedAt: number): StoredCredential {
   };
 }
 
-function state(): CredentialState {
-  const account = { appId: 'wx0000000000000001', secret: 's', mode: 'token' as const, tickets: [] };
+function state(mode: 'token' | 'stable' = 'token'): CredentialState {
+  const account = { appId: 'wx0000000000000001', secret: 's', mode, tickets: [] };
   // The listener is current: its view reaches now.
   const freshness = { knownUntil: (_state: CredentialState, now: number) => now };
   return new CredentialState(account, accessTokenSpec({} as WechatApiClient), TIMING, 600, freshness);
@@ -80,5 +80,28 @@ describe('CredentialState transitions', () => {
     s.refused('backoff', 30, false, T0);
     s.adopt(row('1', T0 + 1000), T0 + 1000);
     expect(s).toMatchObject({ lastError: undefined, blockedReason: undefined, nextAttemptAtMs: 0 });
+  });
+
+  it("judges a row by the mode it was fetched in, not the account's mode now (a mode changed at runtime)", () => {
+    // The account now fetches with stable_token, but the row held came from /cgi-bin/token.
+    const s = state('stable');
+    s.adopt(row('1', T0), T0);
+    const refreshAt = T0 + 6600_000;
+    // A /cgi-bin/token call of unknown outcome after the planned refresh (made before the mode changed).
+    const unknown = {
+      id: '9',
+      attemptedAt: new Date(refreshAt),
+      outcome: null,
+      forceRefresh: false,
+      tokenId: null,
+    };
+    s.reread(s.current!, [unknown], refreshAt + 1000);
+    // Token rules: the call may have replaced it, so it dies at most an overlap after the call.
+    expect(s.promisedUntil(refreshAt + 1000)).toBeLessThanOrEqual(refreshAt + TIMING.overlapMs);
+    // A row fetched with stable_token keeps stable rules: that call does not cut its promise.
+    const stable = state('stable');
+    stable.adopt({ ...row('1', T0), mode: 'stable' }, T0);
+    stable.reread(stable.current!, [unknown], refreshAt + 1000);
+    expect(stable.promisedUntil(refreshAt + 1000)).toBeGreaterThan(refreshAt + TIMING.overlapMs);
   });
 });

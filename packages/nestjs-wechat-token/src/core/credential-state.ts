@@ -12,7 +12,7 @@ import {
 } from './token-life.js';
 import type { LoggedFetch } from './token-store.js';
 import type { RefreshRefusalReason } from './wechat-token.errors.js';
-import type { ResolvedWechatAccount, TokenMode } from './wechat-token.options.js';
+import type { ResolvedWechatAccount } from './wechat-token.options.js';
 
 /** The last failure of a credential, as status and health show it. */
 export interface LastError {
@@ -90,19 +90,18 @@ export class CredentialState {
   /** Wakes this replica for a recovery fetch at the time the fetch log allows it. */
   wakeTimer?: NodeJS.Timeout;
 
-  /** The rules this credential's life follows (read on every hand-out, so kept as a field). */
-  readonly mode: TokenMode;
-
   constructor(
-    /** The account; replaced in place when only its secret changes (a new mode means a new state). */
+    /**
+     * The account; replaced in place when it changes. A row's life follows
+     * the mode it was fetched in (`row.mode`): a new mode changes how the
+     * next value is fetched, not what a held one is worth.
+     */
     public account: ResolvedWechatAccount,
     readonly spec: CredentialSpec,
     private readonly timing: FetchTiming,
     private readonly refreshAheadSeconds: number,
     private readonly freshness: ViewFreshness,
-  ) {
-    this.mode = spec.lifeMode(account);
-  }
+  ) {}
 
   get appId(): string {
     return this.account.appId;
@@ -128,7 +127,7 @@ export class CredentialState {
     this.replaced = replaced;
     this.current = row;
     this.expiresAtMs = row.expiresAt.getTime();
-    this.refreshAtMs = plannedRefreshAt(row, this.refreshAheadSeconds, this.mode);
+    this.refreshAtMs = plannedRefreshAt(row, this.refreshAheadSeconds, row.mode);
     this.marginMs = servedMarginMs(row, this.timing.overlapMs);
     const died = this.updateLife();
     // A row fetched after our last failure (by any replica) ends it: without
@@ -151,7 +150,7 @@ export class CredentialState {
    */
   postpone(now: number): void {
     // Only stable_token hands back the value held; other kinds keep their schedule (and backoff).
-    if (this.mode !== 'stable') return;
+    if (this.current?.mode !== 'stable') return;
     const remaining = this.expiresAtMs - now;
     this.refreshAtMs = now + Math.max(5 * SECOND, Math.min(30 * SECOND, remaining / 4));
   }
@@ -223,7 +222,7 @@ export class CredentialState {
   /** Until when the current value may be promised now (-Infinity: not at all). */
   promisedUntil(now: number): number {
     // Before the planned refresh the clock and the listener play no part.
-    if (now < this.refreshAtMs || this.mode === 'stable') return this.promiseFloorMs;
+    if (now < this.refreshAtMs || this.current?.mode === 'stable') return this.promiseFloorMs;
     return this.fullPromise(now);
   }
 
@@ -275,7 +274,9 @@ export class CredentialState {
   /** Recomputes the life of `current` from the fetch log; returns whether it just became unservable. */
   updateLife(): boolean {
     const before = this.life;
-    this.life = this.current ? tokenLife(this.current, this.mode, this.fetches, this.timing) : undefined;
+    this.life = this.current
+      ? tokenLife(this.current, this.current.mode, this.fetches, this.timing)
+      : undefined;
     this.promiseFloorMs = this.current && this.life ? this.fullPromise(-Infinity) : -Infinity;
     return !!this.life?.dead && !before?.dead;
   }
@@ -284,7 +285,7 @@ export class CredentialState {
     if (!this.current || !this.life) return -Infinity;
     return promisedUntil(
       this.current,
-      this.mode,
+      this.current.mode,
       this.life,
       this.refreshAtMs,
       now,

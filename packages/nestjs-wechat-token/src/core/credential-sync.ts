@@ -3,6 +3,7 @@ import { ClusterClock, type Clock } from './clock.js';
 import { keyString, type CredentialKey, type CredentialKind, type StoredCredential } from './credential.js';
 import type { CredentialState, ViewFreshness } from './credential-state.js';
 import type { CredentialView, TokenStore, TokenWatch } from './token-store.js';
+import { SecretBoxError } from './secret-box.js';
 import { describeError } from './wechat-token.errors.js';
 
 /** What the sync needs of the engine it feeds. */
@@ -93,7 +94,11 @@ export class CredentialSync implements ViewFreshness {
     for (const [kind, appIds] of appIdsByKind) {
       for (const view of await this.store.views(kind, appIds, this.settleMs)) {
         const state = this.target.find({ appId: view.appId, kind });
-        if (state) this.apply(state, view, startedAt);
+        try {
+          if (state) this.apply(state, view, startedAt);
+        } catch (error) {
+          this.logger.error(`Reading ${keyString(view.appId, kind)} failed: ${describeError(error)}`);
+        }
       }
     }
     this.lastResyncAtMs = Math.max(this.lastResyncAtMs, startedAt);
@@ -154,6 +159,8 @@ export class CredentialSync implements ViewFreshness {
 
   /** Takes what the table says of the credential: a newer row, a row marked dead, calls of unknown outcome. */
   private apply(state: CredentialState, view: CredentialView, readAt: number): void {
+    // Not read: the view stays as old as the last read that was (never "empty", which would move it on).
+    if (view.unreadable !== undefined) throw new SecretBoxError(view.unreadable);
     if (!view.token) return state.readEmpty(readAt);
     const read = state.reread(view.token, view.fetches, readAt);
     if (read === 'adopt') this.target.adopt(state, view.token);

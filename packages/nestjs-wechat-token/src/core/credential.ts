@@ -77,7 +77,7 @@ export interface CredentialSpec {
   readonly label: string;
   /** The endpoint a fetch for this account calls. */
   endpoint(account: ResolvedWechatAccount): FetchEndpoint;
-  /** The rules its life follows: `stable` (stable_token) or `token` (a fetch kills the one before last). */
+  /** The rules of the values it fetches now: `stable` (stable_token) or `token` (a fetch kills the one before last); each row keeps its own (`mode`). */
   lifeMode(account: ResolvedWechatAccount): TokenMode;
   /** Whether a fetch needs the account's access_token (tickets do). */
   readonly needsAccessToken: boolean;

@@ -25,7 +25,7 @@ import {
   type TokenWatchHandlers,
 } from './token-store.js';
 import { mask } from './mask.js';
-import { SecretBox, SecretBoxError, type SecretBoxKeys } from './secret-box.js';
+import { SEALED_PREFIX, SecretBox, SecretBoxError, type SecretBoxKeys } from './secret-box.js';
 import { WECHAT_TOKEN_DATA_SOURCE, WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
@@ -145,6 +145,23 @@ class StoredValues {
   }
 }
 
+/** Rows re-sealed per transaction by `resealStoredValues`. */
+const RESEAL_BATCH = 500;
+
+/**
+ * The ids of the keys the stored tokens and tickets are sealed under (none
+ * while they are stored in plain text): what a start-up check compares with
+ * the keys it has, before a row that does not open is met at runtime.
+ */
+export async function storedKeyIds(dataSource: DataSource): Promise<string[]> {
+  const rows: { id: string }[] = await dataSource.query(
+    `SELECT DISTINCT split_part(access_token, '.', 2) AS id FROM access_token WHERE starts_with(access_token, $1)
+     UNION SELECT split_part(ticket, '.', 2) FROM wechat_ticket WHERE starts_with(ticket, $1)`,
+    [SEALED_PREFIX],
+  );
+  return rows.map((row) => row.id);
+}
+
 /**
  * Re-seals every token and ticket not sealed under `keys.current` (plain
  * ones from before keys were set, and those under `keys.previous`): what a
@@ -164,24 +181,29 @@ export async function resealStoredValues(
     const valueColumn = kind === 'access_token' ? 'access_token' : 'ticket';
     const previewColumn = kind === 'access_token' ? 'token_preview' : 'ticket_preview';
     const kindFilter = kind === 'access_token' ? '' : `AND type = '${kind}'`;
-    await dataSource.transaction(async (manager) => {
-      const rows: CredentialRow[] = await manager.query(
-        `SELECT ${columns} FROM ${table}
-         WHERE NOT starts_with(${valueColumn}, $1) ${kindFilter} FOR UPDATE`,
-        [`wtk1.${box.currentKeyId}.`],
-      );
-      for (const row of rows) {
-        const { stored, preview } = values.toColumns(
-          { appId: row.app_id, kind },
-          values.toCredential(row).value,
+    // In batches, each its own short transaction: a long history is not locked all at once.
+    for (;;) {
+      const resealed = await dataSource.transaction(async (manager) => {
+        const rows: CredentialRow[] = await manager.query(
+          `SELECT ${columns} FROM ${table}
+           WHERE NOT starts_with(${valueColumn}, $1) ${kindFilter} ORDER BY id LIMIT ${RESEAL_BATCH} FOR UPDATE`,
+          [`${SEALED_PREFIX}${box.currentKeyId}.`],
         );
-        await manager.query(
-          `UPDATE ${table} SET ${valueColumn} = $1, ${previewColumn} = COALESCE(${previewColumn}, $2) WHERE id = $3`,
-          [stored, preview, row.id],
-        );
-      }
-      counts[kind === 'access_token' ? 'tokens' : 'tickets'] += rows.length;
-    });
+        for (const row of rows) {
+          const { stored, preview } = values.toColumns(
+            { appId: row.app_id, kind },
+            values.toCredential(row).value,
+          );
+          await manager.query(
+            `UPDATE ${table} SET ${valueColumn} = $1, ${previewColumn} = COALESCE(${previewColumn}, $2) WHERE id = $3`,
+            [stored, preview, row.id],
+          );
+        }
+        return rows.length;
+      });
+      counts[kind === 'access_token' ? 'tokens' : 'tickets'] += resealed;
+      if (resealed < RESEAL_BATCH) break;
+    }
   }
   return counts;
 }
@@ -246,11 +268,17 @@ export class PostgresTokenStore implements TokenStore {
          ) f ON true`,
         [appIds, sinceMs, kind],
       );
-    return rows.map((row) => ({
-      appId: row.account,
-      token: row.id === null || row.id === undefined ? null : this.values.toCredential(row as CredentialRow),
-      fetches: (row.fetches ?? []).map(toFetch),
-    }));
+    return rows.map((row): CredentialView => {
+      const fetches = (row.fetches ?? []).map(toFetch);
+      if (row.id === null || row.id === undefined) return { appId: row.account, token: null, fetches };
+      try {
+        return { appId: row.account, token: this.values.toCredential(row as CredentialRow), fetches };
+      } catch (error) {
+        // One row no key opens must not keep every other account from being read.
+        if (!(error instanceof SecretBoxError)) throw error;
+        return { appId: row.account, token: null, fetches, unreadable: error.message };
+      }
+    });
   }
 
   async logAttempt(attempt: NewAttempt): Promise<string> {

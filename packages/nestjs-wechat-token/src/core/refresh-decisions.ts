@@ -61,6 +61,7 @@ export interface DecisionInput {
   appId: string;
   kind: CredentialKind;
   /** The rules the credential's life follows (`stable` only for a stable_token access_token). */
+  /** How the next value is fetched (`stable`: stable_token); a stored row's life follows its own `mode`. */
   mode: TokenMode;
   intent: RefreshIntent;
   latest: StoredCredential | null;
@@ -78,7 +79,7 @@ export function alreadyDone(input: DecisionInput): boolean {
   if (life.dead || intent.force) return false;
   if (intent.source === 'on_demand') return true;
   if (life.recovering) return now < life.holdFetchUntil;
-  return now < plannedRefreshAt(latest, input.refreshAheadSeconds, input.mode);
+  return now < plannedRefreshAt(latest, input.refreshAheadSeconds, latest.mode);
 }
 
 /** An operator's override: a forced refresh of a credential nobody reported dead (it may cut promises short). */

@@ -17,7 +17,7 @@ export class SecretBoxError extends Error {
 }
 
 /** How a sealed value starts: `wtk1.<key id>.<nonce>.<ciphertext and tag>` (base64url parts). */
-const PREFIX = 'wtk1.';
+export const SEALED_PREFIX = 'wtk1.';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -48,12 +48,12 @@ export class SecretBox {
 
   /** Whether a stored value is sealed (by any `SecretBox`), rather than plain text from before one was set. */
   static isSealed(stored: string): boolean {
-    return stored.startsWith(PREFIX);
+    return stored.startsWith(SEALED_PREFIX);
   }
 
   /** The id of the key a sealed value is under. */
   static keyIdOf(sealed: string): string {
-    return sealed.slice(PREFIX.length, sealed.indexOf('.', PREFIX.length));
+    return sealed.slice(SEALED_PREFIX.length, sealed.indexOf('.', SEALED_PREFIX.length));
   }
 
   /** Whether values sealed under the key of this id open here. */
@@ -66,7 +66,7 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.currentKeyId)!, nonce);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-    return `${PREFIX}${this.currentKeyId}.${nonce.toString('base64url')}.${body.toString('base64url')}`;
+    return `${SEALED_PREFIX}${this.currentKeyId}.${nonce.toString('base64url')}.${body.toString('base64url')}`;
   }
 
   /** The value of a sealed text. Throws `SecretBoxError` (without the value) when it cannot be opened. */
@@ -77,7 +77,7 @@ export class SecretBox {
       throw new SecretBoxError(
         key || !SecretBox.isSealed(sealed)
           ? `a value of ${context} is not a sealed value`
-          : `a value of ${context} is sealed under key ${keyId}, which is neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS`,
+          : `a value of ${context} is sealed under key ${keyId}, which is neither the current nor the previous key (encryptionKeys; the server's SECRETS_KEY / SECRETS_KEY_PREVIOUS)`,
       );
     }
     const bytes = Buffer.from(body, 'base64url');

@@ -95,6 +95,12 @@ export interface CredentialView {
   token: StoredCredential | null;
   /** Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest first. Empty without a token. */
   fetches: LoggedFetch[];
+  /**
+   * Why the newest row could not be read (a sealed value no key of
+   * `encryptionKeys` opens): then `token` is null and means nothing, and the
+   * credential's view is not updated. The other credentials of the read are.
+   */
+  unreadable?: string;
 }
 
 /** A failed attempt, as the refresh policy needs it. */

@@ -129,8 +129,8 @@ export class RefreshRefusedError extends WechatTokenError {
 /** The database (and so the cluster lock) could not be reached. */
 export class TokenStoreUnavailableError extends WechatTokenError {
   readonly code = 'STORE_UNAVAILABLE';
-  constructor(detail: string) {
-    super(MESSAGES.storeUnavailable(detail));
+  constructor(detail: string, message = MESSAGES.storeUnavailable(detail)) {
+    super(message);
   }
 }
 

@@ -231,6 +231,26 @@ describe('WechatTokenService (fake store)', () => {
     expect(service.appIds).toEqual(['wx0000000000000001']);
   });
 
+  it('fetches an account added after the start by itself, and no longer refreshes a removed one', async () => {
+    const { service, api, clock } = setup();
+    await service.onApplicationBootstrap();
+    const added = 'wx0000000000000002';
+    service.setAccount({ appId: added, secret: 'added-secret' });
+    // Nobody asks for it: the engine fetches it in the background, as at start.
+    for (let i = 0; i < 100 && !service.hasUsableToken(added); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(service.hasUsableToken(added)).toBe(true);
+    expect(api.secrets.filter((secret) => secret === 'added-secret')).toHaveLength(1);
+    service.removeAccount(added);
+    clock.advance(7000);
+    await service.refreshDue();
+    // The account kept from the start was refreshed; the removed one was not.
+    expect(api.secrets.filter((secret) => secret === 'added-secret')).toHaveLength(1);
+    expect(api.secrets.filter((secret) => secret === 'secret-secret')).toHaveLength(2);
+    await service.beforeApplicationShutdown();
+  });
+
   it('needs an appId when several accounts are configured, and knows only its own', async () => {
     const { service } = setup(['wx0000000000000001', 'wx0000000000000002']);
     await expect(service.getAccessToken()).rejects.toThrow(UnknownAccountError);

@@ -136,8 +136,9 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
    */
   setAccount(account: WechatAccount): void {
     const resolved = resolveAccount(account, this.options.tickets);
+    const isNew = !this.tokens.has(resolved.appId);
     const added = this.keep(resolved);
-    if (added.length > 0) this.logger.log(`${resolved.appId}: kept from now on (${describeKept(resolved)})`);
+    if (isNew) this.logger.log(`${resolved.appId}: kept from now on (${describeKept(resolved)})`);
     this.engine.warm(added);
   }
 
@@ -413,17 +414,14 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
-   * Registers what `account` needs and is not yet kept (or kept under other
-   * rules: a new mode means a new state); hands the account's new secret to
-   * what is kept. Returns the credentials registered.
+   * Registers what `account` needs and is not yet kept, stops keeping the
+   * tickets it no longer lists, and hands the account's new secret or mode
+   * to what is kept (a held row keeps the rules of the mode it was fetched
+   * in). Returns the credentials registered.
    */
   private keep(account: ResolvedWechatAccount): CredentialState[] {
     const added: CredentialState[] = [];
     let token = this.tokens.get(account.appId);
-    if (token && token.account.mode !== account.mode) {
-      this.engine.unregister(token);
-      token = undefined;
-    }
     if (token) token.account = account;
     else {
       token = this.engine.register(account, this.tokenSpec);
