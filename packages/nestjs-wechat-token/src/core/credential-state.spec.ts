@@ -104,4 +104,22 @@ describe('CredentialState transitions', () => {
     stable.reread(stable.current!, [unknown], refreshAt + 1000);
     expect(stable.promisedUntil(refreshAt + 1000)).toBeGreaterThan(refreshAt + TIMING.overlapMs);
   });
+
+  it('keeps a call one read saw when an older read of the same row finishes after it', () => {
+    const s = state();
+    s.adopt(row('1', T0), T0);
+    const at = T0 + 60_000;
+    const unknown = { id: '9', attemptedAt: new Date(at), outcome: null, forceRefresh: true, tokenId: null };
+    // The read a NOTIFY asked for sees the override in flight...
+    s.reread(s.current!, [unknown], at + 100);
+    const cut = s.promisedUntil(at + 200);
+    expect(cut).toBeLessThanOrEqual(at + TIMING.overlapMs);
+    // ...then a periodic re-read that started before the call finishes: the call stays known.
+    s.reread(s.current!, [], at - 50);
+    expect(s.promisedUntil(at + 200)).toBe(cut);
+    // An outcome read later replaces the unknown one.
+    s.reread(s.current!, [{ ...unknown, outcome: 'errcode' }], at + 5000);
+    expect(s.fetches).toEqual([{ ...unknown, outcome: 'errcode' }]);
+    expect(s.promisedUntil(at + 5000)).toBeGreaterThan(at + TIMING.overlapMs);
+  });
 });

@@ -159,8 +159,13 @@ export class CredentialState {
   reread(row: StoredCredential, fetches: LoggedFetch[], readAt: number): 'adopt' | 'older' | 'same' | 'died' {
     this.viewAsOfMs = Math.max(this.viewAsOfMs, readAt);
     if (this.current && BigInt(row.id) < BigInt(this.current.id)) return 'older'; // read before a newer row came
-    this.fetches = fetches;
-    if (this.current?.id !== row.id) return 'adopt';
+    if (this.current?.id !== row.id) {
+      this.fetches = fetches;
+      return 'adopt';
+    }
+    // Reads of one row may finish out of order (a slow periodic re-read after the one a NOTIFY
+    // asked for): a call the other read saw must not vanish, so the two are merged.
+    this.fetches = mergeFetches(this.fetches, fetches);
     this.current = row;
     return this.updateLife() ? 'died' : 'same';
   }
@@ -293,4 +298,20 @@ export class CredentialState {
       this.timing.overlapMs,
     );
   }
+}
+
+/**
+ * The calls of two reads of one row's fetch log: every call either saw, a
+ * recorded outcome winning over none (an outcome is only ever filled in),
+ * oldest first.
+ */
+export function mergeFetches(held: LoggedFetch[], read: LoggedFetch[]): LoggedFetch[] {
+  const byId = new Map(held.map((fetch) => [fetch.id, fetch]));
+  for (const fetch of read) {
+    const known = byId.get(fetch.id);
+    if (!known || known.outcome === null) byId.set(fetch.id, fetch);
+  }
+  return [...byId.values()].sort(
+    (a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime() || Number(BigInt(a.id) - BigInt(b.id)),
+  );
 }
