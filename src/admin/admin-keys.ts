@@ -1,11 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { hash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { sha256 } from '../common/sha256.js';
 import { SERVER_CONFIG, type AdminKey, type ServerConfig } from '../config/server-config.js';
-
-/** SHA-256 of a UTF-8 string (one-shot `crypto.hash`). */
-function sha256(value: string): Buffer {
-  return hash('sha256', value, 'buffer');
-}
 
 interface HashedKey {
   name: string;

@@ -1,11 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { hash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { WECHAT_TOKEN_OPTIONS, type ResolvedWechatTokenOptions } from 'nestjs-wechat-token';
-
-/** One-shot SHA-256 (`crypto.hash`: a third of the cost of a `createHash` object, on the hot path). */
-function sha256(value: string): Buffer {
-  return hash('sha256', value, 'buffer');
-}
+import { sha256 } from '../common/sha256.js';
 
 /**
  * The AppSecrets of the accounts this replica serves, kept only as SHA-256

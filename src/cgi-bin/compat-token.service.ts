@@ -16,6 +16,7 @@ import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
 import { TokenAnswerCache } from './token-answer.cache.js';
 import { wechatErrorBody } from './wechat-answer.js';
+import { Throttle } from '../common/throttle.js';
 
 /** A token request as the WeChat-compatible endpoints received it (values not yet checked). */
 export interface CompatTokenRequest {
@@ -45,7 +46,7 @@ const WARN_INTERVAL_MS = 1000;
 @Injectable()
 export class CompatTokenService {
   private readonly logger = new Logger('CompatTokenService');
-  private lastWarnAt = 0;
+  private readonly warnings = new Throttle(WARN_INTERVAL_MS);
 
   constructor(
     private readonly tokens: WechatTokenService,
@@ -108,9 +109,7 @@ export class CompatTokenService {
 
   /** Logged (at most once a second): otherwise only the client would know why it is refused. */
   private warnOutsideCidrs(ip: string, client: KeyHolder): void {
-    const now = Date.now();
-    if (now - this.lastWarnAt < WARN_INTERVAL_MS) return;
-    this.lastWarnAt = now;
+    if (!this.warnings.allows()) return;
     this.logger.warn(HTTP_MESSAGES.clientOutsideCidrs(ip, client.id, client.name));
   }
 

@@ -1,4 +1,5 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from '../common/sha256.js';
 
 /** What every client key starts with: how `/cgi-bin/*` tells a key from an AppSecret (which is 32 hex digits). */
 export const CLIENT_KEY_PREFIX = 'wtc_';
@@ -59,5 +60,5 @@ export function clientKeyMatches(stored: ClientKeyDigest, secret: string): boole
  * the salt keeps equal digests from telling anything across rows or databases.
  */
 function digestOf(salt: Buffer, secret: string): Buffer {
-  return hash('sha256', Buffer.concat([salt, Buffer.from(secret, 'utf8')]), 'buffer');
+  return sha256(Buffer.concat([salt, Buffer.from(secret, 'utf8')]));
 }

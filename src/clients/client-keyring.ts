@@ -48,6 +48,8 @@ interface KeyringEntry extends ClientKeyDigest {
 export class ClientKeyring implements OnModuleInit {
   private readonly logger = new Logger('ClientKeyring');
   private clients = new Map<number, KeyringEntry>();
+  /** The unusable `cidrs` last warned about, per client. */
+  private readonly badCidrs = new Map<number, string>();
 
   constructor(
     private readonly repository: ClientRepository,
@@ -107,13 +109,20 @@ export class ClientKeyring implements OnModuleInit {
       held.entries.every((entry, i) => entry === cidrs[i]);
     if (same) return held;
     try {
-      return new CidrList(cidrs);
+      const list = new CidrList(cidrs);
+      this.badCidrs.delete(id);
+      return list;
     } catch (error) {
       if (!(error instanceof InvalidCidrError)) throw error;
       // Only a write around the admin API gets here: the key is refused everywhere rather than allowed everywhere.
-      this.logger.warn(
-        `Client ${id} has ${error.message} in token_client.cidrs: its key is refused until it is fixed`,
-      );
+      // Said once per bad value, not at every re-read (every RUNTIME_SYNC_MS).
+      const bad = cidrs.join(',');
+      if (this.badCidrs.get(id) !== bad) {
+        this.logger.warn(
+          `Client ${id} has ${error.message} in token_client.cidrs: its key is refused until it is fixed`,
+        );
+      }
+      this.badCidrs.set(id, bad);
       return new CidrList([]);
     }
   }

@@ -38,7 +38,7 @@ const ADMIN_KEY_NAME = /^[A-Za-z0-9_.-]{1,32}$/;
  * its message. Empty values count as unset.
  */
 export function parseServerConfig(env: Env): ServerConfig {
-  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const read = reader(env);
 
   const forceRefreshMinIntervalSeconds = integer(
     'FORCE_REFRESH_MIN_INTERVAL_SECONDS',
@@ -114,7 +114,7 @@ export function parseServerConfig(env: Env): ServerConfig {
  * what `npm run migration:run` needs. Throws `ConfigError` like `parseServerConfig`.
  */
 export function parseDatabaseConfig(env: Env): Pick<ServerConfig, 'databaseUrl' | 'embeddedDatabase'> {
-  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const read = reader(env);
   return {
     databaseUrl: databaseUrl(read('DATABASE_URL')),
     embeddedDatabase: {
@@ -122,6 +122,11 @@ export function parseDatabaseConfig(env: Env): Pick<ServerConfig, 'databaseUrl' 
       port: integer('EMBEDDED_PG_PORT', read('EMBEDDED_PG_PORT'), DEFAULT_EMBEDDED_PG_PORT, 1, 65_535),
     },
   };
+}
+
+/** Reads one variable of `env`, trimmed; empty counts as unset. */
+function reader(env: Env): (name: string) => string | undefined {
+  return (name) => env[name]?.trim() || undefined;
 }
 
 /** The log levels Nest should print for `LOG_LEVEL` (that level and every more severe one). */
@@ -279,7 +284,7 @@ function accountFlags(account: string, flags: string[]): { mode: TokenMode; tick
  * itself cannot change). Throws a `ConfigError` that never holds a key.
  */
 export function adminKeysFrom(env: Env): Pick<ServerConfig, 'adminToken' | 'adminKeys'> {
-  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const read = reader(env);
   const file = read('ADMIN_TOKENS_FILE');
   if (file === undefined) return adminKeys(read('ADMIN_TOKEN'), read('ADMIN_TOKENS'));
   if (read('ADMIN_TOKENS') !== undefined) {
@@ -366,7 +371,7 @@ function adminKey(variable: string, which: string, raw: string): string {
 
 /** Only `SECRETS_KEY` and `SECRETS_KEY_PREVIOUS` of the environment: what `npm run secrets:rotate` needs. */
 export function parseSecretsKeys(env: Env): Pick<ServerConfig, 'secretsKeys'> {
-  const read = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const read = reader(env);
   return secretsKeys(read('SECRETS_KEY'), read('SECRETS_KEY_PREVIOUS'));
 }
 

@@ -4,6 +4,7 @@ import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
 import { HTTP_MESSAGES } from '../http/http-messages.js';
 import { CidrList } from './cidr-list.js';
 import { ClientIpResolver } from './client-ip.resolver.js';
+import { Throttle } from '../common/throttle.js';
 
 /** At most one warning about a refused client per this many ms: addresses are cheap to vary (IPv6). */
 const WARN_INTERVAL_MS = 1000;
@@ -18,7 +19,7 @@ export class ClientAllowlist {
   private readonly logger = new Logger('ClientAllowlist');
   private readonly allowed: CidrList;
   private readonly resolver: ClientIpResolver;
-  private lastWarnAt = 0;
+  private readonly warnings = new Throttle(WARN_INTERVAL_MS);
 
   constructor(@Inject(SERVER_CONFIG) config: ServerConfig) {
     this.allowed = new CidrList(config.clientAllowlist);
@@ -33,11 +34,7 @@ export class ClientAllowlist {
   /** Whether `ip` may be handed tokens. Refusals are logged (at most one a second) with what to change. */
   isAllowed(ip: string): boolean {
     if (this.allowed.has(ip)) return true;
-    const now = Date.now();
-    if (now - this.lastWarnAt >= WARN_INTERVAL_MS) {
-      this.lastWarnAt = now;
-      this.logger.warn(HTTP_MESSAGES.clientRefused(ip));
-    }
+    if (this.warnings.allows()) this.logger.warn(HTTP_MESSAGES.clientRefused(ip));
     return false;
   }
 }
