@@ -11,13 +11,22 @@ import {
   type WechatAccount,
 } from 'nestjs-wechat-token';
 import { ConfigError } from './config-error.js';
-import type { AdminKey, SecretsKeys, ServerConfig } from './server-config.js';
+import type { AdminKey, HttpLimits, LogFormat, SecretsKeys, ServerConfig } from './server-config.js';
 
 /** Environment variables as `process.env` holds them. */
 export type Env = Record<string, string | undefined>;
 
 /** `TOKEN_CLIENT_ALLOWLIST` when unset: loopback only. */
 export const DEFAULT_CLIENT_ALLOWLIST: readonly string[] = ['127.0.0.1/32', '::1/128'];
+/** `METRICS_ALLOWLIST` when unset: loopback only (anyone else needs an admin key). */
+export const DEFAULT_METRICS_ALLOWLIST: readonly string[] = ['127.0.0.1/32', '::1/128'];
+/** The HTTP limits when their variables are unset. */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 5000,
+  keepAliveTimeoutMs: 5000,
+  maxConnections: 1000,
+};
 /** `EMBEDDED_PG_PORT` when unset: out of the way of a system Postgres on 5432. */
 export const DEFAULT_EMBEDDED_PG_PORT = 54329;
 /** `EMBEDDED_PG_DATA_DIR` when unset (git-ignored). */
@@ -105,6 +114,9 @@ export function parseServerConfig(env: Env): ServerConfig {
     trustProxy: cidrList('TRUST_PROXY', read('TRUST_PROXY'), []),
     forceRefreshMinIntervalSeconds,
     logLevel: logLevel(read('LOG_LEVEL')),
+    logFormat: logFormat(read('LOG_FORMAT')),
+    http: httpLimits(read),
+    metricsAllowlist: cidrList('METRICS_ALLOWLIST', read('METRICS_ALLOWLIST'), DEFAULT_METRICS_ALLOWLIST),
     ...parseDatabaseConfig(env),
   };
 }
@@ -452,4 +464,41 @@ function logLevel(raw: string | undefined): LogLevel {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${quote(raw)})`);
   }
   return level;
+}
+
+function logFormat(raw: string | undefined): LogFormat {
+  if (raw === undefined) return 'text';
+  const format = raw.toLowerCase();
+  if (format !== 'text' && format !== 'json') {
+    throw new ConfigError('LOG_FORMAT', `must be text or json (got ${quote(raw)})`);
+  }
+  return format;
+}
+
+function httpLimits(read: (name: string) => string | undefined): HttpLimits {
+  const ms = (name: string, fallback: number): number => integer(name, read(name), fallback, 100, 600_000);
+  const requestTimeoutMs = ms('HTTP_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.requestTimeoutMs);
+  const headersTimeoutMs = ms(
+    'HTTP_HEADERS_TIMEOUT_MS',
+    Math.min(DEFAULT_HTTP_LIMITS.headersTimeoutMs, requestTimeoutMs),
+  );
+  // Node refuses a headers timeout longer than the request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not be longer than HTTP_REQUEST_TIMEOUT_MS (${headersTimeoutMs} > ${requestTimeoutMs})`,
+    );
+  }
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: ms('HTTP_KEEPALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs),
+    maxConnections: integer(
+      'HTTP_MAX_CONNECTIONS',
+      read('HTTP_MAX_CONNECTIONS'),
+      DEFAULT_HTTP_LIMITS.maxConnections,
+      1,
+      1_000_000,
+    ),
+  };
 }

@@ -28,6 +28,21 @@ export interface SecretsKeys {
   previous?: Buffer;
 }
 
+/** How log lines are written: `text` for people, `json` (one object a line) for log collectors. */
+export type LogFormat = 'text' | 'json';
+
+/** Limits of the HTTP server (all in milliseconds but `maxConnections`). */
+export interface HttpLimits {
+  /** `HTTP_REQUEST_TIMEOUT_MS`, default 10000: the whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  /** `HTTP_HEADERS_TIMEOUT_MS`, default 5000 (at most the request timeout): the headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** `HTTP_KEEPALIVE_TIMEOUT_MS`, default 5000: an idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** `HTTP_MAX_CONNECTIONS`, default 1000: connections beyond this are closed at once. */
+  maxConnections: number;
+}
+
 /** The server app's configuration, parsed and validated from the environment. */
 export interface ServerConfig {
   /** `PORT`, default 3000. */
@@ -59,6 +74,12 @@ export interface ServerConfig {
   forceRefreshMinIntervalSeconds: number;
   /** `LOG_LEVEL`: the least severe level logged (`fatal` … `verbose`). Default `log`. */
   logLevel?: LogLevel;
+  /** `LOG_FORMAT`: `text` (default; colours only on a terminal without `NO_COLOR`) or `json` (one object a line). */
+  logFormat: LogFormat;
+  /** The HTTP server's limits against slow, unfinished and idle connections. */
+  http: HttpLimits;
+  /** `METRICS_ALLOWLIST`: CIDRs that may read `/metrics` without an admin key. Default loopback. */
+  metricsAllowlist: string[];
   /** Where the embedded Postgres lives; only used when `databaseUrl` is unset. */
   embeddedDatabase?: EmbeddedDatabaseConfig;
 }

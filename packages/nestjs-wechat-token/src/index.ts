@@ -14,6 +14,13 @@ export type {
   TicketStatus,
   TokenRisk,
 } from './core/wechat-token.service.js';
+export type {
+  RefreshEvent,
+  StaleReportEvent,
+  UpstreamCallEvent,
+  WechatTokenEvent,
+  WechatTokenEventListener,
+} from './core/wechat-token.events.js';
 export { TICKET_TYPES, isTicketType } from './core/credential.js';
 export type { CredentialKind, TicketType } from './core/credential.js';
 export { WECHAT_TOKEN_OPTIONS } from './core/wechat-token.module-definition.js';

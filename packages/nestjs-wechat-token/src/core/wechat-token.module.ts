@@ -15,6 +15,7 @@ import {
   WECHAT_TOKEN_OPTIONS,
 } from './wechat-token.module-definition.js';
 import { resolveOptions, type WechatTokenModuleOptions } from './wechat-token.options.js';
+import { WechatTokenEvents } from './wechat-token.events.js';
 import { WechatTokenService } from './wechat-token.service.js';
 
 /**
@@ -39,6 +40,7 @@ import { WechatTokenService } from './wechat-token.service.js';
     { provide: CLOCK, useClass: ClusterClock },
     { provide: TOKEN_STORE, useClass: PostgresTokenStore },
     WechatApiClient,
+    WechatTokenEvents,
     CredentialRefresher,
     CredentialEngine,
     WechatTokenService,

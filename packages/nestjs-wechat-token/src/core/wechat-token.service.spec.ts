@@ -22,6 +22,7 @@ import {
   UnknownAccountError,
 } from './wechat-token.errors.js';
 import { InvalidOptionsError, resolveOptions } from './wechat-token.options.js';
+import { WechatTokenEvents } from './wechat-token.events.js';
 import { WechatTokenService } from './wechat-token.service.js';
 
 /** A token row as the engine reads it. */
@@ -182,7 +183,14 @@ function setup(appIds = ['wx0000000000000001']) {
   const api = new FakeApi();
   const refresher = new CredentialRefresher(store, clock, options);
   const engine = new CredentialEngine(options, store, clock, refresher);
-  const service = new WechatTokenService(options, store, clock, engine, api as unknown as WechatApiClient);
+  const service = new WechatTokenService(
+    options,
+    store,
+    clock,
+    engine,
+    api as unknown as WechatApiClient,
+    new WechatTokenEvents(),
+  );
   return { service, store, api, clock };
 }
 

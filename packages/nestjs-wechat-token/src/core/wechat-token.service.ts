@@ -33,6 +33,7 @@ import {
   TicketNotConfiguredError,
   UnknownAccountError,
 } from './wechat-token.errors.js';
+import { WechatTokenEvents, type WechatTokenEventListener } from './wechat-token.events.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import {
   resolveAccount,
@@ -114,6 +115,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly engine: CredentialEngine,
     private readonly api: WechatApiClient,
+    private readonly events: WechatTokenEvents,
   ) {
     this.tokenSpec = accessTokenSpec(api);
     this.ticketSpecs = new Map(TICKET_TYPES.map((type) => [type, ticketSpec(api, type)] as const));
@@ -374,6 +376,15 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     return this.engine.onChange((key) => {
       if (key.kind === 'access_token') listener(key.appId);
     });
+  }
+
+  /**
+   * Subscribes to what this replica does (calls to WeChat, refreshes, stale
+   * reports), e.g. for metrics. Synchronous; never a token or secret in an
+   * event. Returns the unsubscribe.
+   */
+  onEvent(listener: WechatTokenEventListener): () => void {
+    return this.events.subscribe(listener);
   }
 
   /** Whether the account holds a token that is still valid. */
