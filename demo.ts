@@ -113,8 +113,11 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
     curl '${url}/cgi-bin/token?grant_type=client_credential&appid=${plain.appId}&secret=<the key it answered>'
     curl ${auth} ${url}/admin/audit
 
-    # health, and proof that a token works (paste one from above)
-    curl ${url}/health
+    # probes: liveness, readiness (status only), and readiness in detail (accounts, errors) with the admin key
+    curl ${url}/health/live
+    curl ${url}/health/ready
+    curl ${auth} ${url}/health
+    # proof that a token works (paste one from above)
     curl '${sandboxUrl}/cgi-bin/get_api_domain_ip?access_token=<access_token>'
     # and that a signature passes wx.config (paste the jsapi-signature answer's fields, and the url it signed)
     curl -X POST '${sandboxUrl}/__sandbox/jsapi-config-check' -H 'Content-Type: application/json' \\

@@ -14,6 +14,7 @@ import type { AdminKey, ServerConfig } from './config/server-config.js';
 import type { CreateServerAppOptions } from './create-app.js';
 import { maskDatabaseUrl } from './database/database-url.js';
 import { EmbeddedDatabase, type EmbeddedDatabaseOptions } from './database/embedded-database.js';
+import { createServerLogger } from './logging/server-logger.js';
 
 /** A started server: the app listening, and the embedded Postgres when one was started. */
 export interface RunningServer {
@@ -63,15 +64,20 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Running
   const envFile = options.envFile ?? '.env';
   // Read again on SIGHUP: `.env` may have changed, the process environment cannot.
   const readEnv = (): Env => (envFile === false ? { ...env } : withEnvFile(env, envFile));
+  const startEnv = readEnv();
   let config: ServerConfig;
   try {
-    config = parseServerConfig(readEnv());
+    config = parseServerConfig(startEnv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderr(`Invalid configuration: ${error.message}`);
     exit(1);
     return undefined;
   }
+  // One logger from here on (LOG_FORMAT, LOG_LEVEL): the lines written before the app exists
+  // (through the static Logger, e.g. a SIGHUP while starting) look like every other.
+  const appLogger = options.logger ?? createServerLogger(config, startEnv);
+  if (appLogger && !Array.isArray(appLogger)) Logger.overrideLogger(appLogger);
   const handleSignals = options.handleSignals ?? true;
   // A SIGHUP before the app is up (migrations, the embedded Postgres starting) must not end the
   // process: Node's default for it is to exit. The keys read at start are the newest anyway.
@@ -79,7 +85,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Running
   if (handleSignals) process.on('SIGHUP', ignoreHangup);
   let server: RunningServer;
   try {
-    server = await startServer(config, options);
+    server = await startServer(config, { ...options, logger: appLogger });
   } catch (error) {
     stderr(`Failed to start: ${describeStartError(error, config)}`);
     exit(1);
@@ -103,7 +109,8 @@ export async function startServer(
   config: ServerConfig,
   options: StartServerOptions = {},
 ): Promise<RunningServer> {
-  const log = bootstrapLog(options.logger);
+  const appLogger = options.logger ?? createServerLogger(config);
+  const log = bootstrapLog(appLogger);
   let database: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (databaseUrl) {
@@ -123,7 +130,7 @@ export async function startServer(
   try {
     // Loaded only now, so that a configuration mistake is reported without loading Nest and TypeORM.
     const { createServerApp } = await import('./create-app.js');
-    app = await createServerApp(resolved, { logger: options.logger });
+    app = await createServerApp(resolved, { logger: appLogger });
     await app.listen(config.port, config.host);
   } catch (error) {
     await app?.close().catch(() => undefined);

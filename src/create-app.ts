@@ -2,8 +2,9 @@ import { ShutdownSignal, type LoggerService, type LogLevel } from '@nestjs/commo
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, type ResolvedServerConfig } from './app.module.js';
-import { logLevelsFrom } from './config/parse-server-config.js';
 import { configureHttpApp } from './http-api.module.js';
+import { httpServerOptions, limitConnections } from './http/server-limits.js';
+import { createServerLogger } from './logging/server-logger.js';
 
 /** Options of `createServerApp`. */
 export interface CreateServerAppOptions {
@@ -20,13 +21,14 @@ export async function createServerApp(
   opts: CreateServerAppOptions = {},
 ): Promise<NestFastifyApplication> {
   // No Fastify `trustProxy`: the HTTP API reads X-Forwarded-For itself, from `TRUST_PROXY` peers only.
-  const adapter = new FastifyAdapter({ bodyLimit: 16 * 1024 });
+  const adapter = new FastifyAdapter(httpServerOptions(config.http));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: opts.logger ?? logLevelsFrom(config.logLevel),
+    logger: opts.logger ?? createServerLogger(config),
     // Throw start-up errors to the caller instead of aborting the process.
     abortOnError: false,
   });
   try {
+    limitConnections(app.getHttpServer(), config.http);
     configureHttpApp(app, config);
     // Every signal but SIGHUP, which reloads the admin keys (see `bootstrap`) instead of stopping.
     app.enableShutdownHooks(

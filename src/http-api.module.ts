@@ -27,6 +27,12 @@ import { WechatTokenHealthIndicator } from './health/wechat-token.health.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { registerBodyParsers } from './http/body-parsers.js';
 import { setupOpenApi } from './http/openapi.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
+import { FetchLogProbe } from './metrics/fetch-log-probe.js';
+import { MetricsAccessGuard } from './metrics/metrics-access.guard.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { ServedCounts } from './metrics/served-counts.js';
 import { ClientAllowlist } from './network/client-allowlist.js';
 import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
 
@@ -37,7 +43,8 @@ import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
  * (global) and a TypeORM DataSource (for the health check).
  */
 @Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'pretty' })],
+  // Terminus would log every failed check (anyone may call /health): HealthStateLog logs changes of state instead.
+  imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [
     AdminController,
     AdminAccountsController,
@@ -47,6 +54,7 @@ import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
     CgiBinController,
     GetTicketController,
     HealthController,
+    MetricsController,
   ],
   providers: [
     AdminAuthGuard,
@@ -65,6 +73,10 @@ import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
     HandoutRecorder,
     WechatTokenHealthIndicator,
     RuntimeSync,
+    ServedCounts,
+    FetchLogProbe,
+    MetricsService,
+    MetricsAccessGuard,
   ],
   exports: [WechatTokenHealthIndicator],
 })
@@ -72,11 +84,14 @@ export class HttpApiModule {}
 
 /**
  * App-level HTTP setup of the API, before `app.init()`: the JSON error
- * answers of every route (404s and body errors included), the body
- * parsers, and the OpenAPI description at `/docs` (JSON at `/docs-json`).
+ * answers of every route (404s and body errors included; WeChat-shaped under
+ * `/cgi-bin`), the security headers of every answer (`Cache-Control:
+ * no-store`, nosniff, a CSP), the body parsers, and the OpenAPI description at
+ * `/docs` (JSON at `/docs-json`).
  */
 export function configureHttpApp(app: NestFastifyApplication, _config: ServerConfig): void {
   app.useGlobalFilters(new ApiExceptionFilter());
+  registerSecurityHeaders(app);
   registerBodyParsers(app);
   setupOpenApi(app);
 }

@@ -124,7 +124,7 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
     expect(error).toBeInstanceOf(WechatTokenSetupError);
     expect(error).toMatchObject({ code: 'SETUP_INVALID', problem: 'tables_missing' });
     expect(error.message).toBe(
-      `WechatTokenModule: tables "access_token", "token_fetch_attempt", "wechat_ticket" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
+      `WechatTokenModule: tables "access_token", "token_fetch_attempt", "wechat_ticket", "token_quota_reset" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
     );
     expect(error.message).not.toContain(new URL(url).password);
   });
@@ -138,7 +138,22 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
       WechatTokenModule.forRoot(moduleOptions()),
     ]);
     expect(noLog.message).toBe(
-      `WechatTokenModule: tables "token_fetch_attempt", "wechat_ticket" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
+      `WechatTokenModule: tables "token_fetch_attempt", "wechat_ticket", "token_quota_reset" are missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
+    );
+
+    // Every migration but issue 13's (quota resets): its table is named.
+    const beforeIssue13 = await createTestDatabase('boot');
+    await migrateOnly(
+      beforeIssue13,
+      WECHAT_TOKEN_MIGRATIONS.filter((migration) => migration.name !== 'CreateTokenQuotaReset1765100000000'),
+    );
+    const noResets = await startFailure([
+      ScheduleModule.forRoot(),
+      postgres(beforeIssue13, { migrations: [] }),
+      WechatTokenModule.forRoot(moduleOptions()),
+    ]);
+    expect(noResets.message).toBe(
+      `WechatTokenModule: table "token_quota_reset" is missing in DataSource "default": run the module's migrations (${RUN_MIGRATIONS}).`,
     );
 
     // Every table there, but issue 9's migration (its column) skipped.

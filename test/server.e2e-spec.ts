@@ -94,6 +94,7 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
         'CreateWechatAccount1765000000000',
         'CreateTokenClient1765000000001',
         'CreateAdminAudit1765000000002',
+        'CreateTokenQuotaReset1765100000000',
       ]);
       for (const replica of replicas) {
         expect(await replica.app.get(WechatTokenService).getAccessToken(account.appId)).toEqual(

@@ -24,6 +24,8 @@ export interface ServerProcess {
   child: Child;
   port: number;
   url: string;
+  /** Its `ADMIN_TOKEN`: `/health` shows what is down only to an admin. */
+  adminToken: string;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function startServerProcess(
     });
   }
   const port = await freePort();
+  const adminToken = randomBytes(24).toString('hex');
   const child = Child.node(name, script, {
     // For investigations, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (written on a clean exit).
     nodeArgs: process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
@@ -75,12 +78,12 @@ export async function startServerProcess(
         )
         .join(','),
       WECHAT_API_BASE_URL: options.apiBaseUrl,
-      ADMIN_TOKEN: randomBytes(24).toString('hex'),
+      ADMIN_TOKEN: adminToken,
       NO_COLOR: '1',
       ...options.env,
     },
   });
-  return { child, port, url: `http://127.0.0.1:${port}` };
+  return { child, port, url: `http://127.0.0.1:${port}`, adminToken };
 }
 
 /** Resolves once `port` accepts TCP connections (the server is listening); rejects if `child` exits first. */
@@ -115,7 +118,11 @@ export async function waitHealthy(server: ServerProcess, timeoutMs = 60_000): Pr
       throw server.child.exitError('while starting');
     }
     try {
-      const response = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(2000) });
+      // With the admin key: a failure message then says which account or component is down.
+      const response = await fetch(`${server.url}/health`, {
+        headers: { authorization: `Bearer ${server.adminToken}` },
+        signal: AbortSignal.timeout(2000),
+      });
       if (response.status === 200) return;
       last = `${response.status} ${(await response.text()).slice(0, 300)}`;
     } catch (error) {

@@ -96,6 +96,7 @@ describe('examples/host-app: a Nest app using WechatTokenModule', () => {
       'AddValuePreview1764950000000',
       'CreateAccessToken1763700000000',
       'CreateTokenFetchAttempt1763700000001',
+      'CreateTokenQuotaReset1765100000000',
       'CreateWechatApiIpSnapshot1763800000000',
       'LogFetchBeforeCall1764400000000',
     ]);

@@ -8,6 +8,7 @@ import type {
   JsapiSignature,
   JsapiSignatureMistake,
   LastError,
+  QuotaResumeResult,
   RefreshAction,
   RefreshResult,
   TicketRefreshResult,
@@ -142,6 +143,15 @@ export class CredentialStatusDto implements CredentialStatus {
   upstreamCallsToday!: number | null;
   @ApiProperty({ description: 'Upstream calls allowed per day.' })
   dailyQuota!: number;
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description:
+      "When the account's quota was last resumed today (POST /admin/accounts/:appId/quota/resume): the quota " +
+      'counts the calls made since then (`upstreamCallsToday` still counts from midnight). Null when not today.',
+  })
+  quotaResumedAt!: string | null;
 }
 
 /** One ticket of an account. */
@@ -245,6 +255,17 @@ export class RefreshRequestDto {
 export class RefreshResultDto extends AccountStatusDto implements RefreshResult {
   @ApiProperty(REFRESH_ACTION)
   refresh!: RefreshAction;
+}
+
+/** The status after a quota resume, with whether the quota was resumed. */
+export class QuotaResumeResultDto extends AccountStatusDto implements QuotaResumeResult {
+  @ApiProperty({
+    description:
+      '`true`: the quota held fetches back; a reset was recorded for every replica and what was due fetched at once ' +
+      '(`lastError` and `blockedReason` say if WeChat answered 45009 again). `false`: the quota held nothing back, ' +
+      'nothing was done.',
+  })
+  resumed!: boolean;
 }
 
 /** A ticket's status after its forced refresh, with what the refresh did. */

@@ -20,6 +20,7 @@ export type AuditAction =
   | 'client.revoke'
   | 'token.refresh'
   | 'ticket.refresh'
+  | 'quota.resume'
   | 'secrets.rotate';
 
 /** One admin write as the audit records it. `details` never holds a secret, a key or a token. */

@@ -9,10 +9,19 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { WechatErrcode } from 'nestjs-wechat-token';
 import { ClientAllowlist } from '../network/client-allowlist.js';
+import { UNKNOWN_CLIENT_IP } from '../network/client-ip.resolver.js';
 import { StableTokenRequestDto, WechatErrorAnswerDto, WechatTokenAnswerDto } from './cgi-bin.dto.js';
 import { CompatTokenService } from './compat-token.service.js';
-import { sendWechatAnswer as send } from './wechat-answer.js';
+import { repeatedParameterAnswer, sendWechatAnswer as send, unknownClientAnswer } from './wechat-answer.js';
+
+/** The query parameters of `/cgi-bin/token`, in the order WeChat checks them, with the errcode for each given twice. */
+const TOKEN_PARAMETERS = [
+  ['grant_type', WechatErrcode.INVALID_GRANT_TYPE],
+  ['appid', WechatErrcode.INVALID_APPID],
+  ['secret', WechatErrcode.INVALID_APPSECRET],
+] as const;
 
 const WECHAT_ANSWER = {
   description: 'HTTP 200 either way, as WeChat answers: a token, or `errcode`/`errmsg`.',
@@ -28,7 +37,10 @@ const WECHAT_ANSWER = {
  * clients in `TOKEN_CLIENT_ALLOWLIST` get an answer other than 40164: the
  * allowlist is checked first (WeChat checks its whitelist after the
  * credentials), so a client outside it learns nothing about appids or secrets.
- * A key's own networks are checked after the key (40164 too).
+ * A key's own networks are checked after the key (40164 too). A parameter
+ * given twice gets the errcode of that parameter (40002, 40013, 40125) and an
+ * errmsg that says so; other methods and unknown paths under `/cgi-bin` are
+ * answered by the exception filter (43001 / 43002 / 40066).
  */
 @ApiTags('wechat-compatible')
 @ApiExtraModels(WechatTokenAnswerDto, WechatErrorAnswerDto)
@@ -51,8 +63,11 @@ export class CgiBinController {
   @ApiOkResponse(WECHAT_ANSWER)
   async token(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const ip = this.allowlist.clientIp(request.raw);
-    if (!this.allowlist.isAllowed(ip)) return send(reply, this.compat.refuseClient(ip));
+    const refusal = this.refusal(ip, request);
+    if (refusal !== undefined) return send(reply, refusal);
     const query = request.query as Record<string, unknown>;
+    const repeated = repeatedParameterAnswer(query, TOKEN_PARAMETERS);
+    if (repeated !== undefined) return send(reply, repeated);
     send(
       reply,
       await this.compat.answer({
@@ -74,7 +89,8 @@ export class CgiBinController {
   @ApiOkResponse(WECHAT_ANSWER)
   async stableToken(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const ip = this.allowlist.clientIp(request.raw);
-    if (!this.allowlist.isAllowed(ip)) return send(reply, this.compat.refuseClient(ip));
+    const refusal = this.refusal(ip, request);
+    if (refusal !== undefined) return send(reply, refusal);
     const body = parseBody(request.body);
     if (body === undefined) return send(reply, this.compat.dataFormatError());
     const { grant_type, appid, secret, force_refresh } = body;
@@ -98,10 +114,16 @@ export class CgiBinController {
   }
 
   @Get('stable_token')
-  @ApiOperation({ summary: 'Not a POST: 43002, as WeChat answers' })
+  @ApiOperation({ summary: 'Not a POST: 43002, as WeChat answers (so are the other methods)' })
   @ApiOkResponse({ type: WechatErrorAnswerDto })
   stableTokenGet(@Res() reply: FastifyReply): void {
     send(reply, this.compat.requirePost());
+  }
+
+  /** The 40164 answer for a client outside the allowlist, or whose address a trusted proxy's header does not give. */
+  private refusal(ip: string, request: FastifyRequest): string | undefined {
+    if (ip === UNKNOWN_CLIENT_IP) return unknownClientAnswer(request.raw.socket.remoteAddress);
+    return this.allowlist.isAllowed(ip) ? undefined : this.compat.refuseClient(ip);
   }
 }
 

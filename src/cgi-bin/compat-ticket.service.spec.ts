@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { TokenStoreUnavailableError, TokenUnavailableError } from 'nestjs-wechat-token';
+import { ServedCounts } from '../metrics/served-counts.js';
 import { CompatTicketService } from './compat-ticket.service.js';
 import { FakeTokenService } from './token-service.fake.js';
 
@@ -11,12 +12,14 @@ const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
 Logger.overrideLogger(false);
 
 let tokens: FakeTokenService;
+let counts: ServedCounts;
 let service: CompatTicketService;
 
 beforeEach(() => {
   tokens = new FakeTokenService([APP_ID]);
   tokens.ticketKinds.set(APP_ID, ['jsapi']);
-  service = new CompatTicketService(tokens.asService());
+  counts = new ServedCounts();
+  service = new CompatTicketService(tokens.asService(), counts);
 });
 
 async function ask(request: { accessToken?: unknown; type?: unknown }) {
@@ -61,6 +64,22 @@ describe('CompatTicketService', () => {
     expect(body).toEqual({ errcode, errmsg: expect.stringMatching(errmsg) });
     expect(body.errmsg).toMatch(RID);
     expect(tokens.ticketsServed).toBe(0);
+  });
+
+  it('counts every answer by errcode, 0 for a ticket', async () => {
+    await ask({});
+    await ask({ type: 'wx_card' });
+    await ask({ accessToken: 'nope' });
+    await ask({ accessToken: 'nope' });
+    const all: string[] = [];
+    counts.forEach((route, errcode, count) => all.push(`${route} ${errcode} ${count}`));
+    expect(all).toEqual([
+      'cgi_token 0 0',
+      'cgi_stable_token 0 0',
+      'cgi_getticket 0 1',
+      'cgi_getticket 48001 1',
+      'cgi_getticket 40001 2',
+    ]);
   });
 
   it('checks the token before the type, as WeChat does', async () => {

@@ -10,6 +10,7 @@ import {
   type TicketType,
 } from 'nestjs-wechat-token';
 import { COMPAT_ERRMSGS } from '../http/http-messages.js';
+import { ServedCounts } from '../metrics/served-counts.js';
 import { wechatErrorBody } from './wechat-answer.js';
 
 /** A `getticket` request as the WeChat-compatible endpoint received it (values not yet checked). */
@@ -29,13 +30,16 @@ export interface CompatTicketRequest {
 export class CompatTicketService {
   private readonly logger = new Logger('CompatTicketService');
 
-  constructor(private readonly tokens: WechatTokenService) {}
+  constructor(
+    private readonly tokens: WechatTokenService,
+    private readonly counts: ServedCounts,
+  ) {}
 
-  /** The answer for a client that passed the allowlist. */
+  /** The answer for a client that passed the allowlist (counted by errcode). */
   async answer(request: CompatTicketRequest): Promise<string> {
     const { accessToken, type } = request;
     if (accessToken === undefined || accessToken === '') {
-      return wechatErrorBody(WechatErrcode.ACCESS_TOKEN_MISSING);
+      return this.refuse(WechatErrcode.ACCESS_TOKEN_MISSING);
     }
     // The account is the one whose token the client sent, and only a token the
     // center handed out (the current one, or the one it replaced, inside its
@@ -46,18 +50,19 @@ export class CompatTicketService {
     // spent finding out.
     const appId =
       typeof accessToken === 'string' ? await this.tokens.accountOfAccessToken(accessToken) : undefined;
-    if (appId === undefined) return wechatErrorBody(WechatErrcode.INVALID_CREDENTIAL);
-    if (!isTicketType(type)) return wechatErrorBody(WechatErrcode.INVALID_ARGS);
+    if (appId === undefined) return this.refuse(WechatErrcode.INVALID_CREDENTIAL);
+    if (!isTicketType(type)) return this.refuse(WechatErrcode.INVALID_ARGS);
     // A valid type the account is not configured to keep: 48001 ("api
     // unauthorized") is what WeChat answers an account that may not use an
     // API, and what WeChat SDKs treat as a setup problem rather than a stale
     // token or a bad argument (40097 would send a developer looking for a
     // typo in a correct request). The errmsg names the flag to add.
     if (!this.tokens.ticketTypes(appId).includes(type)) {
-      return wechatErrorBody(WechatErrcode.API_UNAUTHORIZED, COMPAT_ERRMSGS.ticketNotKept(type));
+      return this.refuse(WechatErrcode.API_UNAUTHORIZED, COMPAT_ERRMSGS.ticketNotKept(type));
     }
     try {
       const served = await this.tokens.getServedTicket(appId, type);
+      this.counts.servedOne('cgi_getticket');
       return JSON.stringify({
         errcode: 0,
         errmsg: 'ok',
@@ -93,6 +98,12 @@ export class CompatTicketService {
     } else {
       this.logger.error(`Serving the ${type} ticket of ${appId} failed: ${describeError(error)}`);
     }
-    return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.ticketUnavailable(type, detail));
+    return this.refuse(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.ticketUnavailable(type, detail));
+  }
+
+  /** WeChat's error answer, counted. */
+  private refuse(errcode: number, errmsg?: string): string {
+    this.counts.refusedOne('cgi_getticket', errcode);
+    return wechatErrorBody(errcode, errmsg);
   }
 }

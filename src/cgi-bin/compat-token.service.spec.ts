@@ -11,6 +11,7 @@ import { formatClientKey, newClientSecret } from '../clients/client-key.js';
 import type { ClientRepository } from '../clients/client-repository.js';
 import type { HandoutRecorder } from '../clients/handout-recorder.js';
 import type { ClientCredential } from '../clients/token-client.js';
+import { ServedCounts, type ServedRoute } from '../metrics/served-counts.js';
 import type { RuntimeSync } from '../runtime-sync/runtime-sync.service.js';
 import { AccountSecrets } from './account-secrets.js';
 import { CompatTokenService } from './compat-token.service.js';
@@ -49,6 +50,7 @@ function client(
 let tokens: FakeTokenService;
 let keyring: ClientKeyring;
 let handouts: [number, string][];
+let counts: ServedCounts;
 let service: CompatTokenService;
 
 function compatService(allowAppSecretClients: boolean): CompatTokenService {
@@ -66,7 +68,17 @@ function compatService(allowAppSecretClients: boolean): CompatTokenService {
     keyring,
     recorder as unknown as HandoutRecorder,
     { allowAppSecretClients },
+    counts,
   );
+}
+
+/** The counts as `/metrics` reads them: `route errcode` → answers. */
+function countsOf(served: ServedCounts): Record<string, number> {
+  const all: Record<string, number> = {};
+  served.forEach((route: ServedRoute, errcode, count) => {
+    if (count > 0) all[`${route} ${errcode}`] = count;
+  });
+  return all;
 }
 
 beforeEach(() => {
@@ -76,6 +88,7 @@ beforeEach(() => {
     { register: () => undefined } as unknown as RuntimeSync,
   );
   handouts = [];
+  counts = new ServedCounts();
   service = compatService(true);
 });
 
@@ -98,6 +111,28 @@ async function ask(request: {
 }
 
 describe('CompatTokenService', () => {
+  it('counts every answer by route (stable_token: forceRefresh set) and errcode, 0 for a token', async () => {
+    await ask({});
+    await ask({});
+    await ask({ forceRefresh: false });
+    await ask({ secret: 'nope' });
+    await ask({ secret: 'nope', forceRefresh: false });
+    await ask({ grantType: undefined });
+    tokens.unavailable = new TokenUnavailableError(APP_ID);
+    await ask({});
+    tokens.refreshError = new RefreshRefusedError(APP_ID, 'min_interval', 12, 'too soon');
+    await ask({ forceRefresh: true });
+    expect(countsOf(counts)).toEqual({
+      'cgi_token 0': 2,
+      'cgi_token 40125': 1,
+      'cgi_token 40002': 1,
+      'cgi_token -1': 1,
+      'cgi_stable_token 0': 1,
+      'cgi_stable_token 40125': 1,
+      'cgi_stable_token 45011': 1,
+    });
+  });
+
   it('answers the shared token like WeChat', async () => {
     expect(await ask({})).toEqual({ access_token: 'ACCESS_TOKEN_0000000001', expires_in: 6870 });
     expect(tokens.refreshes).toBe(0);

@@ -11,6 +11,7 @@ import {
 import { ClientKeyring, type ClientCheck, type KeyHolder } from '../clients/client-keyring.js';
 import { looksLikeClientKey } from '../clients/client-key.js';
 import { HandoutRecorder } from '../clients/handout-recorder.js';
+import { ServedCounts, type ServedRoute } from '../metrics/served-counts.js';
 import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
 import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
@@ -23,7 +24,11 @@ export interface CompatTokenRequest {
   grantType: unknown;
   appId: unknown;
   secret: unknown;
-  /** `stable_token` only: a forced refresh. */
+  /**
+   * `stable_token` only: a forced refresh. Set (true or false) on every
+   * `stable_token` request and never on `/cgi-bin/token`: it also tells the
+   * two routes apart in the metrics.
+   */
   forceRefresh?: boolean;
   /** The client's IP (`ClientAllowlist.clientIp`), checked against a client key's own networks. */
   clientIp: string;
@@ -55,35 +60,40 @@ export class CompatTokenService {
     private readonly clients: ClientKeyring,
     private readonly handouts: HandoutRecorder,
     @Inject(SERVER_CONFIG) private readonly config: Pick<ServerConfig, 'allowAppSecretClients'>,
+    private readonly counts: ServedCounts,
   ) {}
 
-  /** The answer for a client that passed the allowlist. */
+  /** The answer for a client that passed the allowlist (counted by route and errcode). */
   async answer(request: CompatTokenRequest): Promise<string> {
+    const route: ServedRoute = request.forceRefresh === undefined ? 'cgi_token' : 'cgi_stable_token';
     const { grantType, appId, secret } = request;
-    if (grantType !== GRANT_TYPE) return wechatErrorBody(WechatErrcode.INVALID_GRANT_TYPE);
-    if (typeof appId !== 'string' || appId === '') return wechatErrorBody(WechatErrcode.APPID_MISSING);
-    if (!this.secrets.has(appId)) return wechatErrorBody(WechatErrcode.INVALID_APPID);
-    if (typeof secret !== 'string' || secret === '') return wechatErrorBody(WechatErrcode.APPSECRET_MISSING);
+    if (grantType !== GRANT_TYPE) return this.refuse(route, WechatErrcode.INVALID_GRANT_TYPE);
+    if (typeof appId !== 'string' || appId === '') return this.refuse(route, WechatErrcode.APPID_MISSING);
+    if (!this.secrets.has(appId)) return this.refuse(route, WechatErrcode.INVALID_APPID);
+    if (typeof secret !== 'string' || secret === '') {
+      return this.refuse(route, WechatErrcode.APPSECRET_MISSING);
+    }
     let clientId: number | undefined;
     if (looksLikeClientKey(secret)) {
       const check = this.clients.check(secret, appId, request.clientIp);
-      if (!check.ok) return this.refuseKey(check, request.clientIp);
+      if (!check.ok) return this.refuseKey(route, check, request.clientIp);
       clientId = check.client.id;
     } else if (!this.config.allowAppSecretClients) {
-      return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.appSecretRefused());
+      return this.refuse(route, WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.appSecretRefused());
     } else if (!this.secrets.matches(appId, secret)) {
-      return wechatErrorBody(WechatErrcode.INVALID_APPSECRET);
+      return this.refuse(route, WechatErrcode.INVALID_APPSECRET);
     }
     if (request.forceRefresh) {
-      const refused = await this.forceRefresh(appId);
+      const refused = await this.forceRefresh(route, appId);
       if (refused) return refused;
     }
     try {
       const answer = await this.answers.answer(appId);
       if (clientId !== undefined) this.handouts.record(clientId, answer.tokenId);
+      this.counts.servedOne(route);
       return answer.body;
     } catch (error) {
-      return this.unavailable(appId, error);
+      return this.unavailable(route, appId, error);
     }
   }
 
@@ -92,18 +102,24 @@ export class CompatTokenService {
     return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
   }
 
+  /** WeChat's error answer, counted for the route. */
+  private refuse(route: ServedRoute, errcode: number, errmsg?: string): string {
+    this.counts.refusedOne(route, errcode);
+    return wechatErrorBody(errcode, errmsg);
+  }
+
   /** The answer to a refused client key: 40164 from outside its networks, else 40125 saying why once the key is proven. */
-  private refuseKey(check: Extract<ClientCheck, { ok: false }>, ip: string): string {
+  private refuseKey(route: ServedRoute, check: Extract<ClientCheck, { ok: false }>, ip: string): string {
     switch (check.refusal) {
       case 'outside_cidrs':
         this.warnOutsideCidrs(ip, check.client);
-        return this.refuseClient(ip);
+        return this.refuse(route, WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
       case 'revoked':
-        return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyRevoked());
+        return this.refuse(route, WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyRevoked());
       case 'app_not_allowed':
-        return wechatErrorBody(WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyNotForApp());
+        return this.refuse(route, WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyNotForApp());
       case 'invalid_key':
-        return wechatErrorBody(WechatErrcode.INVALID_APPSECRET);
+        return this.refuse(route, WechatErrcode.INVALID_APPSECRET);
     }
   }
 
@@ -129,26 +145,27 @@ export class CompatTokenService {
    * it (a working token stays, and is answered). The answer to send instead of
    * the token when the refresh was refused or failed.
    */
-  private async forceRefresh(appId: string): Promise<string | undefined> {
+  private async forceRefresh(route: ServedRoute, appId: string): Promise<string | undefined> {
     try {
       await this.tokens.refresh(appId);
       return undefined;
     } catch (error) {
       if (error instanceof RefreshRefusedError && error.reason !== 'check_failed') {
-        return wechatErrorBody(WechatErrcode.MINUTE_QUOTA_REACHED);
+        return this.refuse(route, WechatErrcode.MINUTE_QUOTA_REACHED);
       }
       this.logger.warn(
         `Forced refresh of ${appId} asked through stable_token failed: ${describeError(error)}`,
       );
       const errcode = (error as { errcode?: unknown }).errcode;
-      return wechatErrorBody(
+      return this.refuse(
+        route,
         WechatErrcode.SYSTEM_ERROR,
         COMPAT_ERRMSGS.refreshFailed(typeof errcode === 'number' ? errcode : WechatErrcode.SYSTEM_ERROR),
       );
     }
   }
 
-  private unavailable(appId: string, error: unknown): string {
+  private unavailable(route: ServedRoute, appId: string, error: unknown): string {
     let detail: string | undefined;
     if (error instanceof TokenUnavailableError) {
       const last = error.lastError ?? this.tokens.lastError(appId);
@@ -158,6 +175,6 @@ export class CompatTokenService {
     } else {
       this.logger.error(`Serving the token of ${appId} failed: ${describeError(error)}`);
     }
-    return wechatErrorBody(WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.tokenUnavailable(detail));
+    return this.refuse(route, WechatErrcode.SYSTEM_ERROR, COMPAT_ERRMSGS.tokenUnavailable(detail));
   }
 }

@@ -1,6 +1,5 @@
-import { Controller, Delete, Get, HttpCode, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import {
-  ApiExcludeEndpoint,
   ApiExtraModels,
   ApiOkResponse,
   ApiOperation,
@@ -9,13 +8,19 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TICKET_TYPES } from 'nestjs-wechat-token';
+import { TICKET_TYPES, WechatErrcode } from 'nestjs-wechat-token';
 import { ClientAllowlist } from '../network/client-allowlist.js';
+import { UNKNOWN_CLIENT_IP } from '../network/client-ip.resolver.js';
 import { WechatErrorAnswerDto, WechatTicketAnswerDto } from './cgi-bin.dto.js';
 import { CompatTicketService } from './compat-ticket.service.js';
-import { sendWechatAnswer as send } from './wechat-answer.js';
+import { repeatedParameterAnswer, sendWechatAnswer as send, unknownClientAnswer } from './wechat-answer.js';
 
 const PATH = 'getticket';
+/** The query parameters, in the order WeChat checks them, with the errcode for each given twice. */
+const TICKET_PARAMETERS = [
+  ['access_token', WechatErrcode.INVALID_CREDENTIAL],
+  ['type', WechatErrcode.INVALID_ARGS],
+] as const;
 
 /**
  * WeChat's `GET /cgi-bin/ticket/getticket`, answered from the shared ticket
@@ -23,7 +28,9 @@ const PATH = 'getticket';
  * its token from the center takes its jsapi / wx_card ticket from it too,
  * with no change but the base URL. Only clients in `TOKEN_CLIENT_ALLOWLIST`
  * get an answer other than 40164 (checked first, as for `/cgi-bin/token`).
- * Other methods get WeChat's 43001, never a JSON 404 a WeChat client cannot read.
+ * Other methods get WeChat's 43001 (from the exception filter, but POST,
+ * which is here for the OpenAPI description), never a JSON 404 a WeChat
+ * client cannot read.
  */
 @ApiTags('wechat-compatible')
 @ApiExtraModels(WechatTicketAnswerDto, WechatErrorAnswerDto)
@@ -56,34 +63,19 @@ export class GetTicketController {
   })
   async getTicket(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const ip = this.allowlist.clientIp(request.raw);
+    if (ip === UNKNOWN_CLIENT_IP) return send(reply, unknownClientAnswer(request.raw.socket.remoteAddress));
     if (!this.allowlist.isAllowed(ip)) return send(reply, this.compat.refuseClient(ip));
     const query = request.query as Record<string, unknown>;
+    const repeated = repeatedParameterAnswer(query, TICKET_PARAMETERS);
+    if (repeated !== undefined) return send(reply, repeated);
     send(reply, await this.compat.answer({ accessToken: query.access_token, type: query.type }));
   }
 
   @Post(PATH)
   @HttpCode(200)
-  @ApiOperation({ summary: 'Not a GET: 43001, as WeChat answers (so are PUT, DELETE and PATCH)' })
+  @ApiOperation({ summary: 'Not a GET: 43001, as WeChat answers (so are the other methods)' })
   @ApiOkResponse({ type: WechatErrorAnswerDto })
   postTicket(@Res() reply: FastifyReply): void {
-    send(reply, this.compat.requireGet());
-  }
-
-  @Put(PATH)
-  @ApiExcludeEndpoint()
-  putTicket(@Res() reply: FastifyReply): void {
-    send(reply, this.compat.requireGet());
-  }
-
-  @Delete(PATH)
-  @ApiExcludeEndpoint()
-  deleteTicket(@Res() reply: FastifyReply): void {
-    send(reply, this.compat.requireGet());
-  }
-
-  @Patch(PATH)
-  @ApiExcludeEndpoint()
-  patchTicket(@Res() reply: FastifyReply): void {
     send(reply, this.compat.requireGet());
   }
 }

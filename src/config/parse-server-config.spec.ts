@@ -54,6 +54,14 @@ describe('parseServerConfig', () => {
       trustProxy: [],
       forceRefreshMinIntervalSeconds: 30,
       logLevel: 'log',
+      logFormat: 'text',
+      http: {
+        requestTimeoutMs: 10_000,
+        headersTimeoutMs: 5000,
+        keepAliveTimeoutMs: 5000,
+        maxConnections: 1000,
+      },
+      metricsAllowlist: ['127.0.0.1/32', '::1/128'],
       embeddedDatabase: { dataDir: '.data/postgres', port: 54329 },
     });
   });
@@ -388,6 +396,49 @@ describe('admin keys: ADMIN_TOKEN, ADMIN_TOKENS, ADMIN_TOKENS_FILE', () => {
         );
       });
     });
+  });
+});
+
+describe('HTTP limits, LOG_FORMAT and METRICS_ALLOWLIST', () => {
+  const base = { WECHAT_ACCOUNTS: 'wx1234567890abcdef:secret', ADMIN_TOKEN: 'an-admin-token-of-some-length' };
+
+  it('reads the limits, and keeps the headers timeout within the request timeout', () => {
+    const config = parseServerConfig({
+      ...base,
+      HTTP_REQUEST_TIMEOUT_MS: '3000',
+      HTTP_KEEPALIVE_TIMEOUT_MS: '61000',
+      HTTP_MAX_CONNECTIONS: '20',
+    });
+    // The default headers timeout (5 s) would exceed the shorter request timeout: it follows it.
+    expect(config.http).toEqual({
+      requestTimeoutMs: 3000,
+      headersTimeoutMs: 3000,
+      keepAliveTimeoutMs: 61_000,
+      maxConnections: 20,
+    });
+  });
+
+  it.each([
+    [{ HTTP_REQUEST_TIMEOUT_MS: '5' }, 'HTTP_REQUEST_TIMEOUT_MS'],
+    [
+      { HTTP_HEADERS_TIMEOUT_MS: '20000' },
+      'HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS',
+    ],
+    [{ HTTP_MAX_CONNECTIONS: '0' }, 'HTTP_MAX_CONNECTIONS'],
+    [{ LOG_FORMAT: 'yaml' }, 'LOG_FORMAT: must be text or json'],
+    [{ METRICS_ALLOWLIST: 'everyone' }, 'METRICS_ALLOWLIST'],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => parseServerConfig({ ...base, ...env })).toThrow(message);
+  });
+
+  it('reads LOG_FORMAT in any case and METRICS_ALLOWLIST as CIDRs', () => {
+    const config = parseServerConfig({
+      ...base,
+      LOG_FORMAT: 'JSON',
+      METRICS_ALLOWLIST: '10.0.0.0/8, 192.0.2.7',
+    });
+    expect(config.logFormat).toBe('json');
+    expect(config.metricsAllowlist).toEqual(['10.0.0.0/8', '192.0.2.7/32']);
   });
 });
 

@@ -113,8 +113,7 @@ export function parseServerConfig(env: Env): ServerConfig {
     ),
     trustProxy: cidrList('TRUST_PROXY', read('TRUST_PROXY'), []),
     forceRefreshMinIntervalSeconds,
-    logLevel: logLevel(read('LOG_LEVEL')),
-    logFormat: logFormat(read('LOG_FORMAT')),
+    ...parseLogConfig(env),
     http: httpLimits(read),
     metricsAllowlist: cidrList('METRICS_ALLOWLIST', read('METRICS_ALLOWLIST'), DEFAULT_METRICS_ALLOWLIST),
     ...parseDatabaseConfig(env),
@@ -134,6 +133,15 @@ export function parseDatabaseConfig(env: Env): Pick<ServerConfig, 'databaseUrl' 
       port: integer('EMBEDDED_PG_PORT', read('EMBEDDED_PG_PORT'), DEFAULT_EMBEDDED_PG_PORT, 1, 65_535),
     },
   };
+}
+
+/**
+ * Only the log settings (`LOG_LEVEL`, `LOG_FORMAT`): what the one-shot
+ * commands need. Throws `ConfigError` like `parseServerConfig`.
+ */
+export function parseLogConfig(env: Env): Pick<ServerConfig, 'logLevel' | 'logFormat'> {
+  const read = reader(env);
+  return { logLevel: logLevel(read('LOG_LEVEL')), logFormat: logFormat(read('LOG_FORMAT')) };
 }
 
 /** Reads one variable of `env`, trimmed; empty counts as unset. */

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError } from '../config/config-error.js';
 import { withEnvFile } from '../config/env-file.js';
-import { logLevelsFrom, parseDatabaseConfig, type Env } from '../config/parse-server-config.js';
+import { parseDatabaseConfig, parseLogConfig, type Env } from '../config/parse-server-config.js';
+import { createServerLogger } from '../logging/server-logger.js';
 import { EmbeddedDatabase } from './embedded-database.js';
 
 /**
@@ -16,9 +17,10 @@ export function runDatabaseCommand(
   command: (url: string, env: Env) => Promise<number>,
 ): void {
   const main = async (): Promise<number> => {
-    Logger.overrideLogger(logLevelsFrom('log'));
     const env = withEnvFile(process.env, '.env');
     try {
+      // The server's format and level (LOG_FORMAT, LOG_LEVEL), through the static Logger the commands use.
+      Logger.overrideLogger(createServerLogger(parseLogConfig(env), env));
       const config = parseDatabaseConfig(env);
       const database = config.databaseUrl
         ? undefined

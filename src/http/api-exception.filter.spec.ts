@@ -16,7 +16,7 @@ import {
   WechatApiError,
   WechatTransportError,
 } from 'nestjs-wechat-token';
-import { ApiExceptionFilter, toHttpError } from './api-exception.filter.js';
+import { answerRouterError, ApiExceptionFilter, toHttpError } from './api-exception.filter.js';
 
 Logger.overrideLogger(false);
 
@@ -29,7 +29,7 @@ function fastifyError(code: string, status: number): HttpException {
   });
 }
 
-function run(exception: unknown, url: string, is404 = false) {
+function run(exception: unknown, url: string, is404 = false, method = 'POST', raw?: unknown) {
   const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
   const reply = {
     sent: false,
@@ -51,7 +51,7 @@ function run(exception: unknown, url: string, is404 = false) {
     },
   };
   const host = {
-    switchToHttp: () => ({ getRequest: () => ({ method: 'POST', url, is404 }), getResponse: () => reply }),
+    switchToHttp: () => ({ getRequest: () => ({ method, url, is404, raw }), getResponse: () => reply }),
   } as unknown as ArgumentsHost;
   new ApiExceptionFilter().catch(exception, host);
   return sent;
@@ -156,12 +156,119 @@ describe('ApiExceptionFilter', () => {
   });
 
   it('answers a fault on a WeChat route with -1, HTTP 200', () => {
-    const sent = run(new Error('boom'), '/cgi-bin/token?appid=x&secret=y');
+    const sent = run(new Error('boom'), '/cgi-bin/token?appid=x&secret=y', false, 'GET');
     expect(sent.status).toBe(200);
     expect(sent.body).toMatchObject({ errcode: -1 });
   });
 
-  it('keeps 413 on WeChat routes', () => {
-    expect(run(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413), '/cgi-bin/stable_token').status).toBe(413);
+  it('answers a body over the limit on a WeChat route with 45002, HTTP 200', () => {
+    const sent = run(fastifyError('FST_ERR_CTP_BODY_TOO_LARGE', 413), '/cgi-bin/stable_token');
+    expect(sent.status).toBe(200);
+    expect(sent.body).toMatchObject({
+      errcode: 45002,
+      errmsg: expect.stringMatching(/^content size out of limit: the body is larger than 16 KiB/),
+    });
+  });
+
+  it("answers what no route takes under /cgi-bin with WeChat's errcodes: 43001 / 43002 for a path served with another method, else 40066", () => {
+    const notFound = (method: string, url: string) =>
+      run(new NotFoundException(`Cannot ${method} ${url}`), url, true, method);
+    expect(notFound('POST', '/cgi-bin/token?secret=s').body).toMatchObject({ errcode: 43001 });
+    expect(notFound('PUT', '/cgi-bin/stable_token').body).toMatchObject({ errcode: 43002 });
+    expect(notFound('DELETE', '/cgi-bin/ticket/getticket').body).toMatchObject({ errcode: 43001 });
+    const unknown = notFound('GET', '/cgi-bin/user/info?access_token=t');
+    expect(unknown.status).toBe(200);
+    expect(unknown.body).toMatchObject({ errcode: 40066, errmsg: expect.stringMatching(/^invalid url: /) });
+    // What no route takes is judged by its method and path, whatever its body.
+    expect(
+      run(fastifyError('FST_ERR_CTP_INVALID_JSON_BODY', 400), '/cgi-bin/token', true, 'PUT').body,
+    ).toMatchObject({
+      errcode: 43001,
+    });
+  });
+
+  it('answers a client that left mid-body with a 400 nobody reads, logged at debug level without a stack', () => {
+    const lines: { level: string; text: string }[] = [];
+    const keep =
+      (level: string) =>
+      (...parts: unknown[]) =>
+        lines.push({ level, text: parts.map(String).join(' ') });
+    Logger.overrideLogger({
+      log: keep('log'),
+      error: keep('error'),
+      warn: keep('warn'),
+      debug: keep('debug'),
+      verbose: keep('verbose'),
+      fatal: keep('fatal'),
+    });
+    try {
+      const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 });
+      const sent = run(aborted, '/admin/accounts/wx1/refresh');
+      expect(sent.status).toBe(400);
+      expect(sent.body).toMatchObject({ message: expect.stringMatching(/closed the connection/) });
+    } finally {
+      Logger.overrideLogger(false);
+    }
+    expect(lines.map((line) => line.level)).toEqual(['debug']);
+    expect(lines[0].text).not.toMatch(/\n\s+at /);
+    // The same code while the client is still connected is the server's own fault (a reset database connection).
+    const connected = { destroyed: false, socket: { destroyed: false } };
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(run(reset, '/admin/accounts', false, 'GET', connected).status).toBe(500);
+  });
+});
+
+describe('answerRouterError', () => {
+  function route(code: string, status: number, url: string) {
+    const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
+    const reply = {
+      sent: false,
+      status(value: number) {
+        sent.status = value;
+        return reply;
+      },
+      header(name: string, value: string) {
+        sent.headers[name.toLowerCase()] = value;
+        return reply;
+      },
+      headers(values: Record<string, string>) {
+        for (const [name, value] of Object.entries(values)) reply.header(name, value);
+        return reply;
+      },
+      send(body: unknown) {
+        sent.body = typeof body === 'string' ? JSON.parse(body) : body;
+        return reply;
+      },
+    };
+    const error = Object.assign(new Error(`'${url}' is exceeding the max param length`), {
+      code,
+      statusCode: status,
+      name: 'FastifyError',
+    });
+    answerRouterError(
+      error as unknown as Parameters<typeof answerRouterError>[0],
+      { method: 'GET', url } as unknown as Parameters<typeof answerRouterError>[1],
+      reply as unknown as Parameters<typeof answerRouterError>[2],
+    );
+    return sent;
+  }
+
+  it('answers an over-long path segment with 414 that does not echo the path, with the security headers', () => {
+    const path = `/admin/accounts/${'a'.repeat(10_000)}`;
+    const sent = route('FST_ERR_MAX_PARAM_LENGTH', 414, path);
+    expect(sent.status).toBe(414);
+    expect(sent.body).toMatchObject({ statusCode: 414, message: expect.stringMatching(/longer than 100/) });
+    expect(JSON.stringify(sent.body)).not.toContain('aaaaaaaaaa');
+    expect(sent.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+  });
+
+  it('answers a malformed %-escape with 400, and with 40066 under /cgi-bin', () => {
+    expect(route('FST_ERR_BAD_URL', 400, '/admin/%zz').body).toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/two hexadecimal digits/),
+    });
+    const wechat = route('FST_ERR_BAD_URL', 400, '/cgi-bin/%zz');
+    expect(wechat.status).toBe(200);
+    expect(wechat.body).toMatchObject({ errcode: 40066 });
   });
 });

@@ -46,6 +46,24 @@ export const HTTP_MESSAGES = {
   unsupportedMediaType: () => 'Unsupported Content-Type: send the body as application/json.',
   routeNotFound: (method: string, path: string) => `No route ${method} ${path}.`,
   internalError: () => 'Internal server error: the server log has the details.',
+  pathSegmentTooLong: (max: number) =>
+    `A path segment is longer than ${max} characters: an appId is at most 64, a client id a number.`,
+  badUrl: () => 'The URL path is not valid: a "%" must be followed by two hexadecimal digits.',
+  requestAborted: () => 'The client closed the connection before the request was complete.',
+
+  // Answers of Node's HTTP parser and of the connection limits (no route has seen the request)
+  requestTimeout: (headersMs: number, requestMs: number) =>
+    `The request did not arrive in time: its headers must arrive within ${headersMs} ms (HTTP_HEADERS_TIMEOUT_MS) ` +
+    `and all of it within ${requestMs} ms (HTTP_REQUEST_TIMEOUT_MS).`,
+  headersTooLarge: (maxKib: number) =>
+    `The request's URL and headers are larger than ${maxKib} KiB together: send a shorter query or fewer headers.`,
+  unknownMethod: () =>
+    'The HTTP method is not one HTTP defines: this server answers GET, POST, PATCH and DELETE (and HEAD).',
+  malformedRequest: (code: string) =>
+    `The request is not valid HTTP/1.1 (${code}): the connection is closed.`,
+  connectionsDropped: (count: number, max: number) =>
+    `Refused ${count} new connection(s) since the last such warning (at most one a minute): ${max} were open already (HTTP_MAX_CONNECTIONS). ` +
+    'Raise HTTP_MAX_CONNECTIONS (and the open-files limit) if the clients are genuine, or look for one that keeps connections open.',
 
   // Admin answers about the token service
   refreshRefused: (message: string) => message,
@@ -78,6 +96,10 @@ export const HTTP_MESSAGES = {
     'refused with 40164; add the network with PATCH /admin/clients/:id if that server moved.',
 
   // Logs
+  forwardedForUnreadable: (proxy: string) =>
+    `The X-Forwarded-For header from ${proxy} (in TRUST_PROXY) has an entry that is not an IP address, so the client is unknown: ` +
+    'refused with 40164. The proxy must append the address of the client it got the request from ' +
+    '(nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for).',
   clientRefused: (ip: string) =>
     `Client ${ip} asked for an access_token or a ticket but is not in TOKEN_CLIENT_ALLOWLIST: add it (or its network) if it should get them; ` +
     'behind a reverse proxy, list the proxy in TRUST_PROXY so X-Forwarded-For is used.',
@@ -103,6 +125,32 @@ export const COMPAT_ERRMSGS = {
   /** 48001 (WeChat: "api unauthorized") for a ticket type the account is not configured to keep. */
   ticketNotKept: (type: string) =>
     `api unauthorized: the token server does not keep ${type} tickets for this appid; add ":${type}" to the account's entry in WECHAT_ACCOUNTS (appId:secret[:stable][:jsapi][:wx_card])`,
+
+  // Malformed requests: WeChat's text for the errcode, then what was wrong.
+  /** A query parameter given twice (`appid=a&appid=b`): which one to believe cannot be told. */
+  parameterTwice: (wechatText: string, name: string) =>
+    `${wechatText}: ${name} is in the query more than once; send it once`,
+  /** 45002 for a body over the limit. */
+  bodyTooLarge: (maxKib: number) =>
+    `content size out of limit: the body is larger than ${maxKib} KiB; a stable_token body is a small JSON object {"grant_type","appid","secret","force_refresh"}`,
+  /** 40039 for a URL that makes the request's head larger than Node accepts. */
+  urlTooLarge: (maxKib: number) =>
+    `invalid url size: the URL and headers are larger than ${maxKib} KiB together; the query takes grant_type, appid and secret only`,
+  /** 45002 for headers larger than Node accepts. */
+  headersTooLarge: (maxKib: number) =>
+    `content size out of limit: the URL and headers are larger than ${maxKib} KiB together; send fewer headers`,
+  /** 40066 for a path under /cgi-bin this server does not serve. */
+  unknownUrl: () =>
+    'invalid url: this token server serves /cgi-bin/token, /cgi-bin/stable_token and /cgi-bin/ticket/getticket only',
+  /** 47001 for a request whose body did not arrive in time. */
+  requestTimeout: (requestMs: number) =>
+    `data format error: the request did not arrive in full within ${requestMs} ms (the token server's HTTP_REQUEST_TIMEOUT_MS)`,
+  /** 47001 for a request Node's HTTP parser refused. */
+  malformedRequest: (code: string) => `data format error: the request is not valid HTTP/1.1 (${code})`,
+  /** 40164 when a trusted proxy's X-Forwarded-For cannot be read: the client is unknown. */
+  forwardedForUnreadable: () =>
+    "invalid ip, not in whitelist: the X-Forwarded-For header from the token server's proxy could not be read, so the client is unknown; " +
+    "the proxy must append the client's address (nginx: $proxy_add_x_forwarded_for)",
 
   // Client keys (token clients): WeChat's "invalid appsecret", then what to do.
   /** 40125 for the right key of a revoked client. */

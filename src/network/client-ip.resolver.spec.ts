@@ -40,6 +40,12 @@ describe('ClientIpResolver', () => {
 
   it('treats a hop that is not an IP as an unknown client', () => {
     expect(behindProxy.resolve('10.0.0.1', '127.0.0.1, <script>')).toBe(UNKNOWN_CLIENT_IP);
+    expect(behindProxy.resolve('10.0.0.1', 'unknown')).toBe(UNKNOWN_CLIENT_IP);
+    expect(behindProxy.resolve('::ffff:10.0.0.1', '198.51.100.7, _hidden, 10.0.0.2')).toBe(UNKNOWN_CLIENT_IP);
+  });
+
+  it('reads no further left than the client: what the client itself wrote there may be anything', () => {
+    expect(behindProxy.resolve('10.0.0.1', 'garbage, 198.51.100.7')).toBe('198.51.100.7');
   });
 
   it('falls back to the peer for an empty header', () => {

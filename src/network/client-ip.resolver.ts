@@ -1,7 +1,14 @@
 import { isIP } from 'node:net';
 import { normalizeIp, type CidrList } from './cidr-list.js';
 
-/** What a client address resolves to when `X-Forwarded-For` holds something that is not an IP. */
+/**
+ * What a client address resolves to when a trusted proxy's `X-Forwarded-For`
+ * holds something that is not an IP where the client's address should be
+ * (`unknown`, as Squid writes with `forwarded_for off`, a name, garbage). The
+ * WeChat-compatible endpoints refuse such a client with a 40164 that says the
+ * header could not be read, rather than taking it for the proxy itself: the
+ * allowlist may well hold the proxy's address (one on the same host).
+ */
 export const UNKNOWN_CLIENT_IP = 'unknown';
 
 /**

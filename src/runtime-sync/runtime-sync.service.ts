@@ -44,6 +44,11 @@ export class RuntimeSync implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(SERVER_CONFIG) private readonly config: ServerConfig,
   ) {}
 
+  /** Whether the LISTEN connection is up now (while not, changes arrive by the periodic read). */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
   /** Registers the reader of a topic (one per topic); it runs from the app's start on. */
   register(topic: RuntimeTopic, reader: () => Promise<void>): void {
     this.readers.set(topic, reader);

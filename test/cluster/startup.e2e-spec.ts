@@ -62,6 +62,7 @@ describe('replicas starting together', () => {
       'CreateWechatAccount1765000000000',
       'CreateTokenClient1765000000001',
       'CreateAdminAudit1765000000002',
+      'CreateTokenQuotaReset1765100000000',
     ]);
   }, 60_000);
 });

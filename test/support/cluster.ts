@@ -218,7 +218,7 @@ export class Replica {
         throw new Error(`replica ${this.index} exited (${JSON.stringify(this.exitInfo)})\n${this.tail()}`);
       }
       try {
-        await this.request('GET', '/health', { timeoutMs: 1000 });
+        await this.request('GET', '/health/live', { timeoutMs: 1000 });
         return;
       } catch {
         await sleep(100);
@@ -331,8 +331,15 @@ export class Cluster {
     );
   }
 
-  /** Starts a replica (index: its place in `replicas`; default the next one); `ready()` waits for it. */
-  async spawn(index = this.replicas.length): Promise<Replica> {
+  /**
+   * Starts a replica (index: its place in `replicas`; default the next one); `ready()` waits for it.
+   * `env` is added to the cluster's; `stdout`, a file descriptor (of a file the test opened), takes
+   * its standard output instead of `output`, which then holds its stderr only.
+   */
+  async spawn(
+    index = this.replicas.length,
+    options: { env?: Record<string, string>; stdout?: number } = {},
+  ): Promise<Replica> {
     const name = `cluster-replica-${index}`;
     const port = await freePort();
     const databaseUrl = new URL(this.databaseUrl);
@@ -354,8 +361,9 @@ export class Cluster {
         TOKEN_REFRESH_CRON: '* * * * * *',
         WECHAT_HTTP_TIMEOUT_MS: '3000',
         ...this.env,
+        ...options.env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
     });
     children.add(child);
     const replica = new Replica(index, name, port, child);

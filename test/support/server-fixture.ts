@@ -29,6 +29,12 @@ export interface ServerFixtureOptions {
   env?: Env;
   /** Options of the `WechatSandbox` (settings, clock); its accounts come from `accounts`. */
   sandboxOptions?: Omit<WechatSandboxOptions, 'accounts'>;
+  /**
+   * Runs on the started sandbox before the server starts (and makes its
+   * first fetches): queue faults, or use up an account's quota as another
+   * server would.
+   */
+  prepareSandbox?: (sandbox: WechatSandbox, sandboxUrl: string) => Promise<void> | void;
   /** Nest logger. Default: `fixture.logs`, which keeps every line (all levels) for leak checks. */
   logger?: LoggerService | false;
 }
@@ -92,6 +98,7 @@ export async function startServerFixture(options: ServerFixtureOptions = {}): Pr
   const sandboxUrl = await sandbox.start();
   let app: NestFastifyApplication | undefined;
   try {
+    await options.prepareSandbox?.(sandbox, sandboxUrl);
     const databaseUrl = await createTestDatabase('srv');
     const adminToken = randomBytes(24).toString('hex');
     const env: Env = {

@@ -4,8 +4,10 @@ export { WechatTokenService } from './core/wechat-token.service.js';
 export type {
   AccountStatus,
   CredentialStatus,
+  HeldCredential,
   JsapiSignature,
   LastError,
+  QuotaResumeResult,
   RefreshAction,
   RefreshResult,
   ServedTicket,
@@ -22,7 +24,7 @@ export type {
   WechatTokenEventListener,
 } from './core/wechat-token.events.js';
 export { TICKET_TYPES, isTicketType } from './core/credential.js';
-export type { CredentialKind, TicketType } from './core/credential.js';
+export type { CredentialKind, FetchEndpoint, TicketType } from './core/credential.js';
 export { WECHAT_TOKEN_OPTIONS } from './core/wechat-token.module-definition.js';
 export type { WechatTokenModuleExtras } from './core/wechat-token.module-definition.js';
 export { APP_ID_PATTERN, DEFAULT_OPTIONS, InvalidOptionsError } from './core/wechat-token.options.js';
@@ -50,8 +52,15 @@ export type { RefreshRefusalReason, SetupProblem } from './core/wechat-token.err
 export { AccessTokenEntity } from './core/access-token.entity.js';
 export { TokenFetchAttemptEntity } from './core/token-fetch-attempt.entity.js';
 export { WechatTicketEntity } from './core/wechat-ticket.entity.js';
+export { TokenQuotaResetEntity } from './core/token-quota-reset.entity.js';
 export { TOKEN_STORE, LockBusyError } from './core/token-store.js';
-export type { StoredTicket, StoredToken, TokenSource, TokenStore } from './core/token-store.js';
+export type {
+  AttemptOutcome,
+  StoredTicket,
+  StoredToken,
+  TokenSource,
+  TokenStore,
+} from './core/token-store.js';
 export { CLOCK } from './core/clock.js';
 export type { Clock } from './core/clock.js';
 export { isStaleTokenAnswer, STALE_TOKEN_ERRCODES } from './core/stale-token.js';

@@ -16,9 +16,7 @@ import {
   TokenUnavailableError,
   UnknownAccountError,
   WechatTokenError,
-  WechatTransportError,
 } from './wechat-token.errors.js';
-import { wechatErrorHint } from './wechat-protocol.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
@@ -330,14 +328,8 @@ export class CredentialEngine implements SyncTarget {
       throw failure;
     }
     if (outcome.token) this.adopt(state, outcome.token);
-    if (outcome.lastFailure) {
-      const { errcode, errmsg } = outcome.lastFailure;
-      const hint =
-        outcome.failure instanceof WechatTransportError
-          ? outcome.failure.hint
-          : wechatErrorHint(errcode, errmsg, state.spec.needsAccessToken ? 'ticket' : 'token');
-      state.recordFailure(outcome.lastFailure, hint);
-    }
+    // The hint follows the failure's class (errcode, timeout, HTTP error…), as read from the fetch log.
+    if (outcome.lastFailure) state.recordFailure(outcome.lastFailure);
     // The call changed the fetch log: what it means for the credential is read
     // back from the table, as every other replica reads it.
     await this.sync
@@ -349,7 +341,7 @@ export class CredentialEngine implements SyncTarget {
     if (outcome.failure) state.fetchFailed(now);
     else if (outcome.refusal) {
       const { reason, retryAfterSeconds } = outcome.refusal;
-      state.refused(reason, retryAfterSeconds, intent.force, now);
+      state.refused(reason, retryAfterSeconds, intent.force, now, outcome.quotaResetAt);
     } else state.settled(outcome.calledWechat);
     this.armWake(state);
     return outcome;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CLOCK, type Clock } from './clock.js';
-import type { CredentialSpec, FetchedCredential, StoredCredential } from './credential.js';
+import type { CredentialSpec, FetchEndpoint, FetchedCredential, StoredCredential } from './credential.js';
 import { mask } from './mask.js';
 import { MESSAGES } from './messages.js';
 import {
@@ -16,9 +16,17 @@ import {
 import { quotaDayStart, STABLE_FORCE_MIN_INTERVAL_SECONDS } from './refresh-policy.js';
 import { isStaleTokenAnswer } from './stale-token.js';
 import { settledAt, tokenLife, type FetchTiming } from './token-life.js';
-import { TOKEN_STORE, type LockedCredential, type NewAttempt, type TokenStore } from './token-store.js';
+import {
+  LockBusyError,
+  TOKEN_STORE,
+  type AttemptOutcome,
+  type LockedCredential,
+  type NewAttempt,
+  type TokenStore,
+} from './token-store.js';
 import { RefreshRefusedError, WechatApiError, WechatTransportError } from './wechat-token.errors.js';
 import { WechatErrcode } from './wechat-protocol.js';
+import { WechatTokenEvents, type RefreshEvent } from './wechat-token.events.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
@@ -36,6 +44,10 @@ export interface RefreshOutcome {
   lastFailure?: LastFailure;
   /** A ticket fetch: WeChat rejected this access_token (40001/40014/42001). */
   staleAccessToken?: string;
+  /** With a refusal: the account's last quota reset the decision counted from (null: none). */
+  quotaResetAt?: Date | null;
+  /** WeChat handed back the value held (stable_token with time left): no new row. */
+  unchanged?: boolean;
 }
 
 const SECOND = 1000;
@@ -49,6 +61,7 @@ export const SEND_DEADLINE_MS = 1000;
 /** One call to WeChat, as far as it went. */
 interface CallResult {
   attemptId: string;
+  endpoint: FetchEndpoint;
   /** When the call was logged (cluster clock): the credential's life counts from here. */
   attemptedAt: Date;
   latencyMs: number;
@@ -82,6 +95,7 @@ export class CredentialRefresher {
     @Inject(TOKEN_STORE) private readonly store: TokenStore,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(WECHAT_TOKEN_OPTIONS) private readonly options: ResolvedWechatTokenOptions,
+    private readonly events: WechatTokenEvents,
   ) {}
 
   /** How long a replica waits for another's lock: its fetch may take the whole HTTP timeout. */
@@ -97,10 +111,37 @@ export class CredentialRefresher {
     };
   }
 
-  /** Runs one refresh under the credential's cluster lock. Throws only for database trouble (and `LockBusyError`). */
-  refresh(job: RefreshJob): Promise<RefreshOutcome> {
+  /**
+   * Runs one refresh under the credential's cluster lock, and tells the
+   * `refresh` event how long the lock took and what came of it. Throws only
+   * for database trouble (and `LockBusyError`).
+   */
+  async refresh(job: RefreshJob): Promise<RefreshOutcome> {
     const key = { appId: job.account.appId, kind: job.spec.kind };
-    return this.store.withCredentialLock(key, this.lockWaitMs, (locked) => this.refreshLocked(job, locked));
+    const asked = performance.now();
+    let lockWaitMs: number | null = null;
+    let result: RefreshEvent['result'];
+    try {
+      const outcome = await this.store.withCredentialLock(key, this.lockWaitMs, (locked) => {
+        lockWaitMs = performance.now() - asked;
+        return this.refreshLocked(job, locked);
+      });
+      result = refreshResult(outcome);
+      return outcome;
+    } catch (error) {
+      result = error instanceof LockBusyError ? 'lock_busy' : 'store_error';
+      throw error;
+    } finally {
+      this.events.emit({
+        type: 'refresh',
+        appId: key.appId,
+        kind: key.kind,
+        source: job.intent.source,
+        result: result!,
+        lockWaitMs,
+        durationMs: performance.now() - asked,
+      });
+    }
   }
 
   private async refreshLocked(job: RefreshJob, locked: LockedCredential): Promise<RefreshOutcome> {
@@ -145,7 +186,9 @@ export class CredentialRefresher {
       forceRefreshMinIntervalSeconds: this.options.forceRefreshMinIntervalSeconds,
       holdUntil,
     });
-    if (refusal) return { token: latest, calledWechat: false, refusal, lastFailure };
+    if (refusal) {
+      return { token: latest, calledWechat: false, refusal, lastFailure, quotaResetAt: summary.quotaResetAt };
+    }
     if (override) {
       this.logger.warn(MESSAGES.overrideRefresh(account.appId, this.options.overlapSeconds, spec.label));
     }
@@ -158,6 +201,7 @@ export class CredentialRefresher {
       if (!normal.fetched || normal.fetched.value !== intent.deadToken) {
         return this.recordFetch(job, locked, latest, normal);
       }
+      this.emitCall(job, normal, 'unchanged', null);
       await locked.completeAttempt(normal.attemptId, {
         outcome: 'unchanged',
         errcode: null,
@@ -183,10 +227,11 @@ export class CredentialRefresher {
     locked: LockedCredential,
   ): Promise<CallResult> {
     const { account, spec, intent } = job;
+    const endpoint = spec.endpoint(account);
     const attempt: NewAttempt = {
       appId: account.appId,
       kind: spec.kind,
-      endpoint: spec.endpoint(account),
+      endpoint,
       forceRefresh,
       source: intent.source,
       attemptedAt: new Date(this.clock.now()),
@@ -194,7 +239,7 @@ export class CredentialRefresher {
     };
     const started = performance.now();
     const attemptId = await this.store.logAttempt(attempt);
-    const base = { attemptId, attemptedAt: attempt.attemptedAt, forceRefresh };
+    const base = { attemptId, endpoint, attemptedAt: attempt.attemptedAt, forceRefresh };
     let failure: WechatApiError | WechatTransportError;
     if (performance.now() - started > SEND_DEADLINE_MS) {
       failure = new WechatTransportError('not_sent', MESSAGES.notSent(SEND_DEADLINE_MS));
@@ -207,14 +252,31 @@ export class CredentialRefresher {
       }
     }
     const latencyMs = performance.now() - started;
+    const outcome = failure instanceof WechatApiError ? 'errcode' : failure.reason;
+    const result = { ...base, failure, latencyMs };
+    this.emitCall(job, result, outcome, failure.errcode);
     await locked.completeAttempt(attemptId, {
-      outcome: failure instanceof WechatApiError ? 'errcode' : failure.reason,
+      outcome,
       errcode: failure.errcode,
       errmsg: failure.errmsg,
       latencyMs,
       tokenId: null,
     });
-    return { ...base, failure, latencyMs };
+    return result;
+  }
+
+  /** The `upstream_call` event of a call whose outcome is known (before it is recorded: the call happened either way). */
+  private emitCall(job: RefreshJob, call: CallResult, outcome: AttemptOutcome, errcode: number | null): void {
+    this.events.emit({
+      type: 'upstream_call',
+      appId: job.account.appId,
+      kind: job.spec.kind,
+      endpoint: call.endpoint,
+      source: job.intent.source,
+      outcome,
+      errcode,
+      durationMs: call.latencyMs,
+    });
   }
 
   /** Turns a call's result into the outcome: a failure, an unchanged row, or a new one. */
@@ -248,7 +310,12 @@ export class CredentialRefresher {
         token: latest,
         calledWechat: !(error instanceof WechatTransportError && error.reason === 'not_sent'),
         failure: error,
-        lastFailure: { errcode: error.errcode, errmsg: error.errmsg, at: attemptedAt },
+        lastFailure: {
+          errcode: error.errcode,
+          errmsg: error.errmsg,
+          at: attemptedAt,
+          outcome: error instanceof WechatApiError ? 'errcode' : error.reason,
+        },
       };
       if (spec.needsAccessToken && isStaleTokenAnswer(error)) outcome.staleAccessToken = intent.accessToken;
       return outcome;
@@ -259,9 +326,11 @@ export class CredentialRefresher {
     // row below, with the expiry this answer gives it: else the schedule would call
     // every tick, and serve nothing once the old row's expiry passed.
     if (latest && fetched.value === latest.value && spec.lifeMode(account) === 'stable') {
+      this.emitCall(job, result, 'unchanged', null);
       await locked.completeAttempt(result.attemptId, { ...ok, outcome: 'unchanged', tokenId: latest.id });
-      return { token: latest, calledWechat: true };
+      return { token: latest, calledWechat: true, unchanged: true };
     }
+    this.emitCall(job, result, 'ok', null);
     // Counted from the call's start: WeChat's clock started at or after it.
     const row = await locked.insert({
       value: fetched.value,
@@ -277,4 +346,12 @@ export class CredentialRefresher {
     );
     return { token: row, calledWechat: true };
   }
+}
+
+/** What a pass through the lock came to, as the `refresh` event tells it. */
+function refreshResult(outcome: RefreshOutcome): RefreshEvent['result'] {
+  if (outcome.failure) return 'failed';
+  if (outcome.refusal) return 'refused';
+  if (!outcome.calledWechat) return 'not_needed';
+  return outcome.unchanged ? 'unchanged' : 'fetched';
 }

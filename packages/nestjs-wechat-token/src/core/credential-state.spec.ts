@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { StoredCredential } from './credential.js';
-import { accessTokenSpec } from './credential-specs.js';
+import { accessTokenSpec, ticketSpec } from './credential-specs.js';
 import { CredentialState, RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
+import type { LastFailure } from './refresh-decisions.js';
 import type { WechatApiClient } from './wechat-api.client.js';
 
 const T0 = Date.UTC(2026, 10, 21, 4, 0, 0);
@@ -22,11 +23,16 @@ function row(id: string, fetchedAt: number): StoredCredential {
   };
 }
 
-function state(mode: 'token' | 'stable' = 'token'): CredentialState {
+function state(
+  mode: 'token' | 'stable' = 'token',
+  kind: 'access_token' | 'jsapi' = 'access_token',
+): CredentialState {
   const account = { appId: 'wx0000000000000001', secret: 's', mode, tickets: [] };
   // The listener is current: its view reaches now.
   const freshness = { knownUntil: (_state: CredentialState, now: number) => now };
-  return new CredentialState(account, accessTokenSpec({} as WechatApiClient), TIMING, 600, freshness);
+  const api = {} as WechatApiClient;
+  const spec = kind === 'access_token' ? accessTokenSpec(api) : ticketSpec(api, kind);
+  return new CredentialState(account, spec, TIMING, 600, freshness);
 }
 
 describe('CredentialState transitions', () => {
@@ -58,10 +64,10 @@ describe('CredentialState transitions', () => {
       blockedReason: 'database_unavailable',
       nextAttemptAtMs: T0 + RETRY_AFTER_TROUBLE_MS,
     });
-    s.recordFailure({ errcode: -1, errmsg: 'system error', at: new Date(T0 + 10_000) }, 'retry');
+    s.recordFailure({ errcode: -1, errmsg: 'system error', at: new Date(T0 + 10_000), outcome: 'errcode' });
     s.fetchFailed(T0 + 10_000);
     expect(s).toMatchObject({ blockedReason: undefined, nextAttemptAtMs: T0 + 11_000 });
-    expect(s.lastError).toMatchObject({ errcode: -1, hint: 'retry' });
+    expect(s.lastError).toMatchObject({ errcode: -1, hint: expect.stringContaining('retried with backoff') });
     s.settled(true);
     expect(s).toMatchObject({ nextAttemptAtMs: 0, lastError: undefined });
   });
@@ -76,7 +82,7 @@ describe('CredentialState transitions', () => {
 
   it('a row fetched after the last failure ends it and its backoff', () => {
     const s = state();
-    s.recordFailure({ errcode: -1, errmsg: 'system error', at: new Date(T0) }, 'hint');
+    s.recordFailure({ errcode: -1, errmsg: 'system error', at: new Date(T0), outcome: 'errcode' });
     s.refused('backoff', 30, false, T0);
     s.adopt(row('1', T0 + 1000), T0 + 1000);
     expect(s).toMatchObject({ lastError: undefined, blockedReason: undefined, nextAttemptAtMs: 0 });
@@ -121,5 +127,96 @@ describe('CredentialState transitions', () => {
     s.reread(s.current!, [{ ...unknown, outcome: 'errcode' }], at + 5000);
     expect(s.fetches).toEqual([{ ...unknown, outcome: 'errcode' }]);
     expect(s.promisedUntil(at + 5000)).toBeGreaterThan(at + TIMING.overlapMs);
+  });
+
+  it('gives each failure class its own hint, whichever replica recorded it', () => {
+    const hintOf = (failure: Omit<LastFailure, 'at'>, s = state()): string => {
+      s.recordFailure({ ...failure, at: new Date(T0) });
+      return s.lastError!.hint;
+    };
+    const timeout = hintOf({
+      errcode: -1,
+      errmsg: 'WeChat did not answer within 2000 ms.',
+      outcome: 'timeout',
+    });
+    const http = hintOf({ errcode: -1, errmsg: 'WeChat answered HTTP 503.', outcome: 'http' });
+    const http404 = hintOf({ errcode: -1, errmsg: 'WeChat answered HTTP 404.', outcome: 'http' });
+    const body = hintOf({
+      errcode: -1,
+      errmsg: 'WeChat answered without a valid token: not JSON.',
+      outcome: 'body',
+    });
+    const network = hintOf({
+      errcode: -1,
+      errmsg: 'WeChat could not be reached (ECONNRESET).',
+      outcome: 'network',
+    });
+    const notSent = hintOf({
+      errcode: -1,
+      errmsg: 'WeChat could not be reached (ECONNREFUSED).',
+      outcome: 'not_sent',
+    });
+    const unrecorded = hintOf({
+      errcode: -1,
+      errmsg: 'The call to WeChat has no recorded result',
+      outcome: null,
+    });
+    const busy = hintOf({ errcode: -1, errmsg: 'system error rid: 1', outcome: 'errcode' });
+    const hints = [timeout, http, body, network, notSent, unrecorded, busy];
+    expect(new Set(hints).size).toBe(hints.length);
+    // Only WeChat's own errcode -1 reads as "system busy".
+    expect(busy).toMatch(/errcode -1 \(system busy\)/);
+    for (const hint of hints.slice(0, -1)) expect(hint).not.toMatch(/busy/);
+    expect(timeout).toMatch(/did not answer within the HTTP timeout/);
+    expect(http).toMatch(/answered HTTP 503 instead of a token, a failure on its side/);
+    expect(http404).toMatch(/HTTP 404 .*check the API base URL/);
+    expect(body).toMatch(/not a token/);
+    expect(network).toMatch(/connection to WeChat broke/);
+    expect(notSent).toMatch(/never reached WeChat.*keeps its promise/);
+    expect(unrecorded).toMatch(/no recorded result/);
+    // What the center does: unknown outcomes shorten the promise; all are retried with backoff.
+    for (const hint of [timeout, http, body, network, unrecorded]) {
+      expect(hint).toMatch(/promised only until a new one is fetched/);
+    }
+    for (const hint of [timeout, http, body, network, notSent, busy])
+      expect(hint).toMatch(/retried with backoff/);
+    // A ticket's hint speaks of the ticket.
+    const ticket = hintOf(
+      { errcode: -1, errmsg: 'WeChat did not answer within 2000 ms.', outcome: 'timeout' },
+      state('token', 'jsapi'),
+    );
+    expect(ticket).toMatch(/issued a ticket/);
+  });
+
+  it("a quota block lasts until the account's quota is reset: here, on another replica, or by a new row", () => {
+    const s = state();
+    s.refused('quota', 3600, false, T0);
+    expect(s).toMatchObject({ blockedReason: 'quota', nextAttemptAtMs: T0 + 3600_000 });
+    // A reset this replica already knew of when the block was decided does not lift it.
+    s.quotaReset(-Infinity);
+    expect(s.blockedReason).toBe('quota');
+    s.quotaReset(T0 + 1000);
+    expect(s).toMatchObject({ blockedReason: undefined, nextAttemptAtMs: 0, quotaResetAtMs: T0 + 1000 });
+    // WeChat answered 45009 again after that reset: blocked again, and the same reset read again changes nothing.
+    s.refused('quota', 3600, false, T0 + 5000, new Date(T0 + 1000));
+    s.quotaReset(T0 + 1000);
+    expect(s).toMatchObject({ blockedReason: 'quota', nextAttemptAtMs: T0 + 3_605_000 });
+    // Decided before a reset this replica has since read: no block, a retry soon.
+    const raced = state();
+    raced.quotaReset(T0 + 1000);
+    raced.refused('quota', 3600, false, T0 + 2000, null);
+    expect(raced.blockedReason).toBeUndefined();
+    expect(raced.nextAttemptAtMs).toBe(T0 + 2000 + RETRY_AFTER_TROUBLE_MS);
+    // Another replica fetched a row after this one's 45009: the quota allowed it.
+    const other = state();
+    other.recordFailure({
+      errcode: 45009,
+      errmsg: 'reach max api daily quota limit',
+      at: new Date(T0),
+      outcome: 'errcode',
+    });
+    other.refused('quota', 3600, false, T0);
+    other.adopt(row('1', T0 + 60_000), T0 + 60_000);
+    expect(other).toMatchObject({ lastError: undefined, blockedReason: undefined, nextAttemptAtMs: 0 });
   });
 });

@@ -12,6 +12,7 @@ import {
 } from './token-life.js';
 import type { LoggedFetch } from './token-store.js';
 import type { RefreshRefusalReason } from './wechat-token.errors.js';
+import { failureHint } from './wechat-protocol.js';
 import type { ResolvedWechatAccount } from './wechat-token.options.js';
 
 /** The last failure of a credential, as status and health show it. */
@@ -74,6 +75,11 @@ export class CredentialState {
   nextAttemptAtMs = 0;
   blockedReason?: BlockedReason;
   lastError?: LastError;
+  /**
+   * The account's newest quota reset this replica knows of (ms; -Infinity:
+   * none). A `quota` block was decided with it; a newer one lifts the block.
+   */
+  quotaResetAtMs = -Infinity;
   /** Last lock-free look at the table while held back (at most one a second). */
   lastPeekMs = 0;
 
@@ -135,7 +141,8 @@ export class CredentialState {
     // old error and its backoff in status() until it next called WeChat itself.
     if (this.lastError && row.fetchedAt.getTime() >= Date.parse(this.lastError.at)) {
       this.lastError = undefined;
-      if (this.blockedReason === 'backoff') {
+      // Someone was allowed to fetch since: the quota was resumed (or a new day began).
+      if (this.blockedReason === 'backoff' || this.blockedReason === 'quota') {
         this.blockedReason = undefined;
         this.nextAttemptAtMs = 0;
       }
@@ -181,21 +188,55 @@ export class CredentialState {
     this.blockedReason = undefined;
   }
 
-  /** The newest failure in the fetch log (from any replica), as status shows it. */
-  recordFailure(failure: LastFailure, hint: string | undefined): void {
+  /**
+   * The newest failure in the fetch log (from any replica), as status shows
+   * it, with the hint of its class: the same on the replica that made the
+   * call and on those that read it from the fetch log.
+   */
+  recordFailure(failure: LastFailure): void {
+    const fetched = this.spec.needsAccessToken ? 'ticket' : 'token';
     this.lastError = {
       errcode: failure.errcode,
       errmsg: failure.errmsg,
-      hint: hint ?? '',
+      hint: failureHint(failure.outcome, failure.errcode, failure.errmsg, fetched),
       at: failure.at.toISOString(),
     };
   }
 
-  /** WeChat was not called: held back until the refusal says. A forced refresh's refusal holds back nothing else. */
-  refused(reason: RefreshRefusalReason, retryAfterSeconds: number, forced: boolean, now: number): void {
+  /**
+   * WeChat was not called: held back until the refusal says. A forced
+   * refresh's refusal holds back nothing else. A quota refusal names the
+   * account's last quota reset it counted from (`quotaResetAt`): decided
+   * before a reset this replica already knows of, it holds back nothing.
+   */
+  refused(
+    reason: RefreshRefusalReason,
+    retryAfterSeconds: number,
+    forced: boolean,
+    now: number,
+    quotaResetAt?: Date | null,
+  ): void {
     if (forced) return;
+    if (reason === 'quota') {
+      const basis = quotaResetAt?.getTime() ?? -Infinity;
+      if (basis < this.quotaResetAtMs) return this.retryLater(now);
+      this.quotaResetAtMs = basis;
+    }
     this.nextAttemptAtMs = now + retryAfterSeconds * SECOND;
     this.blockedReason = reason;
+  }
+
+  /**
+   * The account's quota was reset (an operator resumed it, here or on another
+   * replica): a quota block decided before it no longer holds.
+   */
+  quotaReset(resetAtMs: number): void {
+    if (resetAtMs <= this.quotaResetAtMs) return;
+    this.quotaResetAtMs = resetAtMs;
+    if (this.blockedReason === 'quota') {
+      this.blockedReason = undefined;
+      this.nextAttemptAtMs = 0;
+    }
   }
 
   /** A pass through the lock ended well (fetched, or nothing to do). */

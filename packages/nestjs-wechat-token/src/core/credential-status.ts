@@ -1,6 +1,7 @@
-import type { TicketType } from './credential.js';
+import type { CredentialKind, TicketType } from './credential.js';
 import type { CredentialState, LastError, TokenRisk } from './credential-state.js';
 import { mask } from './mask.js';
+import { quotaDayStart } from './refresh-policy.js';
 import type { TokenMode } from './wechat-token.options.js';
 
 const SECOND = 1000;
@@ -32,6 +33,13 @@ export interface CredentialStatus {
   /** Calls to WeChat for it since midnight Asia/Shanghai, all replicas (null while the database is down). */
   upstreamCallsToday: number | null;
   dailyQuota: number;
+  /**
+   * When the account's quota was last resumed today (`resumeQuota()`, after
+   * clearing it at WeChat), as this replica knows (ISO); null when not
+   * today. The quota counts the calls made since then; `upstreamCallsToday`
+   * still counts from midnight.
+   */
+  quotaResumedAt: string | null;
 }
 
 /** One account's state, as the admin API and `status()` show it. Never holds a full token or ticket. */
@@ -77,5 +85,37 @@ export function credentialStatus(
     lastError: state.lastError ?? null,
     upstreamCallsToday,
     dailyQuota,
+    quotaResumedAt:
+      state.quotaResetAtMs >= quotaDayStart(now) ? new Date(state.quotaResetAtMs).toISOString() : null,
+  };
+}
+
+/**
+ * A credential as this replica holds it, from memory only (no database
+ * call): what metrics read at every scrape. Never holds a value.
+ */
+export interface HeldCredential {
+  appId: string;
+  kind: CredentialKind;
+  /** The `expires_at` WeChat gave the value held; null while none is held. */
+  expiresAt: Date | null;
+  /** Seconds until `expiresAt` on the cluster clock (0 when none is held or it has passed). */
+  expiresIn: number;
+  /** The `expires_in` a client is handed with it now: what WeChat is sure to honour (0: not handed out). */
+  servedExpiresIn: number;
+  /** Whether the value may be used now. */
+  usable: boolean;
+}
+
+/** What `heldCredentials()` tells of one credential at `now`. */
+export function heldCredential(state: CredentialState, now: number): HeldCredential {
+  const row = state.current;
+  return {
+    appId: state.appId,
+    kind: state.spec.kind,
+    expiresAt: row?.expiresAt ?? null,
+    expiresIn: row ? Math.max(0, Math.floor((state.expiresAtMs - now) / SECOND)) : 0,
+    servedExpiresIn: Math.max(0, state.servedSeconds(now)),
+    usable: state.isUsable(now),
   };
 }

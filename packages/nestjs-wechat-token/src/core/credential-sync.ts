@@ -69,6 +69,11 @@ export class CredentialSync implements ViewFreshness {
     this.resyncTimer.unref();
   }
 
+  /** Whether the LISTEN connection is up now (false when not listening at all). */
+  get listening(): boolean {
+    return this.watch?.connected ?? false;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     await this.watch?.close();
@@ -157,8 +162,10 @@ export class CredentialSync implements ViewFreshness {
     );
   }
 
-  /** Takes what the table says of the credential: a newer row, a row marked dead, calls of unknown outcome. */
+  /** Takes what the table says of the credential: a newer row, a row marked dead, calls of unknown outcome, a quota reset. */
   private apply(state: CredentialState, view: CredentialView, readAt: number): void {
+    // An operator's quota resume, on any replica: lifts this replica's quota block.
+    if (view.quotaResetAt) state.quotaReset(view.quotaResetAt.getTime());
     // Not read: the view stays as old as the last read that was (never "empty", which would move it on).
     if (view.unreadable !== undefined) throw new SecretBoxError(view.unreadable);
     if (!view.token) return state.readEmpty(readAt);

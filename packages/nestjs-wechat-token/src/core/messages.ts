@@ -3,7 +3,14 @@
  * what to do; none of them may carry a secret or a token.
  */
 
-export { wechatErrorHint, transportHint, ipFromErrmsg, type TransportFailure } from './wechat-protocol.js';
+export {
+  failureHint,
+  wechatErrorHint,
+  transportHint,
+  ipFromErrmsg,
+  type FailedCallOutcome,
+  type TransportFailure,
+} from './wechat-protocol.js';
 
 /** How to bring a DataSource's schema up to date: the end of the start-up check's messages. */
 const RUN_MIGRATIONS =
@@ -40,6 +47,10 @@ export const MESSAGES = {
     `A forced refresh of ${appId} happened less than the minimum interval ago: retry in ${retryAfter} s.`,
   quotaExhausted: (appId: string, until: string) =>
     `The daily quota of ${appId} is used up: no fetch until ${until}.`,
+  quotaResumeTooSoon: (appId: string, retryAfter: number) =>
+    `The quota of ${appId} was resumed less than the minimum interval ago, and fetches are held back by the quota again: clear the quota at WeChat (/cgi-bin/clear_quota) first, then resume in ${retryAfter} s or more.`,
+  quotaStoreUnsupported: () =>
+    'The token store cannot record quota resets (its LockedCredential has no recordQuotaReset).',
   backoff: (appId: string, until: string) =>
     `The last fetch for ${appId} failed: the next try is not before ${until}.`,
   stableForceLimit: (appId: string, retryAfter: number) =>

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
   keyString,
+  TICKET_TYPES,
   type CredentialKey,
   type CredentialKind,
   type StoredCredential,
@@ -18,6 +19,7 @@ import {
   type LoggedFetch,
   type NewAttempt,
   type NewCredential,
+  type NewQuotaReset,
   type StoredTicket,
   type StoredToken,
   type TokenStore,
@@ -55,6 +57,8 @@ const TICKET_COLUMNS = `id, app_id, type AS kind, ticket AS value, fetched_at, e
 const FETCH_COLUMNS = `id, attempted_at, outcome, force_refresh, COALESCE(token_id, ticket_id) AS token_id`;
 /** The most calls a view or `fetchesSince` reads: more than any sane window holds. */
 const FETCH_LIMIT = 50;
+/** The account `$1`'s last quota reset (`quota_reset_at`, null when none): one probe of the index. */
+const LAST_QUOTA_RESET = `SELECT max(reset_at) AS quota_reset_at FROM token_quota_reset WHERE app_id = $1`;
 
 /**
  * Where a kind's rows live: `$1` is the appId, `$kind` the kind's parameter.
@@ -252,9 +256,12 @@ export class PostgresTokenStore implements TokenStore {
     const { columns, from } = rowsOf(kind, '$3');
     // Per account: the newest row (one index probe), and the calls from a
     // little before it on, as JSON so one round trip serves every account.
-    const rows: (Partial<CredentialRow> & { account: string; fetches: FetchRow[] | null })[] =
-      await this.dataSource.query(
-        `SELECT a.app_id AS account, t.*, f.fetches FROM unnest($1::varchar[]) AS a(app_id)
+    const rows: (Partial<CredentialRow> & {
+      account: string;
+      fetches: FetchRow[] | null;
+      quota_reset_at: Date | null;
+    })[] = await this.dataSource.query(
+      `SELECT a.app_id AS account, t.*, f.fetches, q.quota_reset_at FROM unnest($1::varchar[]) AS a(app_id)
          LEFT JOIN LATERAL (
            SELECT ${columns} FROM ${from.replace('$1', 'a.app_id')} ORDER BY id DESC LIMIT 1
          ) t ON true
@@ -265,18 +272,21 @@ export class PostgresTokenStore implements TokenStore {
                AND attempted_at > t.fetched_at - make_interval(secs => $2::float8 / 1000)
              ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}
            ) x
-         ) f ON true`,
-        [appIds, sinceMs, kind],
-      );
+         ) f ON true
+         LEFT JOIN LATERAL (${LAST_QUOTA_RESET.replace('$1', 'a.app_id')}) q ON true`,
+      [appIds, sinceMs, kind],
+    );
     return rows.map((row): CredentialView => {
       const fetches = (row.fetches ?? []).map(toFetch);
-      if (row.id === null || row.id === undefined) return { appId: row.account, token: null, fetches };
+      const quotaResetAt = row.quota_reset_at ? new Date(row.quota_reset_at) : null;
+      const view = { appId: row.account, fetches, quotaResetAt };
+      if (row.id === null || row.id === undefined) return { ...view, token: null };
       try {
-        return { appId: row.account, token: this.values.toCredential(row as CredentialRow), fetches };
+        return { ...view, token: this.values.toCredential(row as CredentialRow) };
       } catch (error) {
         // One row no key opens must not keep every other account from being read.
         if (!(error instanceof SecretBoxError)) throw error;
-        return { appId: row.account, token: null, fetches, unreadable: error.message };
+        return { ...view, token: null, unreadable: error.message };
       }
     });
   }
@@ -423,14 +433,20 @@ class LockedPostgresCredential implements LockedCredential {
       last_stable_force_at: Date | null;
       last_override_at: Date | null;
       last_success_at: Date | null;
+      quota_reset_at: Date | null;
     }[] = await this.manager.query(
-      `SELECT
-         count(*) FILTER (WHERE attempted_at >= $2)::int AS attempts_today,
+      // The quota period starts at midnight, or at the account's last quota reset after it
+      // (GREATEST skips a null). WeChat's stable_token forces stay counted from midnight.
+      `WITH reset AS (${LAST_QUOTA_RESET})
+       SELECT
+         count(*) FILTER (WHERE attempted_at >= GREATEST($2, (SELECT quota_reset_at FROM reset)))::int
+           AS attempts_today,
          count(*) FILTER (WHERE attempted_at >= $2 AND force_refresh AND endpoint = 'stable_token')::int
            AS stable_forces_today,
          max(attempted_at) FILTER (WHERE force_refresh AND endpoint = 'stable_token') AS last_stable_force_at,
          max(attempted_at) FILTER (WHERE source = 'override') AS last_override_at,
-         max(attempted_at) FILTER (WHERE outcome IN ('ok', 'unchanged')) AS last_success_at
+         max(attempted_at) FILTER (WHERE outcome IN ('ok', 'unchanged')) AS last_success_at,
+         (SELECT quota_reset_at FROM reset) AS quota_reset_at
        FROM token_fetch_attempt WHERE app_id = $1 AND kind = $4 AND attempted_at >= $3`,
       [this.key.appId, dayStart, since, this.key.kind],
     );
@@ -461,6 +477,7 @@ class LockedPostgresCredential implements LockedCredential {
     );
     return {
       attemptsToday: totals.attempts_today,
+      quotaResetAt: totals.quota_reset_at ? new Date(totals.quota_reset_at) : null,
       stableForcesToday: totals.stable_forces_today,
       lastStableForceAt: totals.last_stable_force_at ? new Date(totals.last_stable_force_at) : null,
       lastOverrideAt: totals.last_override_at ? new Date(totals.last_override_at) : null,
@@ -554,6 +571,23 @@ class LockedPostgresCredential implements LockedCredential {
     // Delivered when the transaction commits, never for a rolled-back row.
     await this.manager.query(`SELECT pg_notify($1, $2)`, [TOKEN_CHANNEL, rowPayload(this.key, stored.id)]);
     return stored;
+  }
+
+  async recordQuotaReset(reset: NewQuotaReset): Promise<Date> {
+    const rows: { reset_at: Date }[] = await this.manager.query(
+      `INSERT INTO token_quota_reset (app_id, reset_at, reset_by, instance_id)
+       VALUES ($1, $2, $3, $4) RETURNING reset_at`,
+      [this.key.appId, reset.at, reset.by, reset.instanceId],
+    );
+    // The reset is the account's: every replica re-reads each of its credentials (it lifts their quota blocks).
+    const payloads = (['access_token', ...TICKET_TYPES] as const).map((kind) =>
+      fetchLogPayload({ appId: this.key.appId, kind }),
+    );
+    await this.manager.query(`SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload`, [
+      FETCH_LOG_CHANNEL,
+      payloads,
+    ]);
+    return new Date(rows[0].reset_at);
   }
 
   private async notifyFetchLog(): Promise<void> {

@@ -3,14 +3,17 @@ import type { CredentialKind, StoredCredential } from './credential.js';
 import {
   alreadyDone,
   lastFailureOf,
+  quotaResumeDecision,
   refusalOf,
   STALE_TOKEN_WAIT_MS,
   type DecisionInput,
   type RefreshIntent,
 } from './refresh-decisions.js';
-import { plannedRefreshAt } from './refresh-policy.js';
+import { plannedRefreshAt, quotaDayStart } from './refresh-policy.js';
 import { tokenLife } from './token-life.js';
 import type { AttemptSummary, FailedAttempt } from './token-store.js';
+import { WechatTransportError } from './wechat-token.errors.js';
+import { failureHint, type TransportFailure } from './wechat-protocol.js';
 
 const T0 = Date.UTC(2026, 10, 21, 4, 0, 0); // 12:00 in Shanghai
 const TIMING = { overlapMs: 300_000, settleMs: 16_000 };
@@ -143,6 +146,67 @@ describe('refresh decisions (pure, no store)', () => {
     expect(lastFailureOf(summary({ failuresSinceSuccess: [unknown], failureCount: 1 }))).toMatchObject({
       errcode: -1,
       errmsg: expect.stringContaining('no recorded result'),
+      outcome: null,
+    });
+  });
+
+  it('a transport failure read back from the fetch log keeps its class, so every replica gives its hint', () => {
+    const messages: Record<TransportFailure, string> = {
+      timeout: 'WeChat did not answer within 2000 ms.',
+      http: 'WeChat answered HTTP 502.',
+      body: 'WeChat answered without a valid token: not JSON.',
+      network: 'WeChat could not be reached (ECONNRESET).',
+      not_sent: 'WeChat could not be reached (ECONNREFUSED).',
+    };
+    for (const [reason, message] of Object.entries(messages) as [TransportFailure, string][]) {
+      // What the replica that made the call logged: errcode -1, the reason as outcome, its message.
+      const error = new WechatTransportError(reason, message);
+      const logged = {
+        outcome: reason,
+        errcode: error.errcode,
+        errmsg: error.errmsg,
+        attemptedAt: new Date(T0),
+      };
+      const read = lastFailureOf(summary({ failuresSinceSuccess: [logged], failureCount: 1 }))!;
+      expect(read).toMatchObject({ errcode: -1, outcome: reason, errmsg: message });
+      // The fetch log's reader gives the hint the failing replica gave, not the one of errcode -1.
+      expect(failureHint(read.outcome, read.errcode, read.errmsg)).toBe(error.hint);
+      expect(error.hint).not.toMatch(/busy/);
+    }
+  });
+
+  describe('quota resume', () => {
+    const DAY_START = quotaDayStart(T0);
+    const RESUME_LIMITS = { dailyQuota: 2000, forceRefreshMinIntervalSeconds: 30 };
+    const decide = (partial: Partial<AttemptSummary>, kind: CredentialKind = 'access_token', now = T0) =>
+      quotaResumeDecision({ appId: 'wx0000000000000001', kind, now }, summary(partial), RESUME_LIMITS);
+    const quotaHit = (at: number) => ({ failuresSinceSuccess: [failure(45009, at)], failureCount: 1 });
+
+    it('records a reset only while the quota holds fetches back: 45009 today, or our count reached', () => {
+      expect(decide({})).toBe('not_blocked');
+      expect(decide({ failuresSinceSuccess: [failure(-1, T0 - 1000)], failureCount: 1 })).toBe('not_blocked');
+      expect(decide(quotaHit(T0 - 60_000))).toBe('reset');
+      expect(decide(quotaHit(T0 - 60_000), 'jsapi')).toBe('reset');
+      expect(decide({ attemptsToday: 2000 })).toBe('reset');
+      // A forced refresh's reserve is no block: scheduled fetches still go.
+      expect(decide({ attemptsToday: 1990 })).toBe('not_blocked');
+      // Yesterday's 45009, or one before the last reset, holds nothing back any more.
+      expect(decide(quotaHit(DAY_START - 1000))).toBe('not_blocked');
+      expect(decide({ ...quotaHit(T0 - 60_000), quotaResetAt: new Date(T0 - 50_000) })).toBe('not_blocked');
+    });
+
+    it('refuses a resume within the minimum interval of the last one when the quota blocks again', () => {
+      // Resumed 10 s ago, and WeChat answered 45009 again since: the quota was not cleared there.
+      const again = { ...quotaHit(T0 - 5000), quotaResetAt: new Date(T0 - 10_000) };
+      const refusal = decide(again);
+      expect(refusal).toMatchObject({ reason: 'min_interval', retryAfterSeconds: 20 });
+      expect((refusal as Error).message).toContain('clear_quota');
+      // Past the interval, the operator may try again (after clearing the quota at WeChat).
+      expect(decide(again, 'access_token', T0 + 20_000)).toBe('reset');
+      // Our own count since the reset reached, as well.
+      expect(decide({ attemptsToday: 2000, quotaResetAt: new Date(T0 - 1000) })).toMatchObject({
+        reason: 'min_interval',
+      });
     });
   });
 });

@@ -10,6 +10,7 @@ import {
 } from './refresh-policy.js';
 import type { TokenLife } from './token-life.js';
 import type { AttemptSummary, TokenSource } from './token-store.js';
+import type { FailedCallOutcome } from './wechat-protocol.js';
 import { RefreshRefusedError, type RefreshRefusalReason } from './wechat-token.errors.js';
 import type { TokenMode } from './wechat-token.options.js';
 
@@ -195,9 +196,12 @@ export function stableForceRefusal(
 
 /** The newest failure since the last success, as status shows it. */
 export interface LastFailure {
+  /** WeChat's errcode; -1 for a failure without one. */
   errcode: number;
   errmsg: string;
   at: Date;
+  /** How the call failed (the fetch log's outcome): what its hint is chosen by. */
+  outcome: FailedCallOutcome;
 }
 
 /** The newest failure in the fetch log since the last success, if any. */
@@ -208,5 +212,34 @@ export function lastFailureOf(summary: AttemptSummary): LastFailure | undefined 
     errcode: last.errcode ?? -1,
     errmsg: last.errmsg ?? MESSAGES.outcomeUnknown(last.outcome),
     at: last.attemptedAt,
+    outcome: last.outcome,
   };
+}
+
+/**
+ * What an operator's quota resume may do for a credential now: `reset` (its
+ * fetches are held back by the quota, ours or WeChat's 45009: record a quota
+ * reset for the account), `not_blocked` (nothing to resume), or a refusal
+ * when the last reset is less than the minimum interval old: WeChat's quota
+ * blocks again right after it, so the operator has not cleared it (yet), and
+ * resumes must not turn into a loop of calls WeChat refuses.
+ */
+export function quotaResumeDecision(
+  input: Pick<DecisionInput, 'appId' | 'kind' | 'now'>,
+  summary: AttemptSummary,
+  limits: Pick<RefusalLimits, 'dailyQuota' | 'forceRefreshMinIntervalSeconds'>,
+): 'reset' | 'not_blocked' | RefreshRefusedError {
+  const { appId, kind, now } = input;
+  const gate = nextAllowedFetch(appId, summary, now, limits.dailyQuota, false, kind);
+  if (gate?.reason !== 'quota') return 'not_blocked';
+  const lastReset = summary.quotaResetAt?.getTime();
+  const minInterval = limits.forceRefreshMinIntervalSeconds * SECOND;
+  if (lastReset === undefined || now - lastReset >= minInterval) return 'reset';
+  const retryAfter = Math.max(1, Math.ceil((lastReset + minInterval - now) / SECOND));
+  return new RefreshRefusedError(
+    appId,
+    'min_interval',
+    retryAfter,
+    MESSAGES.quotaResumeTooSoon(appId, retryAfter),
+  );
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { classifyFailure, nextAllowedFetch, plannedRefreshAt, quotaDayStart } from './refresh-policy.js';
+import {
+  classifyFailure,
+  nextAllowedFetch,
+  plannedRefreshAt,
+  quotaDayStart,
+  quotaPeriodStart,
+} from './refresh-policy.js';
 import type { AttemptSummary, StoredToken } from './token-store.js';
 
 const T0 = Date.UTC(2026, 10, 21, 4, 0, 0); // 12:00 in Shanghai
@@ -115,5 +121,53 @@ describe('refresh policy', () => {
     expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1999 }), T0, 2000, false)).toBeNull();
     expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1950 }), T0, 2000, true)?.reason).toBe('quota');
     expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1949 }), T0, 2000, true)).toBeNull();
+  });
+
+  it("starts the quota period at midnight, or at the account's last quota reset after it", () => {
+    const midnight = quotaDayStart(T0);
+    expect(quotaPeriodStart(T0, null)).toBe(midnight);
+    expect(quotaPeriodStart(T0, undefined)).toBe(midnight);
+    expect(quotaPeriodStart(T0, new Date(T0 - 3600_000))).toBe(T0 - 3600_000);
+    // Yesterday's reset: the day started since.
+    expect(quotaPeriodStart(T0, new Date(midnight - 1000))).toBe(midnight);
+  });
+
+  it('a quota reset lifts the 45009 block it followed, not one WeChat answered after it', () => {
+    const midnight = Date.UTC(2026, 10, 21, 16, 0, 0);
+    const gate = (hitAt: number, resetAt: number | null, now = T0) =>
+      nextAllowedFetch(
+        'wx1',
+        summary({
+          failuresSinceSuccess: [
+            { outcome: 'errcode', errcode: 45009, errmsg: 'x', attemptedAt: new Date(hitAt) },
+          ],
+          failureCount: 1,
+          quotaResetAt: resetAt === null ? null : new Date(resetAt),
+        }),
+        now,
+        2000,
+        false,
+      );
+    expect(gate(T0 - 600_000, null)).toEqual({ at: midnight, reason: 'quota' });
+    // The operator cleared the quota at WeChat and resumed: fetching goes on at once.
+    expect(gate(T0 - 600_000, T0 - 1000)).toBeNull();
+    // WeChat answered 45009 again after the reset (it was not cleared there): blocked until midnight again.
+    expect(gate(T0 + 2000, T0 - 1000, T0 + 3000)).toEqual({ at: midnight, reason: 'quota' });
+    // The same goes for the ticket kinds (clear_quota resets every quota of the account).
+    const ticket = nextAllowedFetch(
+      'wx1',
+      summary({
+        failuresSinceSuccess: [
+          { outcome: 'errcode', errcode: 45009, errmsg: 'x', attemptedAt: new Date(T0 - 600_000) },
+        ],
+        failureCount: 1,
+        quotaResetAt: new Date(T0 - 1000),
+      }),
+      T0,
+      2000,
+      false,
+      'jsapi',
+    );
+    expect(ticket).toBeNull();
   });
 });

@@ -34,6 +34,15 @@ export function quotaDayStart(nowMs: number): number {
   return Math.floor((nowMs + SHANGHAI_OFFSET) / DAY) * DAY - SHANGHAI_OFFSET;
 }
 
+/**
+ * Start of the quota period that contains `nowMs`: midnight Asia/Shanghai,
+ * or the account's last quota reset (`resetAt`) when that came after it
+ * (WeChat's `clear_quota` resets the account's counts, so ours count from it).
+ */
+export function quotaPeriodStart(nowMs: number, resetAt: Date | null | undefined): number {
+  return Math.max(quotaDayStart(nowMs), resetAt?.getTime() ?? -Infinity);
+}
+
 /** A number in [0, 1) that every replica computes alike for the same inputs. */
 export function stableFraction(...parts: string[]): number {
   const digest = createHash('sha256').update(parts.join('\u0000')).digest();
@@ -99,6 +108,9 @@ export function classifyFailure(errcode: number | null, kind: CredentialKind = '
  * `summary`; null when nothing holds it back. `forced` refreshes skip the
  * backoff of transient and configuration errors (an operator who fixed the
  * whitelist wants to try at once) but not WeChat's own bans or the quota.
+ * The quota holds until midnight Asia/Shanghai: our count of the period
+ * (`attemptsToday`) reached, or WeChat's 45009 since the period started; a
+ * quota reset (`summary.quotaResetAt`) starts a new period.
  */
 export function nextAllowedFetch(
   appId: string,
@@ -121,7 +133,8 @@ export function nextAllowedFetch(
   let delay: number;
   switch (classifyFailure(last.errcode, kind)) {
     case 'quota':
-      return lastAt >= quotaDayStart(nowMs) ? { at: dayEnd, reason: 'quota' } : null;
+      // A 45009 from before the last reset (or yesterday) no longer holds.
+      return lastAt >= quotaPeriodStart(nowMs, summary.quotaResetAt) ? { at: dayEnd, reason: 'quota' } : null;
     case 'force_limit':
       if (!forced) return null;
       delay = STABLE_FORCE_MIN_INTERVAL_SECONDS * SECOND;

@@ -95,6 +95,8 @@ export interface CredentialView {
   token: StoredCredential | null;
   /** Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest first. Empty without a token. */
   fetches: LoggedFetch[];
+  /** The account's last quota reset (`AttemptSummary.quotaResetAt`); null or absent: none. */
+  quotaResetAt?: Date | null;
   /**
    * Why the newest row could not be read (a sealed value no key of
    * `encryptionKeys` opens): then `token` is null and means nothing, and the
@@ -106,7 +108,7 @@ export interface CredentialView {
 /** A failed attempt, as the refresh policy needs it. */
 export interface FailedAttempt {
   /** Null: the result was never recorded (counted as a transient failure). */
-  outcome: AttemptOutcome | null;
+  outcome: Exclude<AttemptOutcome, 'ok' | 'unchanged'> | null;
   errcode: number | null;
   errmsg: string | null;
   attemptedAt: Date;
@@ -114,8 +116,16 @@ export interface FailedAttempt {
 
 /** The fetch log of one account, summed up for the refresh policy. */
 export interface AttemptSummary {
-  /** Calls to WeChat since the start of the quota day (midnight Asia/Shanghai). */
+  /**
+   * Calls to WeChat since the start of the quota period: the quota day
+   * (midnight Asia/Shanghai), or the account's last quota reset when that is later.
+   */
   attemptsToday: number;
+  /**
+   * The account's last quota reset (an operator resumed fetching after
+   * clearing the quota at WeChat), whatever the day; null or absent: none.
+   */
+  quotaResetAt?: Date | null;
   /** `force_refresh` stable_token calls since the start of the quota day. */
   stableForcesToday: number;
   /** Last stable_token call with `force_refresh`. */
@@ -145,6 +155,20 @@ export interface LockedCredential {
   markDead(id: string): Promise<StoredCredential>;
   /** Inserts a row; other replicas are told once the lock's transaction commits. */
   insert(credential: NewCredential): Promise<StoredCredential>;
+  /**
+   * Records a quota reset of the account (all its credentials: WeChat's
+   * `clear_quota` resets every API quota of the account) and tells every
+   * replica once the lock's transaction commits. Returns its time. Optional,
+   * for stores written before quota resets: without it `resumeQuota()` fails.
+   */
+  recordQuotaReset?(reset: NewQuotaReset): Promise<Date>;
+}
+
+/** A quota reset to record: when (cluster clock), who asked, and which replica. */
+export interface NewQuotaReset {
+  at: Date;
+  by: string | null;
+  instanceId: string;
 }
 
 /** A live subscription to other replicas' new tokens. */

@@ -13,6 +13,10 @@ export const WechatErrcode = {
   INVALID_GRANT_TYPE: 40002,
   INVALID_APPID: 40013,
   INVALID_ACCESS_TOKEN: 40014,
+  /** The URL is longer than WeChat accepts. */
+  INVALID_URL_SIZE: 40039,
+  /** A path WeChat does not serve (its answer to an unknown API URL). */
+  INVALID_URL: 40066,
   /** A bad parameter value, e.g. `getticket` with a `type` other than jsapi/wx_card. */
   INVALID_ARGS: 40097,
   INVALID_APPSECRET: 40125,
@@ -25,6 +29,8 @@ export const WechatErrcode = {
   /** A GET-only API called with another method (the mirror of 43002). */
   REQUIRE_GET_METHOD: 43001,
   REQUIRE_POST_METHOD: 43002,
+  /** A request body larger than the API accepts. */
+  CONTENT_SIZE_OUT_OF_LIMIT: 45002,
   DAILY_QUOTA_REACHED: 45009,
   MINUTE_QUOTA_REACHED: 45011,
   DATA_FORMAT_ERROR: 47001,
@@ -58,6 +64,8 @@ const ERRMSGS: Readonly<Record<number, string>> = {
   [WechatErrcode.INVALID_GRANT_TYPE]: 'invalid grant_type',
   [WechatErrcode.INVALID_APPID]: 'invalid appid',
   [WechatErrcode.INVALID_ACCESS_TOKEN]: 'invalid access_token',
+  [WechatErrcode.INVALID_URL_SIZE]: 'invalid url size',
+  [WechatErrcode.INVALID_URL]: 'invalid url',
   [WechatErrcode.INVALID_ARGS]: 'invalid args',
   [WechatErrcode.INVALID_APPSECRET]: 'invalid appsecret',
   [WechatErrcode.INVALID_IP]: 'invalid ip, not in whitelist',
@@ -67,6 +75,7 @@ const ERRMSGS: Readonly<Record<number, string>> = {
   [WechatErrcode.ACCESS_TOKEN_EXPIRED]: 'access_token expired',
   [WechatErrcode.REQUIRE_GET_METHOD]: 'require GET method',
   [WechatErrcode.REQUIRE_POST_METHOD]: 'require POST method',
+  [WechatErrcode.CONTENT_SIZE_OUT_OF_LIMIT]: 'content size out of limit',
   [WechatErrcode.DAILY_QUOTA_REACHED]: 'reach max api daily quota limit',
   [WechatErrcode.MINUTE_QUOTA_REACHED]: 'api minute-quota reach limit  mustslower  retry next minute',
   [WechatErrcode.DATA_FORMAT_ERROR]: 'data format error',
@@ -120,6 +129,9 @@ export const WECHAT_TICKET_TYPES: readonly WechatTicketType[] = ['jsapi', 'wx_ca
 /** What the JS-SDK's `wx.config` reports (in its `error` callback) when the signature does not verify. */
 export const JSSDK_INVALID_SIGNATURE = 'config:invalid signature';
 
+/** How an operator resumes fetching after clearing an account's quota at WeChat. */
+const RESUME = 'resume it here (resumeQuota(), POST /admin/accounts/<appId>/quota/resume)';
+
 /**
  * What an operator should do about a WeChat errcode met while fetching a
  * token, or (`ticket`) a ticket with the account's token.
@@ -134,12 +146,12 @@ export function wechatErrorHint(
       return `WeChat rejected the access_token the ticket was fetched with (${errcode}): the token is reported stale (checked at WeChat and replaced for the whole cluster) and the ticket fetched once more with the new one.`;
     }
     if (errcode === WechatErrcode.DAILY_QUOTA_REACHED) {
-      return "The account's daily quota of getticket calls is used up: the ticket held is served until it expires, fetching resumes at midnight (Asia/Shanghai).";
+      return `The account's daily quota of getticket calls is used up: the ticket held is served until it expires, and fetching resumes at midnight (Asia/Shanghai), or at once after you clear the account's quota at WeChat (/cgi-bin/clear_quota) and ${RESUME}.`;
     }
   }
   switch (errcode) {
     case WechatErrcode.SYSTEM_ERROR:
-      return 'WeChat answered errcode -1 (system busy); the fetch is retried with backoff while the current token is served.';
+      return `WeChat answered errcode -1 (system busy): it failed on its side and issued no ${fetched}; the fetch is retried with backoff (1 s, doubling up to 3 min) while the current ${fetched} is served.`;
     case WechatErrcode.INVALID_CREDENTIAL:
       return 'WeChat refused the AppSecret (40001 on fetch): check the secret, and that no other server resets it.';
     case WechatErrcode.INVALID_GRANT_TYPE:
@@ -161,7 +173,7 @@ export function wechatErrorHint(
     case WechatErrcode.APPSECRET_MISSING:
       return 'The request had no secret: check the secret in WECHAT_ACCOUNTS.';
     case WechatErrcode.DAILY_QUOTA_REACHED:
-      return "The account's daily quota of token fetches is used up: fetching resumes at midnight (Asia/Shanghai), or reset the quota with /cgi-bin/clear_quota.";
+      return `The account's daily quota of token fetches is used up: the token held is served until it expires, and fetching resumes at midnight (Asia/Shanghai), or at once after you clear the account's quota at WeChat (/cgi-bin/clear_quota) and ${RESUME}.`;
     case WechatErrcode.MINUTE_QUOTA_REACHED:
       return 'WeChat refused the forced refresh (at most one per 30 s and 20 a day): the current token stays served.';
     case WechatErrcode.IP_CONFIRM_PENDING:
@@ -180,18 +192,64 @@ export function wechatErrorHint(
 /** How a call to WeChat failed without an errcode. */
 export type TransportFailure = 'timeout' | 'network' | 'http' | 'body' | 'not_sent';
 
-/** What an operator should know about a call to WeChat that failed without an errcode. */
-export function transportHint(reason: TransportFailure): string {
+/**
+ * How a failed call to WeChat ended, as the fetch log records it: WeChat
+ * answered an `errcode`, the call failed without one (`TransportFailure`), or
+ * nobody recorded a result (null: its caller stopped or lost the database).
+ */
+export type FailedCallOutcome = 'errcode' | TransportFailure | null;
+
+/** The HTTP status a transport failure's message names ("WeChat answered HTTP 502."), if any. */
+export function httpStatusOf(errmsg: string): number | undefined {
+  const status = /\bHTTP (\d{3})\b/.exec(errmsg)?.[1];
+  return status === undefined ? undefined : Number(status);
+}
+
+/**
+ * What an operator should know about a failed call to WeChat, by how it
+ * failed: WeChat's errcode, or the transport failure (a timeout, an HTTP
+ * error, an answer that is not a token…), each saying what happened and
+ * what the center does about it. `errmsg` is the fetch log's (for an HTTP
+ * error it names the status).
+ */
+export function failureHint(
+  outcome: FailedCallOutcome,
+  errcode: number,
+  errmsg: string,
+  fetched: 'token' | 'ticket' = 'token',
+): string {
+  if (outcome === 'errcode') return wechatErrorHint(errcode, errmsg, fetched);
+  if (outcome === null) {
+    return `A call to WeChat has no recorded result: the replica that made it stopped or lost the database during the call. WeChat may have issued a ${fetched} all the same, so the one held is promised only until a new one is fetched, once that call has settled.`;
+  }
+  return transportHint(outcome, errmsg, fetched);
+}
+
+/** What an operator should know about a call to WeChat that failed without an errcode (`errmsg`: the failure's message). */
+export function transportHint(
+  reason: TransportFailure,
+  errmsg = '',
+  fetched: 'token' | 'ticket' = 'token',
+): string {
+  // Every failure but `not_sent` leaves it unknown whether WeChat issued a new value.
+  const unknown = `WeChat may still have issued a ${fetched}, so the one held is promised only until a new one is fetched, once the call has settled; further failures are retried with backoff.`;
   switch (reason) {
     case 'timeout':
-      return 'WeChat did not answer in time; it may still have issued a token, so the current one is promised only as long as that leaves, and a new one is fetched once the call has settled.';
+      return `WeChat did not answer within the HTTP timeout (httpTimeoutMs, WECHAT_HTTP_TIMEOUT_MS). ${unknown} If it keeps happening, check this server's route to WeChat (proxy, DNS, firewall) or raise the timeout.`;
     case 'network':
-      return 'The connection to WeChat broke; WeChat may still have issued a token, so the current one is promised only as long as that leaves, and a new one is fetched once the call has settled.';
-    case 'http':
-      return 'WeChat (or a proxy before it) answered with an HTTP error; it may still have issued a token, so a new one is fetched once the call has settled.';
+      return `The connection to WeChat broke during the call (reset or closed before the answer). ${unknown}`;
+    case 'http': {
+      const status = httpStatusOf(errmsg);
+      const answered = status === undefined ? 'an HTTP error' : `HTTP ${status}`;
+      const cause =
+        status !== undefined && status >= 500
+          ? 'a failure on its side'
+          : 'not what WeChat answers: check the API base URL (apiBaseUrl, WECHAT_API_BASE_URL) and any proxy on the way';
+      return `WeChat (or a proxy in front of it) answered ${answered} instead of a ${fetched}, ${cause}. ${unknown}`;
+    }
     case 'body':
-      return 'WeChat answered something that is not a token; it may still have issued one, so a new one is fetched once the call has settled.';
+      return `WeChat answered something that is not a ${fetched} (not JSON, or without a valid value and expires_in), often a proxy's or gateway's page. ${unknown} If it persists, check the API base URL (apiBaseUrl, WECHAT_API_BASE_URL) and any proxy on the way.`;
     case 'not_sent':
-      return 'The call was given up before it was sent (the database or this process was too slow); it is retried with backoff.';
+      return `The call never reached WeChat: the connection could not be made (refused, DNS failure, no route), or the call was given up before it was sent (the database or this process was too slow). Nothing changed at WeChat, so the ${fetched} held keeps its promise; the fetch is retried with backoff. If it persists, check this server's route to WeChat.`;
   }
 }

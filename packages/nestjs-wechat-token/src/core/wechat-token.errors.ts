@@ -42,7 +42,7 @@ export class WechatTransportError extends WechatTokenError {
     message: string,
   ) {
     super(message);
-    this.hint = transportHint(reason);
+    this.hint = transportHint(reason, message);
   }
   get errmsg(): string {
     return this.message;

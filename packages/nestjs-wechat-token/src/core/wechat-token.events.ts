@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { CredentialKind } from './credential.js';
+import type { CredentialKind, FetchEndpoint } from './credential.js';
 import type { AttemptOutcome, TokenSource } from './token-store.js';
 
 /**
@@ -12,8 +12,8 @@ export interface UpstreamCallEvent {
   type: 'upstream_call';
   appId: string;
   kind: CredentialKind;
-  /** WeChat's path, e.g. `/cgi-bin/stable_token` or `/cgi-bin/ticket/getticket`. */
-  endpoint: string;
+  /** The endpoint called, as the fetch log (`token_fetch_attempt.endpoint`) names it: `token`, `stable_token`, `getticket`. */
+  endpoint: FetchEndpoint;
   source: TokenSource;
   outcome: AttemptOutcome;
   /** WeChat's errcode when it answered one (`outcome: 'errcode'`), -1 for a transport failure, else null. */
@@ -23,7 +23,8 @@ export interface UpstreamCallEvent {
 
 /**
  * One pass through a credential's cluster lock (a refresh this replica ran):
- * how long it waited for the lock and how long the whole pass took.
+ * how long it waited for the lock and how long the whole pass took (the
+ * wait included).
  * `result`: `fetched` (a new row), `unchanged` (WeChat handed back the one
  * held), `not_needed` (another replica had done it), `refused` (quota,
  * backoff, interval), `failed` (WeChat or the transport failed),

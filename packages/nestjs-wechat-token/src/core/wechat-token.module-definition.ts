@@ -2,6 +2,7 @@ import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { AccessTokenEntity } from './access-token.entity.js';
 import { TokenFetchAttemptEntity } from './token-fetch-attempt.entity.js';
+import { TokenQuotaResetEntity } from './token-quota-reset.entity.js';
 import { WechatTicketEntity } from './wechat-ticket.entity.js';
 import type { WechatTokenModuleOptions } from './wechat-token.options.js';
 
@@ -23,7 +24,12 @@ export interface WechatTokenModuleExtras {
 const DEFAULT_DATA_SOURCE_NAME = 'default';
 
 /** The module's entities, registered with the DataSource it uses. */
-export const WECHAT_TOKEN_ENTITIES = [AccessTokenEntity, TokenFetchAttemptEntity, WechatTicketEntity];
+export const WECHAT_TOKEN_ENTITIES = [
+  AccessTokenEntity,
+  TokenFetchAttemptEntity,
+  WechatTicketEntity,
+  TokenQuotaResetEntity,
+];
 
 /** Injection token of the TypeORM `DataSource` the module uses (the `dataSource` extra). */
 export const WECHAT_TOKEN_DATA_SOURCE = Symbol('WECHAT_TOKEN_DATA_SOURCE');

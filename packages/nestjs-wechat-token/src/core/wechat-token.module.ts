@@ -5,6 +5,7 @@ import { CLOCK, ClusterClock } from './clock.js';
 import { CredentialEngine } from './credential-engine.js';
 import { CredentialRefresher } from './credential-refresher.js';
 import { PostgresTokenStore } from './postgres-token-store.js';
+import { QuotaResumer } from './quota-resume.js';
 import { RefreshScheduler } from './refresh.scheduler.js';
 import { SetupCheck } from './setup-check.js';
 import { TOKEN_STORE } from './token-store.js';
@@ -43,6 +44,7 @@ import { WechatTokenService } from './wechat-token.service.js';
     WechatTokenEvents,
     CredentialRefresher,
     CredentialEngine,
+    QuotaResumer,
     WechatTokenService,
     RefreshScheduler,
     SetupCheck,

@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { CredentialKey, CredentialKind, StoredCredential } from './credential.js';
 import { CredentialEngine } from './credential-engine.js';
 import { CredentialRefresher } from './credential-refresher.js';
+import { QuotaResumer } from './quota-resume.js';
 import {
   LockBusyError,
   type AttemptResult,
@@ -20,9 +21,10 @@ import {
   TokenStoreUnavailableError,
   TokenUnavailableError,
   UnknownAccountError,
+  WechatApiError,
 } from './wechat-token.errors.js';
 import { InvalidOptionsError, resolveOptions } from './wechat-token.options.js';
-import { WechatTokenEvents } from './wechat-token.events.js';
+import { WechatTokenEvents, type WechatTokenEvent } from './wechat-token.events.js';
 import { WechatTokenService } from './wechat-token.service.js';
 
 /** A token row as the engine reads it. */
@@ -157,6 +159,8 @@ class FakeApi {
   checks = 0;
   /** What `checkToken` answers. */
   verdict: TokenCheck = { verdict: 'works' };
+  /** What the next fetches throw instead of answering (a WeChat errcode, say), while set. */
+  failure?: Error;
   async checkToken(): Promise<TokenCheck> {
     this.checks++;
     return this.verdict;
@@ -165,23 +169,31 @@ class FakeApi {
     this.calls++;
     if (account) this.secrets.push(account.secret);
     await new Promise((resolve) => setTimeout(resolve, 5));
+    if (this.failure) throw this.failure;
     return { accessToken: `token-number-${this.calls}-${'x'.repeat(20)}`, expiresIn: 7200 };
   }
-  fetchStableToken(account?: { secret: string }): Promise<FetchedToken> {
+  /** A stable_token call without `force_refresh` hands back this token (as WeChat does while it has time left), while set. */
+  stableHeld?: string;
+  fetchStableToken(account?: { secret: string }, forceRefresh = false): Promise<FetchedToken> {
+    if (this.stableHeld !== undefined && !forceRefresh) {
+      this.calls++;
+      return Promise.resolve({ accessToken: this.stableHeld, expiresIn: 7000 });
+    }
     return this.fetchToken(account);
   }
 }
 
-function setup(appIds = ['wx0000000000000001']) {
+function setup(appIds = ['wx0000000000000001'], mode: 'token' | 'stable' = 'token') {
   let now = Date.UTC(2026, 10, 21, 2, 0, 0);
   const clock: Clock & { advance(s: number): void } = { now: () => now, advance: (s) => (now += s * 1000) };
   const options = resolveOptions(
-    { accounts: appIds.map((appId) => ({ appId, secret: 'secret-secret' })), listen: true },
+    { accounts: appIds.map((appId) => ({ appId, secret: 'secret-secret', mode })), listen: true },
     'unit:1',
   );
   const store = new FakeStore();
   const api = new FakeApi();
-  const refresher = new CredentialRefresher(store, clock, options);
+  const events = new WechatTokenEvents();
+  const refresher = new CredentialRefresher(store, clock, options, events);
   const engine = new CredentialEngine(options, store, clock, refresher);
   const service = new WechatTokenService(
     options,
@@ -189,7 +201,8 @@ function setup(appIds = ['wx0000000000000001']) {
     clock,
     engine,
     api as unknown as WechatApiClient,
-    new WechatTokenEvents(),
+    events,
+    new QuotaResumer(store, clock, options, refresher, engine),
   );
   return { service, store, api, clock };
 }
@@ -363,5 +376,131 @@ describe('WechatTokenService (fake store)', () => {
     api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
     await expect(service.refresh('wx0000000000000001')).rejects.toMatchObject({ reason: 'check_failed' });
     expect(api.calls).toBe(1);
+  });
+
+  it('tells its listeners of every call to WeChat, every pass through the lock and every stale report', async () => {
+    const { service, store, api } = setup();
+    const appId = 'wx0000000000000001';
+    const seen: WechatTokenEvent[] = [];
+    const unsubscribe = service.onEvent((event) => seen.push(event));
+    const key = { appId, kind: 'access_token' };
+    const token = await service.getAccessToken();
+    expect(seen).toEqual([
+      {
+        type: 'upstream_call',
+        ...key,
+        endpoint: 'token',
+        source: 'on_demand',
+        outcome: 'ok',
+        errcode: null,
+        durationMs: expect.any(Number),
+      },
+      {
+        type: 'refresh',
+        ...key,
+        source: 'on_demand',
+        result: 'fetched',
+        lockWaitMs: expect.any(Number),
+        durationMs: expect.any(Number),
+      },
+    ]);
+    const pass = seen[1] as { lockWaitMs: number; durationMs: number };
+    expect(pass.lockWaitMs).toBeGreaterThanOrEqual(0);
+    // The pass includes the fake call's 5 ms sleep, and the wait for the lock.
+    expect(pass.durationMs).toBeGreaterThanOrEqual(Math.max(4, pass.lockWaitMs));
+
+    seen.length = 0;
+    await service.refresh(appId, { staleToken: token });
+    expect(seen).toEqual([{ type: 'stale_report', appId, verdict: 'still_works' }]);
+
+    // WeChat rejects the token and refuses the replacement with 40164: the report, the call, the pass.
+    seen.length = 0;
+    api.verdict = { verdict: 'dead', errcode: 40001 };
+    api.failure = new WechatApiError(40164, 'invalid ip 192.0.2.1, not in whitelist');
+    await expect(service.refresh(appId, { staleToken: token })).rejects.toThrow(WechatApiError);
+    expect(seen).toEqual([
+      { type: 'stale_report', appId, verdict: 'dead' },
+      expect.objectContaining({
+        type: 'upstream_call',
+        source: 'stale_report',
+        outcome: 'errcode',
+        errcode: 40164,
+      }),
+      expect.objectContaining({ type: 'refresh', source: 'stale_report', result: 'failed' }),
+    ]);
+
+    seen.length = 0;
+    api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
+    api.failure = undefined;
+    await expect(service.refresh(appId)).rejects.toMatchObject({ reason: 'check_failed' });
+    expect(seen).toEqual([{ type: 'stale_report', appId, verdict: 'unknown' }]);
+
+    // Nothing reaches WeChat: the lock held elsewhere, then the database gone.
+    seen.length = 0;
+    store.lockBusy = true;
+    await service.refresh(appId, { force: true }).catch(() => undefined);
+    store.lockBusy = false;
+    store.down = true;
+    await service.refresh(appId, { force: true }).catch(() => undefined);
+    expect(seen).toEqual([
+      expect.objectContaining({ type: 'refresh', source: 'override', result: 'lock_busy', lockWaitMs: null }),
+      expect.objectContaining({
+        type: 'refresh',
+        source: 'override',
+        result: 'store_error',
+        lockWaitMs: null,
+      }),
+    ]);
+    expect(store.attempts).toHaveLength(2);
+
+    unsubscribe();
+    store.down = false;
+    await service.refresh(appId, { force: true });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('tells of the normal stable_token call made before a forced one, as a call that came back unchanged', async () => {
+    const appId = 'wx0000000000000001';
+    const { service, api } = setup([appId], 'stable');
+    const token = await service.getAccessToken();
+    const seen: WechatTokenEvent[] = [];
+    service.onEvent((event) => seen.push(event));
+    api.verdict = { verdict: 'dead', errcode: 40001 };
+    api.stableHeld = token;
+    expect(await service.refresh(appId, { staleToken: token })).toMatchObject({ refresh: 'fetched' });
+    expect(
+      seen.map((event) => (event.type === 'upstream_call' ? `call ${event.outcome}` : event.type)),
+    ).toEqual(['stale_report', 'call unchanged', 'call ok', 'refresh']);
+    expect(seen).toContainEqual(
+      expect.objectContaining({ type: 'upstream_call', endpoint: 'stable_token', outcome: 'unchanged' }),
+    );
+    expect(seen.at(-1)).toMatchObject({ type: 'refresh', source: 'stale_report', result: 'fetched' });
+  });
+
+  it('tells what it holds from memory: expiry, served expires_in, usable, and whether it listens', async () => {
+    const { service, store, clock } = setup();
+    expect(service.heldCredentials()).toEqual([
+      {
+        appId: 'wx0000000000000001',
+        kind: 'access_token',
+        expiresAt: null,
+        expiresIn: 0,
+        servedExpiresIn: 0,
+        usable: false,
+      },
+    ]);
+    expect(service.listening).toBe(false);
+    await service.onApplicationBootstrap();
+    expect(service.listening).toBe(true);
+    await service.getAccessToken();
+    clock.advance(100);
+    store.down = true; // no database call is made
+    const [held] = service.heldCredentials();
+    expect(held).toMatchObject({ usable: true, expiresAt: store.tokens[0].expiresAt, expiresIn: 7100 });
+    // The promise ends before WeChat's expiry (refresh ahead, a margin).
+    expect(held.servedExpiresIn).toBeGreaterThan(0);
+    expect(held.servedExpiresIn).toBeLessThan(7100);
+    store.down = false;
+    await service.beforeApplicationShutdown();
   });
 });

@@ -11,7 +11,13 @@ import { CredentialEngine } from './credential-engine.js';
 import type { RefreshOutcome } from './credential-refresher.js';
 import { accessTokenSpec, ticketSpec } from './credential-specs.js';
 import type { CredentialState, LastError } from './credential-state.js';
-import { credentialStatus, type AccountStatus, type TicketStatus } from './credential-status.js';
+import {
+  credentialStatus,
+  heldCredential,
+  type AccountStatus,
+  type HeldCredential,
+  type TicketStatus,
+} from './credential-status.js';
 import {
   diagnoseJsapiSignature,
   jsapiInputProblem,
@@ -21,6 +27,7 @@ import {
   type JsapiSignatureInput,
 } from './jsapi-signature.js';
 import { MESSAGES } from './messages.js';
+import { QuotaResumer } from './quota-resume.js';
 import type { RefreshIntent } from './refresh-decisions.js';
 import { quotaDayStart } from './refresh-policy.js';
 import { isStaleTokenAnswer } from './stale-token.js';
@@ -33,7 +40,11 @@ import {
   TicketNotConfiguredError,
   UnknownAccountError,
 } from './wechat-token.errors.js';
-import { WechatTokenEvents, type WechatTokenEventListener } from './wechat-token.events.js';
+import {
+  WechatTokenEvents,
+  type StaleReportEvent,
+  type WechatTokenEventListener,
+} from './wechat-token.events.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import {
   resolveAccount,
@@ -42,7 +53,7 @@ import {
   type WechatAccount,
 } from './wechat-token.options.js';
 
-export type { AccountStatus, CredentialStatus, TicketStatus } from './credential-status.js';
+export type { AccountStatus, CredentialStatus, HeldCredential, TicketStatus } from './credential-status.js';
 export type { LastError, TokenRisk } from './credential-state.js';
 
 /**
@@ -55,6 +66,17 @@ export type RefreshAction = 'fetched' | 'still_works' | 'already_replaced' | 'un
 /** The account's status after `refresh()`, with what the refresh did. */
 export interface RefreshResult extends AccountStatus {
   refresh: RefreshAction;
+}
+
+/** The account's status after `resumeQuota()`, with whether the quota was resumed. */
+export interface QuotaResumeResult extends AccountStatus {
+  /**
+   * True: the quota held fetches back; a reset was recorded for the whole
+   * cluster and what was due fetched at once (`lastError` and `blockedReason`
+   * say if WeChat answered 45009 again). False: the quota held nothing back,
+   * nothing was done.
+   */
+  resumed: boolean;
 }
 
 /** A ticket's status after `refreshTicket()`, with what the refresh did. */
@@ -116,6 +138,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     private readonly engine: CredentialEngine,
     private readonly api: WechatApiClient,
     private readonly events: WechatTokenEvents,
+    private readonly quotaResumer: QuotaResumer,
   ) {
     this.tokenSpec = accessTokenSpec(api);
     this.ticketSpecs = new Map(TICKET_TYPES.map((type) => [type, ticketSpec(api, type)] as const));
@@ -221,16 +244,22 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       staleToken === state.replaced?.value &&
       state.isUsable(this.clock.now())
     ) {
+      this.staleReported(appId, 'already_replaced');
       return { ...(await this.status(appId)), refresh: 'already_replaced' };
     }
     const suspect = staleToken ?? state.current?.value;
     let deadToken: string | undefined;
     if (suspect !== undefined) {
       const check = await this.checkToken(suspect);
-      if (check.verdict === 'works') return { ...(await this.status(appId)), refresh: 'still_works' };
+      if (check.verdict === 'works') {
+        this.staleReported(appId, 'still_works');
+        return { ...(await this.status(appId)), refresh: 'still_works' };
+      }
       if (check.verdict === 'unknown') {
+        this.staleReported(appId, 'unknown');
         throw new RefreshRefusedError(appId, 'check_failed', 5, MESSAGES.checkFailed(appId, check.detail));
       }
+      this.staleReported(appId, 'dead');
       deadToken = suspect;
     }
     const intent: RefreshIntent = {
@@ -240,6 +269,27 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     };
     const refresh = refreshAction(before, await this.engine.joinOrStartRefresh(state, intent));
     return { ...(await this.status(appId)), refresh };
+  }
+
+  /**
+   * Resumes fetching before midnight Asia/Shanghai after the operator
+   * cleared the account's quota at WeChat (`/cgi-bin/clear_quota`). When the
+   * quota (WeChat's 45009, or `dailyQuota` calls counted) holds the token or
+   * a ticket back, a quota reset is recorded for the whole cluster (and kept
+   * across restarts): the account's quota day counts from it, for the token
+   * and its tickets, and what is due is fetched at once, through the cluster
+   * lock. `by` (who asked, e.g. an admin key's name) is kept with the reset.
+   * Nothing is done when the quota holds nothing back (`resumed: false`).
+   * Throws `RefreshRefusedError` (`min_interval`, with `retryAfterSeconds`)
+   * when the quota blocks again less than `forceRefreshMinIntervalSeconds`
+   * after the last resume: WeChat's quota was not cleared, and resumes must
+   * not hammer WeChat.
+   */
+  async resumeQuota(appId: string, options: { by?: string | undefined } = {}): Promise<QuotaResumeResult> {
+    const token = this.tokenState(appId);
+    const tickets = TICKET_TYPES.flatMap((type) => this.tickets.get(appId)![type] ?? []);
+    const { resumed } = await this.quotaResumer.resume([token, ...tickets], options.by ?? null);
+    return { ...(await this.status(appId)), resumed };
   }
 
   /**
@@ -387,6 +437,25 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     return this.events.subscribe(listener);
   }
 
+  /**
+   * Whether this replica hears other replicas' new tokens and tickets at
+   * once (its LISTEN connection is up). While not, it learns of them by the
+   * periodic re-read, and promises less. False with `listen: false`.
+   */
+  get listening(): boolean {
+    return this.engine.sync.listening;
+  }
+
+  /**
+   * Every credential kept (each account's token and tickets) as this
+   * replica holds it now, from memory: no database call, never a value.
+   * For metrics and probes; `status()` tells more, and reads the database.
+   */
+  heldCredentials(): HeldCredential[] {
+    const now = this.clock.now();
+    return [...this.engine.states()].map((state) => heldCredential(state, now));
+  }
+
   /** Whether the account holds a token that is still valid. */
   hasUsableToken(appId: string): boolean {
     return this.tokenState(appId).isUsable(this.clock.now());
@@ -453,6 +522,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     }
     this.tickets.set(account.appId, kept);
     return added;
+  }
+
+  private staleReported(appId: string, verdict: StaleReportEvent['verdict']): void {
+    this.events.emit({ type: 'stale_report', appId, verdict });
   }
 
   private holderOf(accessToken: string): string | undefined {

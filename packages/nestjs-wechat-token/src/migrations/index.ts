@@ -4,6 +4,7 @@ import { CreateTokenFetchAttempt1763700000001 } from './1763700000001-CreateToke
 import { LogFetchBeforeCall1764400000000 } from './1764400000000-LogFetchBeforeCall.js';
 import { AddTickets1764900000000 } from './1764900000000-AddTickets.js';
 import { AddValuePreview1764950000000 } from './1764950000000-AddValuePreview.js';
+import { CreateTokenQuotaReset1765100000000 } from './1765100000000-CreateTokenQuotaReset.js';
 
 /**
  * The module's migrations, oldest first. A host app that owns its TypeORM
@@ -15,4 +16,5 @@ export const WECHAT_TOKEN_MIGRATIONS: Array<new () => MigrationInterface> = [
   LogFetchBeforeCall1764400000000,
   AddTickets1764900000000,
   AddValuePreview1764950000000,
+  CreateTokenQuotaReset1765100000000,
 ];

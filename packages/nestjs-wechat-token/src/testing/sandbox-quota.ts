@@ -64,6 +64,17 @@ export class SandboxQuota {
     this.ticketsToday(appId, type, now).issued += 1;
   }
 
+  /**
+   * What WeChat's `clear_quota` does: the appid's counts of the day start
+   * again (token fetches and tickets of every type). The stable_token force
+   * limits are not touched: WeChat does not document that it resets them.
+   */
+  clearApp(appId: string): void {
+    const usage = this.usage.get(appId);
+    if (usage) usage.normalCalls = 0;
+    for (const [key, tickets] of this.tickets) if (key.endsWith(` ${appId}`)) tickets.issued = 0;
+  }
+
   /** Forgets all usage. */
   clear(): void {
     this.usage.clear();

@@ -358,6 +358,31 @@ describe('daily quota', () => {
     expect((await fetchToken()).access_token).toBeDefined();
   });
 
+  it("clears one appid's quota of the day, tokens and tickets, as WeChat's clear_quota does", async () => {
+    sandbox.configure({ dailyQuota: 2, ticketDailyQuota: 1 });
+    await fetchToken();
+    const token = (await fetchToken()).access_token;
+    expect((await fetchTicket(token)).errcode).toBe(0);
+    expect((await fetchToken()).errcode).toBe(45009);
+    expect((await fetchTicket(token)).errcode).toBe(45009);
+    await fetchToken({ appid: OTHER.appId, secret: OTHER.secret });
+    await fetchToken({ appid: OTHER.appId, secret: OTHER.secret });
+
+    sandbox.clearQuota(APP.appId);
+    expect((await fetchTicket(token)).errcode).toBe(0);
+    expect((await fetchToken()).access_token).toBeDefined();
+    expect((await fetchToken({ appid: OTHER.appId, secret: OTHER.secret })).errcode).toBe(45009);
+    // The control API, for tests in other processes.
+    await fetchToken();
+    expect((await fetchToken()).errcode).toBe(45009);
+    expect(await control('POST', 'clear-quota', { appId: APP.appId })).toEqual({
+      status: 200,
+      body: { ok: true },
+    });
+    expect((await fetchToken()).access_token).toBeDefined();
+    expect((await control('POST', 'clear-quota', {})).status).toBe(400);
+  });
+
   it('does not spend quota on refused calls', async () => {
     sandbox.configure({ dailyQuota: 1 });
     await fetchToken({ secret: 'wrong' });

@@ -197,6 +197,14 @@ export class WechatSandbox {
     this.applyInitialState();
   }
 
+  /**
+   * Clears an appid's daily quota, as WeChat's `/cgi-bin/clear_quota` does:
+   * its token fetches and tickets count from zero again (45009 no longer).
+   */
+  clearQuota(appId: string): void {
+    this.quota.clearApp(appId);
+  }
+
   /** Queues a fault for the next matching token-issuing (or, when it names it, `getticket`) call(s); see `SandboxFault`. */
   injectFault(fault: SandboxFault): void {
     this.faults.add(fault);
@@ -533,6 +541,12 @@ export class WechatSandbox {
         case 'POST /__sandbox/accounts':
           this.addAccount((await readJson(req)) as SandboxAccount);
           return sendJson(res, 201, { ok: true });
+        case 'POST /__sandbox/clear-quota': {
+          const { appId } = asObject(await readJson(req), 'clear-quota');
+          if (typeof appId !== 'string') throw new TypeError('appId must be a string');
+          this.clearQuota(appId);
+          return sendJson(res, 200, { ok: true });
+        }
         case 'POST /__sandbox/reset':
           this.reset();
           return sendJson(res, 200, { ok: true });

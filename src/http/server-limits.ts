@@ -1,0 +1,85 @@
+import { Logger } from '@nestjs/common';
+import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
+import { Throttle } from '../common/throttle.js';
+import type { HttpLimits } from '../config/server-config.js';
+import { answerRouterError } from './api-exception.filter.js';
+import { BODY_LIMIT_BYTES } from './body-parsers.js';
+import { clientErrorHandler } from './client-error.handler.js';
+import { HTTP_MESSAGES } from './http-messages.js';
+
+/** Bounds of how often Node looks for requests past their timeouts. */
+const MIN_CHECK_INTERVAL_MS = 100;
+const MAX_CHECK_INTERVAL_MS = 1000;
+/** At most one warning about refused connections per this many ms. */
+const DROP_WARN_INTERVAL_MS = 60_000;
+
+/**
+ * The Fastify options (for `new FastifyAdapter(…)`) that bound every
+ * connection by the `HTTP_*` limits, on every route:
+ *
+ * - the headers must arrive within `headersTimeoutMs` and the whole request
+ *   within `requestTimeoutMs` (Node's `headersTimeout` / `requestTimeout`,
+ *   which also close a bare connect that never sends: its headers never come);
+ * - an idle kept-alive connection closes after `keepAliveTimeoutMs`.
+ *
+ * Node checks the two request timeouts only every `connectionsCheckingInterval`
+ * (30 s by default, so a slow request would live up to 30 s past its limit):
+ * Fastify's `http` options, given to `http.createServer`, set it to a quarter
+ * of the headers timeout, 100 ms to 1 s. Fastify's own `requestTimeout` and
+ * `keepAliveTimeout` are set too, as Fastify assigns them to the server after
+ * creating it. Its `connectionTimeout` (socket inactivity) stays off: it would
+ * also cut a request waiting for a forced refresh at WeChat, which the
+ * request timeout (over once the request has arrived) never does.
+ *
+ * What Node refuses before Fastify (late, oversized or malformed requests) is
+ * answered by `clientErrorHandler`, what Fastify's router refuses by
+ * `answerRouterError`: both JSON, WeChat-shaped under `/cgi-bin`. The latter
+ * replaces the adapter's own `frameworkErrors`, which only adds the headers
+ * of Nest's `app.useSecurityHeaders()` (not used: `@fastify/helmet` is) and
+ * sends Fastify's answer, echoing the path.
+ */
+export function httpServerOptions(limits: HttpLimits): FastifyHttpOptions<Server> {
+  const { requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs } = limits;
+  return {
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(limits),
+    },
+    // Fastify types `rawPacket` as a JSON-ed Buffer; Node passes the Buffer itself.
+    clientErrorHandler: clientErrorHandler(limits) as unknown as FastifyServerOptions['clientErrorHandler'],
+    frameworkErrors: answerRouterError as FastifyServerOptions['frameworkErrors'],
+  };
+}
+
+/** How often Node looks for requests past their timeouts: a quarter of the headers timeout, 100 ms to 1 s. */
+export function connectionsCheckingInterval(limits: Pick<HttpLimits, 'headersTimeoutMs'>): number {
+  return Math.min(
+    MAX_CHECK_INTERVAL_MS,
+    Math.max(MIN_CHECK_INTERVAL_MS, Math.floor(limits.headersTimeoutMs / 4)),
+  );
+}
+
+/**
+ * Caps the open connections at `maxConnections`: Node closes each one beyond
+ * at once (the client sees the connection closed, not a hang), so the
+ * process keeps its file descriptors for those it serves. Refusals are
+ * warned about at most once a minute, with their count.
+ */
+export function limitConnections(server: Server, limits: Pick<HttpLimits, 'maxConnections'>): void {
+  server.maxConnections = limits.maxConnections;
+  const logger = new Logger('HttpServer');
+  const warnings = new Throttle(DROP_WARN_INTERVAL_MS);
+  let dropped = 0;
+  server.on('drop', () => {
+    dropped++;
+    if (!warnings.allows()) return;
+    logger.warn(HTTP_MESSAGES.connectionsDropped(dropped, limits.maxConnections));
+    dropped = 0;
+  });
+}
