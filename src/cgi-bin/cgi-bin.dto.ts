@@ -35,8 +35,10 @@ export class WechatErrorAnswerDto {
   @ApiProperty({
     example: 40125,
     description:
-      '/cgi-bin/token and stable_token: 40002, 40013, 40125, 40164, 41002, 41004, 43002, 45011, 47001 or -1; ' +
-      'ticket/getticket: 40001, 40097, 40164, 41001, 43001, 48001 or -1',
+      '/cgi-bin/token and stable_token: 40002, 40013, 40125, 40164, 41002, 41004, 43001, 43002, 45011, 47001 or -1; ' +
+      'ticket/getticket: 40001, 40097, 40164, 41001, 43001, 48001 or -1; ' +
+      'any /cgi-bin request: 40039 (URL too long), 40066 (no such path), 45002 (headers or body too large), ' +
+      '47001 (malformed request)',
   })
   errcode!: number;
   @ApiProperty({ example: 'invalid appsecret rid: 5f386c70-441d34a9-7baebd7c' })
