@@ -357,4 +357,22 @@ describe('security headers and quiet logs', () => {
     expect(loud.length).toBeLessThanOrEqual(3);
     expect(loud.join('\n')).not.toMatch(/\n\s+at /);
   });
+
+  it('warns once, naming TRUST_PROXY, when requests carry X-Forwarded-For and TRUST_PROXY is unset', async () => {
+    const { appId, secret } = fixture.accounts[0];
+    const logsFrom = fixture.logs.lines.length;
+    for (let i = 0; i < 5; i++) {
+      const answer = await fetch(
+        `${fixture.baseUrl}/cgi-bin/token?grant_type=client_credential&appid=${appId}&secret=${secret}`,
+        { headers: { 'X-Forwarded-For': `198.51.100.${i}` } },
+      );
+      // Not believed: the peer (loopback, allowlisted) is the client.
+      expect(await answer.json()).toHaveProperty('access_token');
+    }
+    const warnings = fixture.logs.lines
+      .slice(logsFrom)
+      .filter((line) => line.includes('TRUST_PROXY is unset'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('127.0.0.1');
+  });
 });

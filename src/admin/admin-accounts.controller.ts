@@ -117,7 +117,8 @@ export class AdminAccountsController {
       'quota reset for every replica (kept across restarts: the quota day of the token and the tickets counts from ' +
       'it) and fetches what is due at once, through the cluster lock. `resumed: false` when the quota held nothing ' +
       'back (nothing done). If WeChat answers 45009 again, the account is blocked again (`blockedReason: "quota"`, ' +
-      '`lastError`), and another resume within FORCE_REFRESH_MIN_INTERVAL_SECONDS is refused (429). Every attempt ' +
+      '`lastError`), and another resume within FORCE_REFRESH_MIN_INTERVAL_SECONDS (never less than 30 s) is refused ' +
+      '(429). Every attempt ' +
       'is recorded in the audit (`quota.resume`).',
   })
   @ApiParam(APP_ID_PARAM)
@@ -130,7 +131,7 @@ export class AdminAccountsController {
   @ApiResponse({
     status: 429,
     description:
-      'The quota blocks again less than FORCE_REFRESH_MIN_INTERVAL_SECONDS after the last resume (clear it at WeChat first); see Retry-After.',
+      'The quota blocks again less than FORCE_REFRESH_MIN_INTERVAL_SECONDS (at least 30 s) after the last resume (clear it at WeChat first); see Retry-After.',
     type: RefreshRefusedDto,
   })
   @ApiResponse({

@@ -98,8 +98,12 @@ export const HTTP_MESSAGES = {
   // Logs
   forwardedForUnreadable: (proxy: string) =>
     `The X-Forwarded-For header from ${proxy} (in TRUST_PROXY) has an entry that is not an IP address, so the client is unknown: ` +
-    'refused with 40164. The proxy must append the address of the client it got the request from ' +
-    '(nginx: proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for).',
+    'refused with 40164. The proxy must send the address of the client it got the request from ' +
+    '(nginx: proxy_set_header X-Forwarded-For $remote_addr, as deploy/nginx/wechat-token.conf does).',
+  forwardedWithoutTrustProxy: (peer: string) =>
+    `A request from ${peer} carries X-Forwarded-For, but TRUST_PROXY is unset: if ${peer} is a proxy, every ` +
+    `client behind it is let in or refused as ${peer} itself (TOKEN_CLIENT_ALLOWLIST, METRICS_ALLOWLIST, client key ` +
+    `networks). Set TRUST_PROXY to the proxy's address. (Said once.)`,
   clientRefused: (ip: string) =>
     `Client ${ip} asked for an access_token or a ticket but is not in TOKEN_CLIENT_ALLOWLIST: add it (or its network) if it should get them; ` +
     'behind a reverse proxy, list the proxy in TRUST_PROXY so X-Forwarded-For is used.',
@@ -150,7 +154,7 @@ export const COMPAT_ERRMSGS = {
   /** 40164 when a trusted proxy's X-Forwarded-For cannot be read: the client is unknown. */
   forwardedForUnreadable: () =>
     "invalid ip, not in whitelist: the X-Forwarded-For header from the token server's proxy could not be read, so the client is unknown; " +
-    "the proxy must append the client's address (nginx: $proxy_add_x_forwarded_for)",
+    "the proxy must send the client's address (nginx: proxy_set_header X-Forwarded-For $remote_addr)",
 
   // Client keys (token clients): WeChat's "invalid appsecret", then what to do.
   /** 40125 for the right key of a revoked client. */

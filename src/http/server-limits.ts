@@ -36,7 +36,7 @@ const DROP_WARN_INTERVAL_MS = 60_000;
  * answered by `clientErrorHandler`, what Fastify's router refuses by
  * `answerRouterError`: both JSON, WeChat-shaped under `/cgi-bin`. The latter
  * replaces the adapter's own `frameworkErrors`, which only adds the headers
- * of Nest's `app.useSecurityHeaders()` (not used: `@fastify/helmet` is) and
+ * of Nest's `app.useSecurityHeaders()` (not used: helmet is, see security-headers.ts) and
  * sends Fastify's answer, echoing the path.
  */
 export function httpServerOptions(limits: HttpLimits): FastifyHttpOptions<Server> {

@@ -20,15 +20,25 @@ export class ClientAllowlist {
   private readonly allowed: CidrList;
   private readonly resolver: ClientIpResolver;
   private readonly warnings = new Throttle(WARN_INTERVAL_MS);
+  /** Without `TRUST_PROXY`, whether a forwarded request still has to be warned about (once). */
+  private proxyUnwarned: boolean;
 
   constructor(@Inject(SERVER_CONFIG) config: ServerConfig) {
     this.allowed = new CidrList(config.clientAllowlist);
     this.resolver = new ClientIpResolver(new CidrList(config.trustProxy));
+    this.proxyUnwarned = config.trustProxy.length === 0;
   }
 
   /** The client's IP address (IPv4-mapped IPv6 as IPv4). */
   clientIp(request: IncomingMessage): string {
-    return this.resolver.resolve(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+    const forwardedFor = request.headers['x-forwarded-for'];
+    const ip = this.resolver.resolve(request.socket.remoteAddress, forwardedFor);
+    if (this.proxyUnwarned && forwardedFor !== undefined) {
+      // A proxy in front and TRUST_PROXY forgotten: every client behind it passes as the proxy.
+      this.proxyUnwarned = false;
+      this.logger.warn(HTTP_MESSAGES.forwardedWithoutTrustProxy(ip));
+    }
+    return ip;
   }
 
   /** Whether `ip` may be handed tokens. Refusals are logged (at most one a second) with what to change. */

@@ -26,7 +26,7 @@ import {
 } from './token-store.js';
 import { RefreshRefusedError, WechatApiError, WechatTransportError } from './wechat-token.errors.js';
 import { WechatErrcode } from './wechat-protocol.js';
-import { WechatTokenEvents, type RefreshEvent } from './wechat-token.events.js';
+import { WechatTokenEvents, type RefreshEvent, type UpstreamCallEvent } from './wechat-token.events.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
@@ -69,6 +69,9 @@ interface CallResult {
   fetched?: FetchedCredential;
   failure?: WechatApiError | WechatTransportError;
 }
+
+/** One pass through the lock: the job, and the calls it made (told once the lock is released). */
+type Pass = RefreshJob & { calls: UpstreamCallEvent[] };
 
 /** One credential's refresh: whose, which kind, and why. */
 export interface RefreshJob {
@@ -121,10 +124,13 @@ export class CredentialRefresher {
     const asked = performance.now();
     let lockWaitMs: number | null = null;
     let result: RefreshEvent['result'];
+    // The pass's calls are told after the lock is released: a listener never runs inside the
+    // lock's transaction, where its time would count against the session's idle limit.
+    const calls: UpstreamCallEvent[] = [];
     try {
       const outcome = await this.store.withCredentialLock(key, this.lockWaitMs, (locked) => {
         lockWaitMs = performance.now() - asked;
-        return this.refreshLocked(job, locked);
+        return this.refreshLocked({ ...job, calls }, locked);
       });
       result = refreshResult(outcome);
       return outcome;
@@ -132,6 +138,7 @@ export class CredentialRefresher {
       result = error instanceof LockBusyError ? 'lock_busy' : 'store_error';
       throw error;
     } finally {
+      for (const call of calls) this.events.emit(call);
       this.events.emit({
         type: 'refresh',
         appId: key.appId,
@@ -144,7 +151,7 @@ export class CredentialRefresher {
     }
   }
 
-  private async refreshLocked(job: RefreshJob, locked: LockedCredential): Promise<RefreshOutcome> {
+  private async refreshLocked(job: Pass, locked: LockedCredential): Promise<RefreshOutcome> {
     const { account, spec, intent } = job;
     const now = this.clock.now();
     const timing = this.timing;
@@ -201,7 +208,7 @@ export class CredentialRefresher {
       if (!normal.fetched || normal.fetched.value !== intent.deadToken) {
         return this.recordFetch(job, locked, latest, normal);
       }
-      this.emitCall(job, normal, 'unchanged', null);
+      this.noteCall(job, normal, 'unchanged', null);
       await locked.completeAttempt(normal.attemptId, {
         outcome: 'unchanged',
         errcode: null,
@@ -222,7 +229,7 @@ export class CredentialRefresher {
    * not be logged: then it is not made.
    */
   private async fetchFromWechat(
-    job: RefreshJob,
+    job: Pass,
     forceRefresh: boolean,
     locked: LockedCredential,
   ): Promise<CallResult> {
@@ -254,7 +261,7 @@ export class CredentialRefresher {
     const latencyMs = performance.now() - started;
     const outcome = failure instanceof WechatApiError ? 'errcode' : failure.reason;
     const result = { ...base, failure, latencyMs };
-    this.emitCall(job, result, outcome, failure.errcode);
+    this.noteCall(job, result, outcome, failure.errcode);
     await locked.completeAttempt(attemptId, {
       outcome,
       errcode: failure.errcode,
@@ -265,9 +272,9 @@ export class CredentialRefresher {
     return result;
   }
 
-  /** The `upstream_call` event of a call whose outcome is known (before it is recorded: the call happened either way). */
-  private emitCall(job: RefreshJob, call: CallResult, outcome: AttemptOutcome, errcode: number | null): void {
-    this.events.emit({
+  /** Notes the `upstream_call` event of a call whose outcome is known (the call happened, whatever the store does next); told after the lock. */
+  private noteCall(job: Pass, call: CallResult, outcome: AttemptOutcome, errcode: number | null): void {
+    job.calls.push({
       type: 'upstream_call',
       appId: job.account.appId,
       kind: job.spec.kind,
@@ -281,7 +288,7 @@ export class CredentialRefresher {
 
   /** Turns a call's result into the outcome: a failure, an unchanged row, or a new one. */
   private async recordFetch(
-    job: RefreshJob,
+    job: Pass,
     locked: LockedCredential,
     latest: StoredCredential | null,
     result: CallResult,
@@ -326,11 +333,11 @@ export class CredentialRefresher {
     // row below, with the expiry this answer gives it: else the schedule would call
     // every tick, and serve nothing once the old row's expiry passed.
     if (latest && fetched.value === latest.value && spec.lifeMode(account) === 'stable') {
-      this.emitCall(job, result, 'unchanged', null);
+      this.noteCall(job, result, 'unchanged', null);
       await locked.completeAttempt(result.attemptId, { ...ok, outcome: 'unchanged', tokenId: latest.id });
       return { token: latest, calledWechat: true, unchanged: true };
     }
-    this.emitCall(job, result, 'ok', null);
+    this.noteCall(job, result, 'ok', null);
     // Counted from the call's start: WeChat's clock started at or after it.
     const row = await locked.insert({
       value: fetched.value,

@@ -219,4 +219,26 @@ describe('CredentialState transitions', () => {
     other.adopt(row('1', T0 + 60_000), T0 + 60_000);
     expect(other).toMatchObject({ lastError: undefined, blockedReason: undefined, nextAttemptAtMs: 0 });
   });
+
+  it('a quota refusal from a store that does not report resets blocks, even after a reset this replica knows of', () => {
+    // The store records resets (resumeQuota set quotaResetAtMs) but its summary has no
+    // quotaResetAt: the refusal cannot be told from one after the reset, so it holds, rather
+    // than ending in a retry every few seconds until midnight.
+    const s = state();
+    s.quotaReset(T0 + 1000);
+    s.refused('quota', 3600, false, T0 + 2000, undefined);
+    expect(s).toMatchObject({ blockedReason: 'quota', nextAttemptAtMs: T0 + 2000 + 3600_000 });
+    expect(s.quotaResetAtMs).toBe(T0 + 1000);
+    // Read again, the same reset lifts nothing; a newer one does.
+    s.quotaReset(T0 + 1000);
+    expect(s.blockedReason).toBe('quota');
+    s.quotaReset(T0 + 3000);
+    expect(s).toMatchObject({ blockedReason: undefined, nextAttemptAtMs: 0 });
+    // With null (a store that reports resets, and had none when it decided): the race rule holds.
+    s.refused('quota', 3600, false, T0 + 4000, null);
+    expect(s).toMatchObject({
+      blockedReason: undefined,
+      nextAttemptAtMs: T0 + 4000 + RETRY_AFTER_TROUBLE_MS,
+    });
+  });
 });

@@ -206,8 +206,12 @@ export class CredentialState {
   /**
    * WeChat was not called: held back until the refusal says. A forced
    * refresh's refusal holds back nothing else. A quota refusal names the
-   * account's last quota reset it counted from (`quotaResetAt`): decided
-   * before a reset this replica already knows of, it holds back nothing.
+   * account's last quota reset it counted from (`quotaResetAt`, null: none):
+   * decided before a reset this replica already knows of, it holds back
+   * nothing (a retry soon). Without one (`undefined`: a store that does not
+   * report resets) it cannot be told from a refusal after the reset, and
+   * holds back as any refusal does: else every pass would end in a retry a
+   * few seconds later, until midnight.
    */
   refused(
     reason: RefreshRefusalReason,
@@ -217,7 +221,7 @@ export class CredentialState {
     quotaResetAt?: Date | null,
   ): void {
     if (forced) return;
-    if (reason === 'quota') {
+    if (reason === 'quota' && quotaResetAt !== undefined) {
       const basis = quotaResetAt?.getTime() ?? -Infinity;
       if (basis < this.quotaResetAtMs) return this.retryLater(now);
       this.quotaResetAtMs = basis;

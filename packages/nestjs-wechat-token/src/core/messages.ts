@@ -50,7 +50,7 @@ export const MESSAGES = {
   quotaResumeTooSoon: (appId: string, retryAfter: number) =>
     `The quota of ${appId} was resumed less than the minimum interval ago, and fetches are held back by the quota again: clear the quota at WeChat (/cgi-bin/clear_quota) first, then resume in ${retryAfter} s or more.`,
   quotaStoreUnsupported: () =>
-    'The token store cannot record quota resets (its LockedCredential has no recordQuotaReset).',
+    "The token store cannot record quota resets (its LockedCredential has no recordQuotaReset): resumeQuota() needs a TOKEN_STORE that implements it (the module's Postgres store does); nothing was recorded or fetched.",
   backoff: (appId: string, until: string) =>
     `The last fetch for ${appId} failed: the next try is not before ${until}.`,
   stableForceLimit: (appId: string, retryAfter: number) =>

@@ -7,12 +7,13 @@ import { RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
 import { MESSAGES } from './messages.js';
 import { quotaResumeDecision } from './refresh-decisions.js';
 import { classifyFailure, quotaDayStart } from './refresh-policy.js';
-import { LockBusyError, TOKEN_STORE, type TokenStore } from './token-store.js';
+import { LockBusyError, QUOTA_RESET_BY_MAX_LENGTH, TOKEN_STORE, type TokenStore } from './token-store.js';
 import {
   describeError,
   RefreshRefusedError,
   TokenStoreUnavailableError,
   WechatTokenError,
+  WechatTokenSetupError,
 } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
@@ -27,7 +28,10 @@ const SECOND = 1000;
  * the quota day of the account's token and tickets counts from it. Then the
  * credentials that are due are refreshed at once, through the normal cluster
  * lock (one fetch for the cluster). Other replicas lift their own quota block
- * when they read the reset (NOTIFY, or the periodic re-read).
+ * when they read the reset (NOTIFY, or the periodic re-read). A resume that
+ * finds the quota blocking again soon after the last one (within the larger
+ * of `forceRefreshMinIntervalSeconds` and 30 s) is refused, so resumes cannot
+ * hammer WeChat even with a minimum interval of 0.
  */
 @Injectable()
 export class QuotaResumer {
@@ -44,22 +48,39 @@ export class QuotaResumer {
   /**
    * Resumes the account whose credentials are `states` (its access_token
    * first). Records a reset only when the quota holds one of them back now;
-   * returns whether it did. Throws `RefreshRefusedError` (`min_interval`)
-   * when the quota blocks again less than `forceRefreshMinIntervalSeconds`
-   * after the last reset, `lock_busy` when another replica holds a lock too
-   * long, and `TokenStoreUnavailableError` without a database.
+   * returns whether it did. `by` is kept with it, cut to its first
+   * `QUOTA_RESET_BY_MAX_LENGTH` characters. Throws `RefreshRefusedError`
+   * (`min_interval`) when the quota blocks again less than the larger of
+   * `forceRefreshMinIntervalSeconds` and `QUOTA_RESUME_MIN_INTERVAL_SECONDS`
+   * (30 s) after the last reset, `lock_busy` when another replica holds a
+   * lock too long and no other credential's decided the reset,
+   * `WechatTokenSetupError` (`quota_resets_unsupported`) when the store
+   * cannot record resets, and `TokenStoreUnavailableError` without a database.
    */
   async resume(states: readonly CredentialState[], by: string | null): Promise<{ resumed: boolean }> {
+    const resetBy = by === null ? null : cutToCharacters(by, QUOTA_RESET_BY_MAX_LENGTH);
     let resetAt: number | undefined;
+    let busy: RefreshRefusedError | undefined;
     // One reset is the account's (WeChat's clear_quota resets all its quotas): the first
     // credential held back records it, and the others are no longer held back by it.
     for (const state of states) {
-      resetAt = await this.resetIfBlocked(state, by);
+      try {
+        resetAt = await this.resetIfBlocked(state, resetBy);
+      } catch (error) {
+        // Another replica is refreshing this credential: whether the quota holds it back is
+        // unknown, but another credential held back may record the reset (it is the account's).
+        if (!(error instanceof RefreshRefusedError && error.reason === 'lock_busy')) throw error;
+        busy ??= error;
+        continue;
+      }
       if (resetAt !== undefined) break;
     }
-    if (resetAt === undefined) return { resumed: false };
+    if (resetAt === undefined) {
+      if (busy) throw busy;
+      return { resumed: false };
+    }
     this.logger.log(
-      `${states[0].appId}: quota resumed${by === null ? '' : ` by ${by}`}; the quota day counts from ${new Date(resetAt).toISOString()}`,
+      `${states[0].appId}: quota resumed${resetBy === null ? '' : ` by ${resetBy}`}; the quota day counts from ${new Date(resetAt).toISOString()}`,
     );
     for (const state of states) state.quotaReset(resetAt);
     // The token first: the tickets are fetched with it.
@@ -78,7 +99,9 @@ export class QuotaResumer {
         const decision = quotaResumeDecision({ appId, kind: key.kind, now }, summary, this.options);
         if (decision === 'not_blocked') return undefined;
         if (decision instanceof RefreshRefusedError) throw decision;
-        if (!locked.recordQuotaReset) throw new Error(MESSAGES.quotaStoreUnsupported());
+        if (!locked.recordQuotaReset) {
+          throw new WechatTokenSetupError('quota_resets_unsupported', MESSAGES.quotaStoreUnsupported());
+        }
         const at = await locked.recordQuotaReset({
           at: new Date(now),
           by,
@@ -117,4 +140,10 @@ export class QuotaResumer {
       this.logger.warn(`${state.appId}: refresh after the quota resume failed: ${describeError(error)}`);
     }
   }
+}
+
+/** `text` cut to its first `max` characters (code points, as Postgres counts a varchar's length). */
+function cutToCharacters(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return Array.from(text).slice(0, max).join('');
 }

@@ -3,6 +3,7 @@ import type { CredentialKind, StoredCredential } from './credential.js';
 import {
   alreadyDone,
   lastFailureOf,
+  QUOTA_RESUME_MIN_INTERVAL_SECONDS,
   quotaResumeDecision,
   refusalOf,
   STALE_TOKEN_WAIT_MS,
@@ -207,6 +208,31 @@ describe('refresh decisions (pure, no store)', () => {
       expect(decide({ attemptsToday: 2000, quotaResetAt: new Date(T0 - 1000) })).toMatchObject({
         reason: 'min_interval',
       });
+    });
+
+    it('keeps resumes 30 s apart at least, even with forceRefreshMinIntervalSeconds 0 or below 30', () => {
+      expect(QUOTA_RESUME_MIN_INTERVAL_SECONDS).toBe(30);
+      const again = { ...quotaHit(T0 - 5000), quotaResetAt: new Date(T0 - 10_000) };
+      for (const forceRefreshMinIntervalSeconds of [0, 1, 29]) {
+        const limits = { dailyQuota: 2000, forceRefreshMinIntervalSeconds };
+        const at = (now: number) =>
+          quotaResumeDecision(
+            { appId: 'wx0000000000000001', kind: 'access_token', now },
+            summary(again),
+            limits,
+          );
+        // Resumed 10 s ago and blocked again: refused until 30 s after that reset.
+        expect(at(T0)).toMatchObject({ reason: 'min_interval', retryAfterSeconds: 20 });
+        expect(at(T0 + 19_999)).toMatchObject({ reason: 'min_interval', retryAfterSeconds: 1 });
+        expect(at(T0 + 20_000)).toBe('reset');
+      }
+      // A longer interval still wins.
+      const longer = quotaResumeDecision(
+        { appId: 'wx0000000000000001', kind: 'access_token', now: T0 },
+        summary(again),
+        { dailyQuota: 2000, forceRefreshMinIntervalSeconds: 120 },
+      );
+      expect(longer).toMatchObject({ reason: 'min_interval', retryAfterSeconds: 110 });
     });
   });
 });

@@ -28,6 +28,13 @@ const SECOND = 1000;
  * same rejection.
  */
 export const STALE_TOKEN_WAIT_MS = 5 * SECOND;
+/**
+ * The least time between two quota resumes that find the quota blocking
+ * again, whatever `forceRefreshMinIntervalSeconds` says (it may be 0): each
+ * such resume records a reset and calls WeChat, so resumes must not turn
+ * into a loop of calls WeChat refuses.
+ */
+export const QUOTA_RESUME_MIN_INTERVAL_SECONDS = 30;
 
 /** What the caller wants from a refresh. */
 export interface RefreshIntent {
@@ -220,9 +227,11 @@ export function lastFailureOf(summary: AttemptSummary): LastFailure | undefined 
  * What an operator's quota resume may do for a credential now: `reset` (its
  * fetches are held back by the quota, ours or WeChat's 45009: record a quota
  * reset for the account), `not_blocked` (nothing to resume), or a refusal
- * when the last reset is less than the minimum interval old: WeChat's quota
- * blocks again right after it, so the operator has not cleared it (yet), and
- * resumes must not turn into a loop of calls WeChat refuses.
+ * when the last reset is less than the minimum interval old (the larger of
+ * `forceRefreshMinIntervalSeconds` and `QUOTA_RESUME_MIN_INTERVAL_SECONDS`):
+ * WeChat's quota blocks again right after it, so the operator has not
+ * cleared it (yet), and resumes must not turn into a loop of calls WeChat
+ * refuses.
  */
 export function quotaResumeDecision(
   input: Pick<DecisionInput, 'appId' | 'kind' | 'now'>,
@@ -233,7 +242,8 @@ export function quotaResumeDecision(
   const gate = nextAllowedFetch(appId, summary, now, limits.dailyQuota, false, kind);
   if (gate?.reason !== 'quota') return 'not_blocked';
   const lastReset = summary.quotaResetAt?.getTime();
-  const minInterval = limits.forceRefreshMinIntervalSeconds * SECOND;
+  const minInterval =
+    Math.max(limits.forceRefreshMinIntervalSeconds, QUOTA_RESUME_MIN_INTERVAL_SECONDS) * SECOND;
   if (lastReset === undefined || now - lastReset >= minInterval) return 'reset';
   const retryAfter = Math.max(1, Math.ceil((lastReset + minInterval - now) / SECOND));
   return new RefreshRefusedError(

@@ -95,7 +95,11 @@ export interface CredentialView {
   token: StoredCredential | null;
   /** Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest first. Empty without a token. */
   fetches: LoggedFetch[];
-  /** The account's last quota reset (`AttemptSummary.quotaResetAt`); null or absent: none. */
+  /**
+   * The account's last quota reset (`AttemptSummary.quotaResetAt`); null:
+   * none. Absent: the store does not report resets (this replica then hears
+   * of another's resume only by the row it fetches).
+   */
   quotaResetAt?: Date | null;
   /**
    * Why the newest row could not be read (a sealed value no key of
@@ -123,7 +127,10 @@ export interface AttemptSummary {
   attemptsToday: number;
   /**
    * The account's last quota reset (an operator resumed fetching after
-   * clearing the quota at WeChat), whatever the day; null or absent: none.
+   * clearing the quota at WeChat), whatever the day; null: none. Absent: the
+   * store does not report resets, so a quota refusal holds until midnight
+   * whatever resets this replica knows of (and `attemptsToday` should count
+   * from midnight).
    */
   quotaResetAt?: Date | null;
   /** `force_refresh` stable_token calls since the start of the quota day. */
@@ -158,11 +165,17 @@ export interface LockedCredential {
   /**
    * Records a quota reset of the account (all its credentials: WeChat's
    * `clear_quota` resets every API quota of the account) and tells every
-   * replica once the lock's transaction commits. Returns its time. Optional,
-   * for stores written before quota resets: without it `resumeQuota()` fails.
+   * replica once the lock's transaction commits. Returns its time. `by` is
+   * at most `QUOTA_RESET_BY_MAX_LENGTH` characters. Optional, for stores
+   * written before quota resets: without it `resumeQuota()` throws a
+   * `WechatTokenSetupError` (`quota_resets_unsupported`) when the quota holds
+   * something back.
    */
   recordQuotaReset?(reset: NewQuotaReset): Promise<Date>;
 }
+
+/** The most characters of `NewQuotaReset.by` (`token_quota_reset.reset_by` is a `varchar(128)`). */
+export const QUOTA_RESET_BY_MAX_LENGTH = 128;
 
 /** A quota reset to record: when (cluster clock), who asked, and which replica. */
 export interface NewQuotaReset {

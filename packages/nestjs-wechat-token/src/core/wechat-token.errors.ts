@@ -135,13 +135,23 @@ export class TokenStoreUnavailableError extends WechatTokenError {
 }
 
 /**
- * What the start-up check found wrong with the host app: no
+ * What is wrong with the host app: found by the start-up check (no
  * `ScheduleModule.forRoot()`, a DataSource that is not Postgres, or the
- * module's migrations not (all) run.
+ * module's migrations not (all) run), or by `resumeQuota()` (a custom
+ * `TOKEN_STORE` that cannot record quota resets).
  */
-export type SetupProblem = 'schedule_module_missing' | 'not_postgres' | 'tables_missing' | 'columns_missing';
+export type SetupProblem =
+  | 'schedule_module_missing'
+  | 'not_postgres'
+  | 'tables_missing'
+  | 'columns_missing'
+  | 'quota_resets_unsupported';
 
-/** The app cannot run the module as set up; thrown at start, so `app.init()` / `app.listen()` reject. */
+/**
+ * The app cannot run the module as set up: thrown at start, so
+ * `app.init()` / `app.listen()` reject; or, for what only one operation
+ * needs (`quota_resets_unsupported`), by that operation.
+ */
 export class WechatTokenSetupError extends WechatTokenError {
   readonly code = 'SETUP_INVALID';
   constructor(

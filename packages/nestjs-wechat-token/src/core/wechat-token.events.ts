@@ -57,19 +57,27 @@ export interface StaleReportEvent {
 /** What the module tells observers (metrics, say): never a token, ticket or secret. */
 export type WechatTokenEvent = UpstreamCallEvent | RefreshEvent | StaleReportEvent;
 
-/** A subscriber of `WechatTokenService.onEvent()`. */
-export type WechatTokenEventListener = (event: WechatTokenEvent) => void;
+/**
+ * A subscriber of `WechatTokenService.onEvent()`. Called synchronously, after
+ * the refresh's lock is released; a promise it returns is not awaited (a
+ * rejection is logged, never left unhandled).
+ */
+export type WechatTokenEventListener = (event: WechatTokenEvent) => unknown;
+
+/** How often one failing listener is reported. */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
 
 /**
  * The module's event bus: synchronous, in-process, and never in the way.
- * A listener that throws is logged (once per listener) and kept; nothing it
- * does can fail a refresh.
+ * A listener that throws or rejects is logged (at most once a minute per
+ * listener) and kept; nothing it does can fail a refresh or end the process.
  */
 @Injectable()
 export class WechatTokenEvents {
   private readonly logger = new Logger('WechatTokenEvents');
   private readonly listeners = new Set<WechatTokenEventListener>();
-  private readonly failed = new WeakSet<WechatTokenEventListener>();
+  /** When each failing listener was last reported. */
+  private readonly reportedAt = new WeakMap<WechatTokenEventListener, number>();
 
   /** Adds a listener; returns the function that removes it. */
   subscribe(listener: WechatTokenEventListener): () => void {
@@ -80,17 +88,24 @@ export class WechatTokenEvents {
   }
 
   emit(event: WechatTokenEvent): void {
-    for (const listener of this.listeners) {
+    // A copy: a listener that subscribes another is not called with this event.
+    for (const listener of [...this.listeners]) {
       try {
-        listener(event);
+        const returned = listener(event);
+        if (returned instanceof Promise) returned.catch((error: unknown) => this.report(listener, error));
       } catch (error) {
-        if (this.failed.has(listener)) continue;
-        this.failed.add(listener);
-        this.logger.error(
-          `An event listener threw (${error instanceof Error ? error.message : String(error)}); ` +
-            'it stays subscribed, and is not reported again',
-        );
+        this.report(listener, error);
       }
     }
+  }
+
+  private report(listener: WechatTokenEventListener, error: unknown): void {
+    const now = Date.now();
+    if (now - (this.reportedAt.get(listener) ?? -Infinity) < FAILURE_LOG_INTERVAL_MS) return;
+    this.reportedAt.set(listener, now);
+    this.logger.error(
+      `An event listener failed (${error instanceof Error ? error.message : String(error)}); ` +
+        'it stays subscribed (reported at most once a minute)',
+    );
   }
 }

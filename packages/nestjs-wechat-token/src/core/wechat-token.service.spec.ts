@@ -378,6 +378,33 @@ describe('WechatTokenService (fake store)', () => {
     expect(api.calls).toBe(1);
   });
 
+  it('keeps fetching and storing when a listener throws or rejects, and leaves no rejection unhandled', async () => {
+    const { service, store } = setup();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      service.onEvent(() => {
+        throw new Error('statsd down');
+      });
+      service.onEvent(async () => {
+        throw new Error('statsd down, later');
+      });
+      const seen: string[] = [];
+      // Listeners after the failing ones are still called.
+      service.onEvent((event) => void seen.push(event.type));
+      const token = await service.getAccessToken();
+      expect(store.tokens.map((row) => row.accessToken)).toEqual([token]);
+      expect(store.attempts.map((attempt) => attempt.outcome)).toEqual(['ok']);
+      expect(seen).toEqual(['upstream_call', 'refresh']);
+      // Let the rejected listener's promise settle.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.removeListener('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('tells its listeners of every call to WeChat, every pass through the lock and every stale report', async () => {
     const { service, store, api } = setup();
     const appId = 'wx0000000000000001';

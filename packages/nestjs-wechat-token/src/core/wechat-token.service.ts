@@ -278,12 +278,14 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
    * a ticket back, a quota reset is recorded for the whole cluster (and kept
    * across restarts): the account's quota day counts from it, for the token
    * and its tickets, and what is due is fetched at once, through the cluster
-   * lock. `by` (who asked, e.g. an admin key's name) is kept with the reset.
-   * Nothing is done when the quota holds nothing back (`resumed: false`).
-   * Throws `RefreshRefusedError` (`min_interval`, with `retryAfterSeconds`)
-   * when the quota blocks again less than `forceRefreshMinIntervalSeconds`
-   * after the last resume: WeChat's quota was not cleared, and resumes must
-   * not hammer WeChat.
+   * lock. `by` (who asked, e.g. an admin key's name) is kept with the reset
+   * (its first 128 characters). Nothing is done when the quota holds nothing
+   * back (`resumed: false`). Throws `RefreshRefusedError` (`min_interval`,
+   * with `retryAfterSeconds`) when the quota blocks again less than
+   * `forceRefreshMinIntervalSeconds` (and never less than 30 s) after the
+   * last resume: WeChat's quota was not cleared, and resumes must not hammer
+   * WeChat. A custom `TOKEN_STORE` without `recordQuotaReset` makes it throw
+   * `WechatTokenSetupError` (`quota_resets_unsupported`).
    */
   async resumeQuota(appId: string, options: { by?: string | undefined } = {}): Promise<QuotaResumeResult> {
     const token = this.tokenState(appId);
