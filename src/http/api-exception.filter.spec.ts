@@ -29,8 +29,16 @@ function fastifyError(code: string, status: number): HttpException {
   });
 }
 
-function run(exception: unknown, url: string, is404 = false, method = 'POST', raw?: unknown) {
-  const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
+/** What a fake Fastify reply was given. */
+interface Sent {
+  status?: number;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+/** A Fastify reply that keeps what it is given in `sent`. */
+function fakeReply() {
+  const sent: Sent = { headers: {} };
   const reply = {
     sent: false,
     status(code: number) {
@@ -50,6 +58,11 @@ function run(exception: unknown, url: string, is404 = false, method = 'POST', ra
       return reply;
     },
   };
+  return { reply, sent };
+}
+
+function run(exception: unknown, url: string, is404 = false, method = 'POST', raw?: unknown) {
+  const { reply, sent } = fakeReply();
   const host = {
     switchToHttp: () => ({ getRequest: () => ({ method, url, is404, raw }), getResponse: () => reply }),
   } as unknown as ArgumentsHost;
@@ -220,26 +233,7 @@ describe('ApiExceptionFilter', () => {
 
 describe('answerRouterError', () => {
   function route(code: string, status: number, url: string) {
-    const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
-    const reply = {
-      sent: false,
-      status(value: number) {
-        sent.status = value;
-        return reply;
-      },
-      header(name: string, value: string) {
-        sent.headers[name.toLowerCase()] = value;
-        return reply;
-      },
-      headers(values: Record<string, string>) {
-        for (const [name, value] of Object.entries(values)) reply.header(name, value);
-        return reply;
-      },
-      send(body: unknown) {
-        sent.body = typeof body === 'string' ? JSON.parse(body) : body;
-        return reply;
-      },
-    };
+    const { reply, sent } = fakeReply();
     const error = Object.assign(new Error(`'${url}' is exceeding the max param length`), {
       code,
       statusCode: status,

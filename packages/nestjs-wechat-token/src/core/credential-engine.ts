@@ -301,7 +301,12 @@ export class CredentialEngine implements SyncTarget {
     const { appId } = state;
     let outcome: RefreshOutcome;
     try {
-      outcome = await this.refresher.refresh({ account: state.account, spec: state.spec, intent });
+      outcome = await this.refresher.refresh({
+        account: state.account,
+        spec: state.spec,
+        intent,
+        onCall: (fetch) => this.lifeUpdated(state, state.noteCall(fetch)),
+      });
     } catch (error) {
       const now = this.clock.now();
       if (error instanceof LockBusyError) {

@@ -20,6 +20,8 @@ import {
   LockBusyError,
   TOKEN_STORE,
   type AttemptOutcome,
+  type AttemptResult,
+  type LoggedFetch,
   type LockedCredential,
   type NewAttempt,
   type TokenStore,
@@ -70,14 +72,23 @@ interface CallResult {
   failure?: WechatApiError | WechatTransportError;
 }
 
-/** One pass through the lock: the job, and the calls it made (told once the lock is released). */
-type Pass = RefreshJob & { calls: UpstreamCallEvent[] };
+/**
+ * One pass through the lock: the job, the calls it made (events, told once the
+ * lock is released) and their outcomes (told to `onCall` once committed).
+ */
+type Pass = RefreshJob & { calls: UpstreamCallEvent[]; completed: LoggedFetch[] };
 
 /** One credential's refresh: whose, which kind, and why. */
 export interface RefreshJob {
   account: ResolvedWechatAccount;
   spec: CredentialSpec;
   intent: RefreshIntent;
+  /**
+   * Told of each call this refresh makes: once when it is logged (no outcome
+   * yet), then with its outcome once that is committed. The replica's own view
+   * of the fetch log, before any re-read of the table.
+   */
+  onCall?: (fetch: LoggedFetch) => void;
 }
 
 /**
@@ -127,11 +138,14 @@ export class CredentialRefresher {
     // The pass's calls are told after the lock is released: a listener never runs inside the
     // lock's transaction, where its time would count against the session's idle limit.
     const calls: UpstreamCallEvent[] = [];
+    const completed: LoggedFetch[] = [];
     try {
       const outcome = await this.store.withCredentialLock(key, this.lockWaitMs, (locked) => {
         lockWaitMs = performance.now() - asked;
-        return this.refreshLocked({ ...job, calls }, locked);
+        return this.refreshLocked({ ...job, calls, completed }, locked);
       });
+      // The transaction committed: the outcomes are the table's now.
+      for (const fetch of completed) job.onCall?.(fetch);
       result = refreshResult(outcome);
       return outcome;
     } catch (error) {
@@ -209,7 +223,7 @@ export class CredentialRefresher {
         return this.recordFetch(job, locked, latest, normal);
       }
       this.noteCall(job, normal, 'unchanged', null);
-      await locked.completeAttempt(normal.attemptId, {
+      await this.completeAttempt(job, locked, normal, {
         outcome: 'unchanged',
         errcode: null,
         errmsg: null,
@@ -246,6 +260,15 @@ export class CredentialRefresher {
     };
     const started = performance.now();
     const attemptId = await this.store.logAttempt(attempt);
+    // Committed on its own: a call of unknown outcome for every replica from now on,
+    // this one included, without waiting to hear of it back from the table.
+    job.onCall?.({
+      id: attemptId,
+      attemptedAt: attempt.attemptedAt,
+      outcome: null,
+      forceRefresh,
+      tokenId: null,
+    });
     const base = { attemptId, endpoint, attemptedAt: attempt.attemptedAt, forceRefresh };
     let failure: WechatApiError | WechatTransportError;
     if (performance.now() - started > SEND_DEADLINE_MS) {
@@ -262,7 +285,7 @@ export class CredentialRefresher {
     const outcome = failure instanceof WechatApiError ? 'errcode' : failure.reason;
     const result = { ...base, failure, latencyMs };
     this.noteCall(job, result, outcome, failure.errcode);
-    await locked.completeAttempt(attemptId, {
+    await this.completeAttempt(job, locked, result, {
       outcome,
       errcode: failure.errcode,
       errmsg: failure.errmsg,
@@ -270,6 +293,27 @@ export class CredentialRefresher {
       tokenId: null,
     });
     return result;
+  }
+
+  /**
+   * Records a call's outcome in the lock's transaction, and keeps it for
+   * `job.onCall` once that transaction has committed (rolled back, the call
+   * stays without outcome in the table, and so in the replica's view).
+   */
+  private async completeAttempt(
+    job: Pass,
+    locked: LockedCredential,
+    call: CallResult,
+    result: AttemptResult,
+  ): Promise<void> {
+    await locked.completeAttempt(call.attemptId, result);
+    job.completed.push({
+      id: call.attemptId,
+      attemptedAt: call.attemptedAt,
+      outcome: result.outcome,
+      forceRefresh: call.forceRefresh,
+      tokenId: result.tokenId,
+    });
   }
 
   /** Notes the `upstream_call` event of a call whose outcome is known (the call happened, whatever the store does next); told after the lock. */
@@ -334,7 +378,7 @@ export class CredentialRefresher {
     // every tick, and serve nothing once the old row's expiry passed.
     if (latest && fetched.value === latest.value && spec.lifeMode(account) === 'stable') {
       this.noteCall(job, result, 'unchanged', null);
-      await locked.completeAttempt(result.attemptId, { ...ok, outcome: 'unchanged', tokenId: latest.id });
+      await this.completeAttempt(job, locked, result, { ...ok, outcome: 'unchanged', tokenId: latest.id });
       return { token: latest, calledWechat: true, unchanged: true };
     }
     this.noteCall(job, result, 'ok', null);
@@ -347,7 +391,7 @@ export class CredentialRefresher {
       mode: spec.lifeMode(account),
       instanceId: this.options.instanceId,
     });
-    await locked.completeAttempt(result.attemptId, { ...ok, outcome: 'ok', tokenId: row.id });
+    await this.completeAttempt(job, locked, result, { ...ok, outcome: 'ok', tokenId: row.id });
     this.logger.log(
       `New ${spec.label} for ${account.appId} (${intent.source}): ${mask(row.value)}, expires ${row.expiresAt.toISOString()}`,
     );

@@ -177,6 +177,18 @@ export class CredentialState {
     return this.updateLife() ? 'died' : 'same';
   }
 
+  /**
+   * A call this replica made, as it logged it (no outcome yet: WeChat may
+   * issue a token from now on) or once its outcome is committed: merged into
+   * the fetch log as a re-read would bring it, without waiting for one (the
+   * database may be gone before this replica hears of its own call). Returns
+   * whether the held value just became unservable.
+   */
+  noteCall(fetch: LoggedFetch): boolean {
+    this.fetches = mergeFetches(this.fetches, [fetch]);
+    return this.updateLife();
+  }
+
   /** A view read found no row at all. */
   readEmpty(readAt: number): void {
     this.viewAsOfMs = Math.max(this.viewAsOfMs, readAt);

@@ -165,10 +165,13 @@ class FakeApi {
     this.checks++;
     return this.verdict;
   }
+  /** While set, fetches wait for it (a call in the air). */
+  gate?: Promise<void>;
   async fetchToken(account?: { secret: string }): Promise<FetchedToken> {
     this.calls++;
     if (account) this.secrets.push(account.secret);
     await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.gate;
     if (this.failure) throw this.failure;
     return { accessToken: `token-number-${this.calls}-${'x'.repeat(20)}`, expiresIn: 7200 };
   }
@@ -376,6 +379,27 @@ describe('WechatTokenService (fake store)', () => {
     api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
     await expect(service.refresh('wx0000000000000001')).rejects.toMatchObject({ reason: 'check_failed' });
     expect(api.calls).toBe(1);
+  });
+
+  it("cuts the held token's promise as soon as its own call goes out, without hearing of it from the table", async () => {
+    const { service, api } = setup();
+    const appId = 'wx0000000000000001';
+    await service.getAccessToken();
+    expect((await service.getServedToken(appId)).expiresIn).toBeGreaterThan(6000);
+    let answer!: () => void;
+    api.gate = new Promise((resolve) => (answer = resolve));
+    // An override: no check at WeChat, straight to the call.
+    const forced = service.refresh(appId, { force: true });
+    while (api.calls < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Nothing re-reads the fake store's fetch log here: only the replica's own note can tell.
+    const during = await service.getServedToken(appId);
+    // A call of unknown outcome: the token may die an overlap (300 s) after it.
+    expect(during.expiresIn).toBeLessThanOrEqual(300);
+    answer();
+    await forced;
+    const after = await service.getServedToken(appId);
+    expect(after.tokenId).not.toBe(during.tokenId);
+    expect(after.expiresIn).toBeGreaterThan(6000);
   });
 
   it('keeps fetching and storing when a listener throws or rejects, and leaves no rejection unhandled', async () => {
