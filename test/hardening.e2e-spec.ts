@@ -278,6 +278,13 @@ describe('security headers and quiet logs', () => {
         nosniff: 'nosniff',
       });
       expect({ name, frames: answer.headers['x-frame-options'] }).toEqual({ name, frames: 'DENY' });
+      // JSON is never rendered: outside /docs the CSP allows nothing at all.
+      if (!target.startsWith('/docs')) {
+        expect({ name, csp: answer.headers['content-security-policy'] }).toEqual({
+          name,
+          csp: "default-src 'none'; frame-ancestors 'none'",
+        });
+      }
     }
   });
 

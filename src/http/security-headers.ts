@@ -12,6 +12,8 @@ export const BASE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
+/** The Swagger UI's page, its files and `/docs-json`: the only HTML, under helmet's full set. */
+const DOCS_PREFIX = `/${DOCS_PATH}`;
 /** The Swagger UI's static files (scripts, styles, icons): the only answers a cache may keep. */
 const DOCS_ASSETS = `/${DOCS_PATH}/`;
 
@@ -42,22 +44,37 @@ const applyHelmet = helmet({
 });
 
 /**
+ * The headers of every answer but the `/docs` pages: what OWASP's REST
+ * cheat sheet lists for an API. JSON is never rendered, so its CSP forbids
+ * everything; nothing is sniffed as another type, framed, or kept in a cache
+ * (tokens, tickets, account states and health all change, and some are secrets).
+ * Four constant headers: the token's hot path pays for no more.
+ */
+const API_HEADERS: Readonly<Record<string, string>> = {
+  ...BASE_SECURITY_HEADERS,
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
+/**
  * Security headers on every answer, registered before `app.init()`, in one
  * synchronous hook on the root instance (so routes added later, `/metrics`
  * and `/health/*`, get them without knowing):
  *
- * - helmet's (above), built once. Not through `@fastify/helmet`: its hook
- *   builds helmet again on every request (13.x: about 4 µs a request, on the
- *   token's hot path) and adds a second, async hook.
- * - `Cache-Control: no-store` and nosniff on every answer but the Swagger UI's
- *   files: tokens, tickets, account states and health all change, and some
- *   are secrets.
+ * - the API's four (above) everywhere but under `/docs`;
+ * - under `/docs` (the Swagger UI, its files and `/docs-json`), helmet's
+ *   (above), built once, and no-store but on the UI's static files. Not
+ *   through `@fastify/helmet`: its hook builds helmet again on every request
+ *   and adds a second, async hook.
  */
 export function registerSecurityHeaders(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
-    applyHelmet(request.raw, reply.raw, ignore);
-    if (!request.url.startsWith(DOCS_ASSETS)) reply.headers(BASE_SECURITY_HEADERS);
+    if (!request.url.startsWith(DOCS_PREFIX)) reply.headers(API_HEADERS);
+    else {
+      applyHelmet(request.raw, reply.raw, ignore);
+      if (!request.url.startsWith(DOCS_ASSETS)) reply.headers(BASE_SECURITY_HEADERS);
+    }
     done();
   });
 }
