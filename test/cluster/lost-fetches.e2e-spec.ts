@@ -235,19 +235,36 @@ describe('lost fetches (3 server processes)', () => {
     postgres = await PrivatePostgres.create();
     const databaseUrl = await postgres.createDatabase(`override_${randomBytes(4).toString('hex')}`);
     cluster = await Cluster.start(
-      options({ databaseUrl, sandbox: { lifetimeSeconds: 7200, overlapSeconds: OVERLAP } }),
+      options({
+        databaseUrl,
+        sandbox: { lifetimeSeconds: 7200, overlapSeconds: OVERLAP },
+        // Room for every replica to hear of the call before the database goes.
+        env: { WECHAT_HTTP_TIMEOUT_MS: '3000' },
+      }),
     );
     const { account, replicas } = cluster;
     const first = await cluster.agreedToken(account, 15_000);
 
     // force: true replaces a working token (an override, which may cut promises made
-    // before it short); WeChat answers 800 ms late, by when the database is gone.
-    cluster.sandbox.injectFault({ delayMs: 800 });
+    // before it short); WeChat answers 2.5 s late, by when the database is gone.
+    cluster.sandbox.injectFault({ delayMs: 2500 });
     const forced = replicas[0].request('POST', `/admin/accounts/${account.appId}/refresh`, {
       admin: true,
       body: { force: true },
     });
     await refreshUnderWay(cluster);
+    // The replica that made the call knows of it at once; the others read it from the fetch
+    // log on its NOTIFY (milliseconds, as a rule). A replica that had not read it yet when the
+    // database went could not know of it (README: Lost calls and the timeout).
+    await waitFor(
+      'every replica to know of the call',
+      async () => {
+        const statuses = await Promise.all(replicas.map((replica) => replica.status(account.appId)));
+        return statuses.every((status) => status.risk === 'unknown_fetch');
+      },
+      2000,
+      20,
+    );
     // Promises made from here on must hold.
     const promises = new PromiseCheck(cluster.sandbox);
     const driver = driveTokens(() => cluster!.alive, account, promises);
