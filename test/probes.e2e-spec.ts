@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { WechatTokenService } from 'nestjs-wechat-token';
 import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { ADMIN_TOKEN, Cluster, waitFor, type Replica } from './support/cluster.js';
+import { getHealth, healthBecomes } from './support/health-http.js';
 import { PrivatePostgres } from './support/private-postgres.js';
 import {
   fixtureAccount,
@@ -15,36 +16,6 @@ import {
 
 // Issue 13: liveness apart from readiness, /health that tells strangers the status only,
 // health failures logged on change of state, and logs a collector can read (JSON, no ANSI).
-
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
-
-async function get(fixture: ServerFixture, path: string, adminKey?: string): Promise<Answer> {
-  const response = await fetch(`${fixture.baseUrl}${path}`, {
-    headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {},
-  });
-  const text = await response.text();
-  return { status: response.status, body: JSON.parse(text), text };
-}
-
-/** Polls `path` until it answers `status` (the pool reconnects in its own time). */
-async function becomes(
-  fixture: ServerFixture,
-  path: string,
-  status: number,
-  timeoutMs = 20_000,
-): Promise<Answer> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await get(fixture, path);
-    if (answer.status === status || Date.now() > deadline) return answer;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A fixture whose accounts never get a token: the sandbox refuses this server's IP (40164, the hint names the IP). */
 async function refusedFixture(): Promise<ServerFixture> {
@@ -69,40 +40,65 @@ describe('probes: /health/live, /health/ready, /health', () => {
     postgres = undefined;
   });
 
-  it('with Postgres stopped: live 200, ready and /health 503 naming the database only; 200 again once it is back', async () => {
+  // (Issue 3's /health outage test, now here: one private Postgres for both.)
+  it('with Postgres stopped: live 200, ready and /health 503 naming the database only, the token still served; 200 again once it is back', async () => {
     // A Postgres of this test's own: the run's shared one must keep running.
     postgres = await PrivatePostgres.create();
     const databaseUrl = await postgres.createDatabase(`probes_${randomBytes(4).toString('hex')}`);
     fixture = await startServerFixture({ env: { DATABASE_URL: databaseUrl } });
     await waitForFirstTokens(fixture);
-    expect(await get(fixture, '/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await get(fixture, '/health/ready')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await get(fixture, '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const { appId, secret } = fixture.accounts[0];
+    expect(await getHealth(fixture, '/health', fixture.adminToken)).toMatchObject({
+      status: 200,
+      body: {
+        status: 'ok',
+        details: {
+          database: { status: 'up' },
+          wechat_accounts: { status: 'up', accounts: { [appId]: { usable: true } } },
+        },
+      },
+    });
+    expect(await getHealth(fixture, '/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await getHealth(fixture, '/health/ready')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await getHealth(fixture, '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
 
     await postgres.stop();
-    const ready = await becomes(fixture, '/health/ready', 503);
+    const ready = await healthBecomes(fixture, '/health/ready', 503);
     expect(ready).toMatchObject({ status: 503, body: { status: 'error', down: ['database'] } });
     expect(ready.body).toEqual({ status: 'error', down: ['database'] });
-    expect(await get(fixture, '/health')).toMatchObject({
+    expect(await getHealth(fixture, '/health')).toMatchObject({
       status: 503,
       body: { status: 'error', down: ['database'] },
     });
     // Liveness does not depend on the database: the replica still serves the token it holds.
-    expect(await get(fixture, '/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await getHealth(fixture, '/health/live')).toMatchObject({ status: 200, body: { status: 'ok' } });
     // With the admin key: Terminus' detail, the tokens still up.
-    const detail = await get(fixture, '/health/ready', fixture.adminToken);
+    const detail = await getHealth(fixture, '/health/ready', fixture.adminToken);
     expect(detail.status).toBe(503);
     expect(detail.body.error.database.status).toBe('down');
     expect(detail.body.details.wechat_accounts.status).toBe('up');
+    expect(detail.body.status).toBe('error');
     expect(detail.text).not.toContain('postgres:postgres');
+    expect(detail.text).not.toContain(secret);
+    // The tokens are still held and served: only the database is down.
+    const served = await fetch(
+      `${fixture.baseUrl}/cgi-bin/token?grant_type=client_credential&appid=${appId}&secret=${secret}`,
+    );
+    expect(((await served.json()) as { access_token?: string }).access_token).toBe(
+      fixture.sandbox.latestToken(appId),
+    );
 
     await postgres.start();
-    expect(await becomes(fixture, '/health/ready', 200)).toMatchObject({
+    expect(await healthBecomes(fixture, '/health/ready', 200)).toMatchObject({
       status: 200,
       body: { status: 'ok' },
     });
-    expect(await get(fixture, '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await get(fixture, '/health/live')).toMatchObject({ status: 200 });
+    expect(await getHealth(fixture, '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await getHealth(fixture, '/health', fixture.adminToken)).toMatchObject({
+      status: 200,
+      body: { status: 'ok' },
+    });
+    expect(await getHealth(fixture, '/health/live')).toMatchObject({ status: 200 });
     // The outage was logged once when it began and once when it ended, whatever the polling.
     const healthLines = fixture.logs.lines.filter((line) => /Not ready|Ready again/.test(line));
     expect(healthLines).toEqual([
@@ -117,7 +113,7 @@ describe('probes: /health/live, /health/ready, /health', () => {
 
     for (const path of ['/health', '/health/ready']) {
       for (const key of [undefined, `${fixture.adminToken}x`]) {
-        const answer = await get(fixture, path, key);
+        const answer = await getHealth(fixture, path, key);
         expect({ path, status: answer.status, body: answer.body }).toEqual({
           path,
           status: 503,
@@ -128,7 +124,7 @@ describe('probes: /health/live, /health/ready, /health', () => {
       }
     }
 
-    const detail = await get(fixture, '/health', fixture.adminToken);
+    const detail = await getHealth(fixture, '/health', fixture.adminToken);
     expect(detail.status).toBe(503);
     expect(detail.body.details.database.status).toBe('up');
     for (const appId of appIds) {

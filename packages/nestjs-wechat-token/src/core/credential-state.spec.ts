@@ -1,27 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import type { StoredCredential } from './credential.js';
 import { accessTokenSpec, ticketSpec } from './credential-specs.js';
 import { CredentialState, RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
 import type { LastFailure } from './refresh-decisions.js';
+import { storedCredential as row } from './spec-fixtures.js';
 import type { WechatApiClient } from './wechat-api.client.js';
 
 const T0 = Date.UTC(2026, 10, 21, 4, 0, 0);
 const TIMING = { overlapMs: 300_000, settleMs: 16_000 };
-
-function row(id: string, fetchedAt: number): StoredCredential {
-  return {
-    id,
-    appId: 'wx0000000000000001',
-    kind: 'access_token',
-    value: `token-number-${id}-${'x'.repeat(20)}`,
-    fetchedAt: new Date(fetchedAt),
-    expiresAt: new Date(fetchedAt + 7200_000),
-    source: 'schedule',
-    mode: 'token',
-    instanceId: null,
-    reportedDeadAt: null,
-  };
-}
 
 function state(
   mode: 'token' | 'stable' = 'token',

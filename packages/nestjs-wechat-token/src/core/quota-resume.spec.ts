@@ -7,6 +7,7 @@ import { accessTokenSpec, ticketSpec } from './credential-specs.js';
 import type { CredentialState } from './credential-state.js';
 import { RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
 import { QuotaResumer } from './quota-resume.js';
+import { attemptSummary, SPEC_APP_ID as APP, storedCredential } from './spec-fixtures.js';
 import {
   LockBusyError,
   QUOTA_RESET_BY_MAX_LENGTH,
@@ -28,36 +29,8 @@ import { resolveOptions } from './wechat-token.options.js';
 // faking the table (summaries per credential, the account's resets) and a
 // refresher faking what a pass through the lock answers.
 
-const APP = 'wx0000000000000001';
 /** 09:00 in Shanghai: most of a quota day ahead. */
 const T0 = Date.UTC(2031, 4, 20, 1, 0, 0);
-
-function row(id: string, kind: CredentialKind, fetchedAt: number): StoredCredential {
-  return {
-    id,
-    appId: APP,
-    kind,
-    value: `${kind}-number-${id}-${'x'.repeat(20)}`,
-    fetchedAt: new Date(fetchedAt),
-    expiresAt: new Date(fetchedAt + 7200_000),
-    source: 'schedule',
-    mode: 'token',
-    instanceId: null,
-    reportedDeadAt: null,
-  };
-}
-
-function summary(partial: Partial<AttemptSummary> = {}): AttemptSummary {
-  return {
-    attemptsToday: 1,
-    stableForcesToday: 0,
-    lastStableForceAt: null,
-    lastOverrideAt: null,
-    failuresSinceSuccess: [],
-    failureCount: 0,
-    ...partial,
-  };
-}
 
 /** WeChat answered 45009 to the credential's last fetch, at `at`. */
 function quotaHit(at: number): Partial<AttemptSummary> {
@@ -114,7 +87,8 @@ class FakeStore {
     this.locks.push(key.kind);
     const locked: Partial<LockedCredential> = {
       summary: async () =>
-        summary({
+        attemptSummary({
+          attemptsToday: 1,
           ...this.summaries.get(key.kind),
           ...(this.reportsResets ? { quotaResetAt: this.lastReset } : {}),
         }),
@@ -151,7 +125,7 @@ function setup(
   /** Every pass through the lock: which credential, and how many resets were recorded by then. */
   const passes: { kind: CredentialKind; resetsBefore: number }[] = [];
   const fetchNew: Answer = async ({ spec }) => {
-    const fresh = row(String(nextId++), spec.kind, clock.now());
+    const fresh = storedCredential(String(nextId++), clock.now(), spec.kind);
     store.rows.set(spec.kind, fresh);
     return { token: fresh, calledWechat: true };
   };
@@ -180,7 +154,7 @@ function setup(
   const resumer = new QuotaResumer(tokenStore, clock, resolved, refresher, engine);
   /** The token fetched a minute ago, read by this replica. */
   const holdToken = async () => {
-    store.rows.set('access_token', row('1', 'access_token', T0 - 60_000));
+    store.rows.set('access_token', storedCredential('1', T0 - 60_000));
     await engine.sync.syncOne(token);
     expect(token.isUsable(clock.now())).toBe(true);
   };
@@ -231,7 +205,7 @@ describe('QuotaResumer', () => {
   it('records nothing and fetches nothing when the quota holds nothing back', async () => {
     const { store, states, resumer, passes, holdToken } = setup({ tickets: true });
     await holdToken();
-    store.rows.set('jsapi', row('2', 'jsapi', T0 - 60_000));
+    store.rows.set('jsapi', storedCredential('2', T0 - 60_000, 'jsapi'));
     // WeChat's 45009 of yesterday holds nothing back today.
     store.summaries.set('jsapi', quotaHit(T0 - 86_400_000));
     expect(await resumer.resume(states, 'ops')).toEqual({ resumed: false });

@@ -11,6 +11,7 @@ import {
   type RefreshIntent,
 } from './refresh-decisions.js';
 import { plannedRefreshAt, quotaDayStart } from './refresh-policy.js';
+import { attemptSummary, storedCredential } from './spec-fixtures.js';
 import { tokenLife } from './token-life.js';
 import type { AttemptSummary, FailedAttempt } from './token-store.js';
 import { WechatTransportError } from './wechat-token.errors.js';
@@ -20,19 +21,9 @@ const T0 = Date.UTC(2026, 10, 21, 4, 0, 0); // 12:00 in Shanghai
 const TIMING = { overlapMs: 300_000, settleMs: 16_000 };
 const LIMITS = { dailyQuota: 2000, forceRefreshMinIntervalSeconds: 30, holdUntil: 0 };
 
+/** The newest row: id 7, of `kind`. */
 function row(kind: CredentialKind = 'access_token', fetchedAt = T0): StoredCredential {
-  return {
-    id: '7',
-    appId: 'wx0000000000000001',
-    kind,
-    value: `value-of-${kind}`,
-    fetchedAt: new Date(fetchedAt),
-    expiresAt: new Date(fetchedAt + 7200_000),
-    source: 'schedule',
-    mode: 'token',
-    instanceId: null,
-    reportedDeadAt: null,
-  };
+  return storedCredential('7', fetchedAt, kind);
 }
 
 /** What a replica decides at `now` for `intent`, the newest row being `latest` with no other call around it. */
@@ -46,18 +37,6 @@ function input(intent: RefreshIntent, now: number, latest: StoredCredential | nu
     life: latest ? tokenLife(latest, 'token', [], TIMING) : undefined,
     now,
     refreshAheadSeconds: 600,
-  };
-}
-
-function summary(partial: Partial<AttemptSummary> = {}): AttemptSummary {
-  return {
-    attemptsToday: 0,
-    stableForcesToday: 0,
-    lastStableForceAt: null,
-    lastOverrideAt: null,
-    failuresSinceSuccess: [],
-    failureCount: 0,
-    ...partial,
   };
 }
 
@@ -93,12 +72,12 @@ describe('refresh decisions (pure, no store)', () => {
   });
 
   it('refused while a call of unknown outcome may still land, with the time it settles', () => {
-    const refusal = refusalOf(input(schedule, T0), summary(), { ...LIMITS, holdUntil: T0 + 4500 });
+    const refusal = refusalOf(input(schedule, T0), attemptSummary(), { ...LIMITS, holdUntil: T0 + 4500 });
     expect(refusal).toMatchObject({ reason: 'unsettled', retryAfterSeconds: 5 });
   });
 
   it("an operator's overrides are held to the minimum interval; the retry of a ticket fetch is not", () => {
-    const recent = summary({ lastOverrideAt: new Date(T0 - 10_000) });
+    const recent = attemptSummary({ lastOverrideAt: new Date(T0 - 10_000) });
     expect(refusalOf(input(override, T0), recent, LIMITS)).toMatchObject({
       reason: 'min_interval',
       retryAfterSeconds: 20,
@@ -110,18 +89,18 @@ describe('refresh decisions (pure, no store)', () => {
   });
 
   it('refused when the quota is used up; forced refreshes keep a reserve for the scheduled ones', () => {
-    expect(refusalOf(input(schedule, T0), summary({ attemptsToday: 2000 }), LIMITS)).toMatchObject({
+    expect(refusalOf(input(schedule, T0), attemptSummary({ attemptsToday: 2000 }), LIMITS)).toMatchObject({
       reason: 'quota',
     });
-    expect(refusalOf(input(schedule, T0), summary({ attemptsToday: 1990 }), LIMITS)).toBeUndefined();
-    expect(refusalOf(input(override, T0), summary({ attemptsToday: 1990 }), LIMITS)).toMatchObject({
+    expect(refusalOf(input(schedule, T0), attemptSummary({ attemptsToday: 1990 }), LIMITS)).toBeUndefined();
+    expect(refusalOf(input(override, T0), attemptSummary({ attemptsToday: 1990 }), LIMITS)).toMatchObject({
       reason: 'quota',
     });
   });
 
   it('a ticket fetch whose token WeChat just rejected: others with that token wait for the new one, a newer token goes', () => {
     const ticket = row('jsapi');
-    const rejected = summary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 1 });
+    const rejected = attemptSummary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 1 });
     const withOld = { ...schedule, accessToken: 'old', accessTokenFetchedAt: T0 - 60_000 };
     expect(refusalOf(input(withOld, T0 + 1000, ticket), rejected, LIMITS)).toMatchObject({
       reason: 'backoff',
@@ -134,21 +113,23 @@ describe('refresh decisions (pure, no store)', () => {
     // The one retry goes at once; a second rejection in a row backs off.
     const retry = { ...withNew, retry: true };
     expect(refusalOf(input(retry, T0 + 1000, ticket), rejected, LIMITS)).toBeUndefined();
-    const twice = summary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 2 });
+    const twice = attemptSummary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 2 });
     expect(refusalOf(input(withNew, T0 + 100, ticket), twice, LIMITS)).toMatchObject({ reason: 'backoff' });
     // For the access_token itself, 40001 on fetch is a configuration error (a wrong secret).
-    const tokenRejected = summary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 1 });
+    const tokenRejected = attemptSummary({ failuresSinceSuccess: [failure(40001, T0)], failureCount: 1 });
     expect(refusalOf(input(schedule, T0 + 1000), tokenRejected, LIMITS)).toMatchObject({ reason: 'backoff' });
   });
 
   it('the last failure as status shows it; an unknown outcome says so', () => {
-    expect(lastFailureOf(summary())).toBeUndefined();
+    expect(lastFailureOf(attemptSummary())).toBeUndefined();
     const unknown = { outcome: null, errcode: null, errmsg: null, attemptedAt: new Date(T0) };
-    expect(lastFailureOf(summary({ failuresSinceSuccess: [unknown], failureCount: 1 }))).toMatchObject({
-      errcode: -1,
-      errmsg: expect.stringContaining('no recorded result'),
-      outcome: null,
-    });
+    expect(lastFailureOf(attemptSummary({ failuresSinceSuccess: [unknown], failureCount: 1 }))).toMatchObject(
+      {
+        errcode: -1,
+        errmsg: expect.stringContaining('no recorded result'),
+        outcome: null,
+      },
+    );
   });
 
   it('a transport failure read back from the fetch log keeps its class, so every replica gives its hint', () => {
@@ -168,7 +149,7 @@ describe('refresh decisions (pure, no store)', () => {
         errmsg: error.errmsg,
         attemptedAt: new Date(T0),
       };
-      const read = lastFailureOf(summary({ failuresSinceSuccess: [logged], failureCount: 1 }))!;
+      const read = lastFailureOf(attemptSummary({ failuresSinceSuccess: [logged], failureCount: 1 }))!;
       expect(read).toMatchObject({ errcode: -1, outcome: reason, errmsg: message });
       // The fetch log's reader gives the hint the failing replica gave, not the one of errcode -1.
       expect(failureHint(read.outcome, read.errcode, read.errmsg)).toBe(error.hint);
@@ -180,7 +161,7 @@ describe('refresh decisions (pure, no store)', () => {
     const DAY_START = quotaDayStart(T0);
     const RESUME_LIMITS = { dailyQuota: 2000, forceRefreshMinIntervalSeconds: 30 };
     const decide = (partial: Partial<AttemptSummary>, kind: CredentialKind = 'access_token', now = T0) =>
-      quotaResumeDecision({ appId: 'wx0000000000000001', kind, now }, summary(partial), RESUME_LIMITS);
+      quotaResumeDecision({ appId: 'wx0000000000000001', kind, now }, attemptSummary(partial), RESUME_LIMITS);
     const quotaHit = (at: number) => ({ failuresSinceSuccess: [failure(45009, at)], failureCount: 1 });
 
     it('records a reset only while the quota holds fetches back: 45009 today, or our count reached', () => {
@@ -218,7 +199,7 @@ describe('refresh decisions (pure, no store)', () => {
         const at = (now: number) =>
           quotaResumeDecision(
             { appId: 'wx0000000000000001', kind: 'access_token', now },
-            summary(again),
+            attemptSummary(again),
             limits,
           );
         // Resumed 10 s ago and blocked again: refused until 30 s after that reset.
@@ -229,7 +210,7 @@ describe('refresh decisions (pure, no store)', () => {
       // A longer interval still wins.
       const longer = quotaResumeDecision(
         { appId: 'wx0000000000000001', kind: 'access_token', now: T0 },
-        summary(again),
+        attemptSummary(again),
         { dailyQuota: 2000, forceRefreshMinIntervalSeconds: 120 },
       );
       expect(longer).toMatchObject({ reason: 'min_interval', retryAfterSeconds: 110 });

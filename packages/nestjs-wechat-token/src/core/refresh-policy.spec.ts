@@ -6,7 +6,8 @@ import {
   quotaDayStart,
   quotaPeriodStart,
 } from './refresh-policy.js';
-import type { AttemptSummary, StoredToken } from './token-store.js';
+import { attemptSummary } from './spec-fixtures.js';
+import type { StoredToken } from './token-store.js';
 
 const T0 = Date.UTC(2026, 10, 21, 4, 0, 0); // 12:00 in Shanghai
 
@@ -21,18 +22,6 @@ function token(id: string, fetchedAt: number, lifetimeSeconds = 7200): StoredTok
     mode: 'token',
     instanceId: null,
     reportedDeadAt: null,
-  };
-}
-
-function summary(partial: Partial<AttemptSummary> = {}): AttemptSummary {
-  return {
-    attemptsToday: 0,
-    stableForcesToday: 0,
-    lastStableForceAt: null,
-    lastOverrideAt: null,
-    failuresSinceSuccess: [],
-    failureCount: 0,
-    ...partial,
   };
 }
 
@@ -80,7 +69,7 @@ describe('refresh policy', () => {
       const failure = { outcome: 'timeout' as const, errcode: null, errmsg: 'x', attemptedAt: new Date(T0) };
       const gate = nextAllowedFetch(
         'wx1',
-        summary({ failuresSinceSuccess: [failure], failureCount: count }),
+        attemptSummary({ failuresSinceSuccess: [failure], failureCount: count }),
         T0,
         2000,
         false,
@@ -100,7 +89,7 @@ describe('refresh policy', () => {
       const failure = { outcome: 'errcode' as const, errcode, errmsg: 'x', attemptedAt: new Date(T0) };
       return nextAllowedFetch(
         'wx1',
-        summary({ failuresSinceSuccess: [failure], failureCount: 1 }),
+        attemptSummary({ failuresSinceSuccess: [failure], failureCount: 1 }),
         T0 + 1000,
         2000,
         forced,
@@ -117,10 +106,14 @@ describe('refresh policy', () => {
   });
 
   it('stops at the daily quota, and forced refreshes 50 calls before it', () => {
-    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 2000 }), T0, 2000, false)?.reason).toBe('quota');
-    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1999 }), T0, 2000, false)).toBeNull();
-    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1950 }), T0, 2000, true)?.reason).toBe('quota');
-    expect(nextAllowedFetch('wx1', summary({ attemptsToday: 1949 }), T0, 2000, true)).toBeNull();
+    expect(nextAllowedFetch('wx1', attemptSummary({ attemptsToday: 2000 }), T0, 2000, false)?.reason).toBe(
+      'quota',
+    );
+    expect(nextAllowedFetch('wx1', attemptSummary({ attemptsToday: 1999 }), T0, 2000, false)).toBeNull();
+    expect(nextAllowedFetch('wx1', attemptSummary({ attemptsToday: 1950 }), T0, 2000, true)?.reason).toBe(
+      'quota',
+    );
+    expect(nextAllowedFetch('wx1', attemptSummary({ attemptsToday: 1949 }), T0, 2000, true)).toBeNull();
   });
 
   it("starts the quota period at midnight, or at the account's last quota reset after it", () => {
@@ -137,7 +130,7 @@ describe('refresh policy', () => {
     const gate = (hitAt: number, resetAt: number | null, now = T0) =>
       nextAllowedFetch(
         'wx1',
-        summary({
+        attemptSummary({
           failuresSinceSuccess: [
             { outcome: 'errcode', errcode: 45009, errmsg: 'x', attemptedAt: new Date(hitAt) },
           ],
@@ -156,7 +149,7 @@ describe('refresh policy', () => {
     // The same goes for the ticket kinds (clear_quota resets every quota of the account).
     const ticket = nextAllowedFetch(
       'wx1',
-      summary({
+      attemptSummary({
         failuresSinceSuccess: [
           { outcome: 'errcode', errcode: 45009, errmsg: 'x', attemptedAt: new Date(T0 - 600_000) },
         ],
