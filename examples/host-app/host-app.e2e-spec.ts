@@ -93,6 +93,7 @@ describe('examples/host-app: a Nest app using WechatTokenModule', () => {
     const migrations = await host.query<{ name: string }>('SELECT name FROM migrations ORDER BY name');
     expect(migrations.map((m) => m.name)).toEqual([
       'AddTickets1764900000000',
+      'AddTokenDigest1765200000000',
       'AddValuePreview1764950000000',
       'CreateAccessToken1763700000000',
       'CreateTokenFetchAttempt1763700000001',

@@ -5,6 +5,7 @@ export type {
   AccountStatus,
   CredentialStatus,
   HeldCredential,
+  IssuedAccessToken,
   JsapiSignature,
   LastError,
   QuotaResumeResult,

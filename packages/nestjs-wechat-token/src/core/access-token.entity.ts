@@ -20,6 +20,17 @@ export class AccessTokenEntity {
   @Column({ name: 'token_preview', type: 'varchar', length: 16, nullable: true })
   tokenPreview!: string | null;
 
+  /**
+   * SHA-256 of the token's plain text (whether `accessToken` is sealed or
+   * not): how a token a client sends is traced to its row, whatever its age
+   * (`issuedAccessToken()`). Null for rows stored sealed before the digest
+   * existed (see migration `AddTokenDigest1765200000000`). Not selected by
+   * default: nobody reads it but that lookup.
+   */
+  @Index('access_token_token_digest_idx', { where: 'token_digest IS NOT NULL' })
+  @Column({ name: 'token_digest', type: 'bytea', nullable: true, select: false })
+  tokenDigest!: Buffer | null;
+
   @Column({ name: 'fetched_at', type: 'timestamptz' })
   fetchedAt!: Date;
 

@@ -63,6 +63,8 @@ export const MESSAGES = {
       : `Another replica is refreshing the ${label} of ${appId} and did not finish in time; the current ticket stays served.`,
   storeUnavailable: (detail: string) =>
     `The database is unavailable (${detail}): no fetch without the cluster lock.`,
+  issuedTokenUnknown: (detail: string) =>
+    `The database is unavailable (${detail}): whether this access_token was issued here cannot be told; try again once the database answers.`,
   storedValueUnreadable: (detail: string) =>
     `A stored value cannot be opened (${detail}): no fetch until the module's encryptionKeys open it.`,
   badUpstreamBody: (detail: string, field: 'access_token' | 'ticket' = 'access_token') =>

@@ -11,10 +11,12 @@ import {
 } from './credential.js';
 import {
   LockBusyError,
+  tokenDigest,
   type AttemptResult,
   type AttemptSummary,
   type CredentialView,
   type FailedAttempt,
+  type IssuedTokenRow,
   type LockedCredential,
   type LoggedFetch,
   type NewAttempt,
@@ -109,7 +111,8 @@ function sealContext(kind: CredentialKind, appId: string): string {
 /**
  * How tokens and tickets are kept in their tables: sealed (AES-256-GCM)
  * when the module has `encryptionKeys`, else as they are; a preview beside
- * them either way. Rows stored before keys were set are read as they are.
+ * them either way, and beside a token its digest (`tokenDigest`). Rows
+ * stored before keys were set are read as they are.
  */
 class StoredValues {
   private readonly box?: SecretBox;
@@ -118,10 +121,15 @@ class StoredValues {
     if (keys) this.box = new SecretBox(keys);
   }
 
-  toColumns(key: CredentialKey, value: string): { stored: string; preview: string | null } {
+  /** The columns of a value: what is stored, its preview, and for a token its digest (null for a ticket). */
+  toColumns(
+    key: CredentialKey,
+    value: string,
+  ): { stored: string; preview: string | null; digest: Buffer | null } {
     return {
       stored: this.box ? this.box.seal(value, sealContext(key.kind, key.appId)) : value,
       preview: mask(value),
+      digest: key.kind === 'access_token' ? tokenDigest(value) : null,
     };
   }
 
@@ -170,7 +178,9 @@ export async function storedKeyIds(dataSource: DataSource): Promise<string[]> {
  * Re-seals every token and ticket not sealed under `keys.current` (plain
  * ones from before keys were set, and those under `keys.previous`): what a
  * key rotation runs once every replica has the new key. Returns how many
- * rows were re-sealed.
+ * rows were re-sealed. A token's digest is of its plain text, which a new
+ * seal does not change; it is written all the same, which fills it in for
+ * the rows re-sealed here that were sealed before the digest existed.
  */
 export async function resealStoredValues(
   dataSource: DataSource,
@@ -184,6 +194,7 @@ export async function resealStoredValues(
     const table = kind === 'access_token' ? 'access_token' : 'wechat_ticket';
     const valueColumn = kind === 'access_token' ? 'access_token' : 'ticket';
     const previewColumn = kind === 'access_token' ? 'token_preview' : 'ticket_preview';
+    const digestColumn = kind === 'access_token' ? ', token_digest = $4' : '';
     const kindFilter = kind === 'access_token' ? '' : `AND type = '${kind}'`;
     // In batches, each its own short transaction: a long history is not locked all at once.
     for (;;) {
@@ -194,13 +205,14 @@ export async function resealStoredValues(
           [`${SEALED_PREFIX}${box.currentKeyId}.`],
         );
         for (const row of rows) {
-          const { stored, preview } = values.toColumns(
+          const { stored, preview, digest } = values.toColumns(
             { appId: row.app_id, kind },
             values.toCredential(row).value,
           );
           await manager.query(
-            `UPDATE ${table} SET ${valueColumn} = $1, ${previewColumn} = COALESCE(${previewColumn}, $2) WHERE id = $3`,
-            [stored, preview, row.id],
+            `UPDATE ${table} SET ${valueColumn} = $1, ${previewColumn} = COALESCE(${previewColumn}, $2)${digestColumn}
+             WHERE id = $3`,
+            digest ? [stored, preview, row.id, digest] : [stored, preview, row.id],
           );
         }
         return rows.length;
@@ -338,6 +350,15 @@ export class PostgresTokenStore implements TokenStore {
       source,
       instanceId,
     }));
+  }
+
+  async findTokenByDigest(digest: Buffer): Promise<IssuedTokenRow | null> {
+    // `token_digest = $1` implies the partial index's `IS NOT NULL`: one probe of it.
+    const rows: { id: string; app_id: string }[] = await this.dataSource.query(
+      `SELECT id, app_id FROM access_token WHERE token_digest = $1 ORDER BY id DESC LIMIT 1`,
+      [digest],
+    );
+    return rows[0] ? { id: String(rows[0].id), appId: rows[0].app_id } : null;
   }
 
   async attemptsSince(key: CredentialKey, since: Date): Promise<number> {
@@ -534,13 +555,13 @@ class LockedPostgresCredential implements LockedCredential {
   async insert(credential: NewCredential): Promise<StoredCredential> {
     const { appId, kind } = this.key;
     const { columns } = rowsOf(kind, '');
-    const { stored: value, preview } = this.values.toColumns(this.key, credential.value);
+    const { stored: value, preview, digest } = this.values.toColumns(this.key, credential.value);
     const rows: CredentialRow[] =
       kind === 'access_token'
         ? await this.manager.query(
             `INSERT INTO access_token
-               (app_id, access_token, fetched_at, expires_at, source, mode, instance_id, token_preview)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
+               (app_id, access_token, fetched_at, expires_at, source, mode, instance_id, token_preview, token_digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${columns}`,
             [
               appId,
               value,
@@ -550,6 +571,7 @@ class LockedPostgresCredential implements LockedCredential {
               credential.mode,
               credential.instanceId,
               preview,
+              digest,
             ],
           )
         : await this.manager.query(

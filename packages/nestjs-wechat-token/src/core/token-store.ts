@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type {
   CredentialKey,
   CredentialKind,
@@ -27,6 +28,22 @@ export interface StoredToken {
   instanceId: string | null;
   /** When WeChat was seen rejecting it after a stale-token report (it is then never served); null while not. */
   reportedDeadAt: Date | null;
+}
+
+/** An `access_token` row as found by its token's digest: which row, of which account. */
+export interface IssuedTokenRow {
+  id: string;
+  appId: string;
+}
+
+/**
+ * The digest stored beside each token (`access_token.token_digest`): the
+ * SHA-256 of its plain text, the same whether the value is stored sealed or
+ * not (a seal uses a random nonce), so that a token can be looked up without
+ * opening every row, and without keeping it in plain text.
+ */
+export function tokenDigest(accessToken: string): Buffer {
+  return hash('sha256', accessToken, 'buffer');
 }
 
 /** One row of `wechat_ticket`: a ticket as WeChat issued it (the history API's shape). */
@@ -235,6 +252,14 @@ export interface TokenStore {
   ticketHistory(appId: string, type: TicketType, limit: number, beforeId?: string): Promise<StoredTicket[]>;
   /** Calls to WeChat for a credential since `since` (the fetch log). */
   attemptsSince(key: CredentialKey, since: Date): Promise<number>;
+  /**
+   * The `access_token` row whose token has this digest (`tokenDigest()`:
+   * the SHA-256 of its plain text), whatever its age; the newest when
+   * several; null when none. One indexed query. Optional, for stores written
+   * before it: without it a token is recognised only while a replica holds
+   * it in memory (`issuedAccessToken()`).
+   */
+  findTokenByDigest?(digest: Buffer): Promise<IssuedTokenRow | null>;
   /**
    * Runs `work` holding the credential's cluster-wide lock (a
    * transaction-level advisory lock), committing after it. Waits at most

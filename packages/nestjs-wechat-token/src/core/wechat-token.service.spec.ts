@@ -6,9 +6,11 @@ import { CredentialRefresher } from './credential-refresher.js';
 import { QuotaResumer } from './quota-resume.js';
 import {
   LockBusyError,
+  tokenDigest,
   type AttemptResult,
   type AttemptSummary,
   type CredentialView,
+  type IssuedTokenRow,
   type LockedCredential,
   type LoggedFetch,
   type NewAttempt,
@@ -86,6 +88,15 @@ class FakeStore implements TokenStore {
   async attemptsSince() {
     return this.attempts.length;
   }
+  /** Lookups by digest made (each one query of the table). */
+  digestQueries = 0;
+  /** A property, so that a spec can take it away (a custom store written before it). */
+  findTokenByDigest?: (digest: Buffer) => Promise<IssuedTokenRow | null> = async (digest) => {
+    this.digestQueries++;
+    this.check();
+    const row = this.tokens.findLast((t) => tokenDigest(t.accessToken).equals(digest));
+    return row ? { id: row.id, appId: row.appId } : null;
+  };
   async watch(handlers: TokenWatchHandlers) {
     this.handlers = handlers;
     return {
@@ -553,5 +564,91 @@ describe('WechatTokenService (fake store)', () => {
     expect(held.servedExpiresIn).toBeLessThan(7100);
     store.down = false;
     await service.beforeApplicationShutdown();
+  });
+
+  describe('issuedAccessToken', () => {
+    const appId = 'wx0000000000000001';
+
+    /** Three more generations after the first token: the first is then neither current nor replaced. */
+    async function fourGenerations(service: WechatTokenService, clock: { advance(s: number): void }) {
+      const tokens = [await service.getAccessToken()];
+      for (let i = 0; i < 3; i++) {
+        clock.advance(7200);
+        tokens.push(await service.getAccessToken());
+      }
+      return tokens;
+    }
+
+    it('knows the current token and the one it replaced from memory, without a query', async () => {
+      const { service, store, clock } = setup();
+      const first = await service.getAccessToken();
+      expect(await service.issuedAccessToken(first)).toEqual({ appId, tokenId: '1', current: true });
+      clock.advance(7200);
+      const second = await service.getAccessToken();
+      expect(await service.issuedAccessToken(second)).toEqual({ appId, tokenId: '2', current: true });
+      // Long past its expiry and overlap, still the one this replica replaced.
+      expect(await service.issuedAccessToken(first)).toEqual({ appId, tokenId: '1', current: false });
+      expect(store.digestQueries).toBe(0);
+    });
+
+    it('says the current token is not served while it may not be (expired, not yet replaced)', async () => {
+      const { service, clock } = setup();
+      const token = await service.getAccessToken();
+      clock.advance(7200);
+      expect(await service.issuedAccessToken(token)).toEqual({ appId, tokenId: '1', current: false });
+    });
+
+    it('finds a token three generations old in the table, once: the answer is remembered', async () => {
+      const { service, store, clock } = setup();
+      const [oldest, , , current] = await fourGenerations(service, clock);
+      expect(await service.issuedAccessToken(oldest)).toEqual({ appId, tokenId: '1', current: false });
+      expect(await service.issuedAccessToken(oldest)).toEqual({ appId, tokenId: '1', current: false });
+      expect(store.digestQueries).toBe(1);
+      expect(await service.issuedAccessToken(current)).toEqual({ appId, tokenId: '4', current: true });
+      expect(store.digestQueries).toBe(1);
+    });
+
+    it('answers undefined for a token it never issued, once from the table, then from memory', async () => {
+      const { service, store } = setup();
+      await service.getAccessToken();
+      expect(await service.issuedAccessToken('issued-by-someone-else-0000000')).toBeUndefined();
+      expect(await service.issuedAccessToken('issued-by-someone-else-0000000')).toBeUndefined();
+      expect(store.digestQueries).toBe(1);
+    });
+
+    it('names the account of a token issued for an account no longer kept', async () => {
+      const { service, store } = setup([appId, 'wx0000000000000002']);
+      const removed = await service.getAccessToken('wx0000000000000002');
+      service.removeAccount('wx0000000000000002');
+      expect(await service.issuedAccessToken(removed)).toEqual({
+        appId: 'wx0000000000000002',
+        tokenId: '1',
+        current: false,
+      });
+      expect(store.digestQueries).toBe(1);
+    });
+
+    it('throws TokenStoreUnavailableError while the table cannot be read, and answers once it can', async () => {
+      const { service, store, clock } = setup();
+      const [oldest] = await fourGenerations(service, clock);
+      store.down = true;
+      await expect(service.issuedAccessToken(oldest)).rejects.toThrow(TokenStoreUnavailableError);
+      // What is held needs no table.
+      expect(await service.issuedAccessToken(await service.getAccessToken())).toMatchObject({
+        current: true,
+      });
+      store.down = false;
+      expect(await service.issuedAccessToken(oldest)).toEqual({ appId, tokenId: '1', current: false });
+      expect(store.digestQueries).toBe(2);
+    });
+
+    it('knows only what it holds with a store that cannot look tokens up', async () => {
+      const { service, store, clock } = setup();
+      store.findTokenByDigest = undefined;
+      const [oldest, , third, current] = await fourGenerations(service, clock);
+      expect(await service.issuedAccessToken(current)).toEqual({ appId, tokenId: '4', current: true });
+      expect(await service.issuedAccessToken(third)).toEqual({ appId, tokenId: '3', current: false });
+      expect(await service.issuedAccessToken(oldest)).toBeUndefined();
+    });
   });
 });

@@ -18,6 +18,7 @@ import {
   type HeldCredential,
   type TicketStatus,
 } from './credential-status.js';
+import { IssuedTokenLookup } from './issued-token-lookup.js';
 import {
   diagnoseJsapiSignature,
   jsapiInputProblem,
@@ -92,6 +93,21 @@ export interface ServedToken {
   tokenId: string;
 }
 
+/** An access_token the center issued, as `issuedAccessToken()` traces it: which account, which row. */
+export interface IssuedAccessToken {
+  /** The account it was issued for (it may no longer be kept: the caller checks). */
+  appId: string;
+  /** Row id of the token in `access_token`. */
+  tokenId: string;
+  /**
+   * Whether it is the token this replica serves for `appId` now
+   * (`getAccessToken()` hands out this very value). False for an older one,
+   * and for the current one while it may not be served (expiring, reported
+   * dead): a caller healing a client's token replaces it then.
+   */
+  current: boolean;
+}
+
 /** A ticket as handed to a client: with the `expires_in` WeChat is sure to honour. */
 export interface ServedTicket {
   ticket: string;
@@ -128,6 +144,8 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   private warmUp?: Promise<void>;
   /** When `accountOfAccessToken` last read the table for a token it did not know (cluster clock). */
   private lastMissReadMs = -Infinity;
+  /** The table's answer for tokens this replica does not hold (`issuedAccessToken`). */
+  private readonly issuedTokens: IssuedTokenLookup;
   private readonly tokenSpec: CredentialSpec;
   private readonly ticketSpecs: Map<TicketType, CredentialSpec>;
 
@@ -141,6 +159,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     private readonly quotaResumer: QuotaResumer,
   ) {
     this.tokenSpec = accessTokenSpec(api);
+    this.issuedTokens = new IssuedTokenLookup(store);
     this.ticketSpecs = new Map(TICKET_TYPES.map((type) => [type, ticketSpec(api, type)] as const));
     for (const account of options.accounts) this.keep(account);
     engine.reportStaleAccessToken = (appId, accessToken) => this.refresh(appId, { staleToken: accessToken });
@@ -317,6 +336,27 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
+   * What `withAccessToken` does when WeChat rejects a token, for a caller
+   * that makes its calls itself (the server's pass-through): reports
+   * `staleToken` (`refresh` with `staleToken`: checked at WeChat, replaced
+   * once for the whole cluster if dead) and returns the token to call with
+   * instead, or undefined when there is no other (it still works, or its
+   * replacement was refused or failed and no replica replaced it). A refused
+   * or failed refresh is logged, not thrown; `TokenUnavailableError` is
+   * thrown when no token can be had at all.
+   */
+  async replaceStaleToken(appId: string, staleToken: string): Promise<string | undefined> {
+    try {
+      await this.refresh(appId, { staleToken });
+    } catch (error) {
+      // Refused or failed: another replica may still have replaced the token.
+      this.logger.warn(`Stale token report for ${appId} did not refresh: ${describeError(error)}`);
+    }
+    const fresh = await this.getAccessToken(appId);
+    return fresh === staleToken ? undefined : fresh;
+  }
+
+  /**
    * The account's current ticket of `type` (`jsapi` or `wx_card`), from
    * memory; fetched with the account's access_token when none is held. The
    * account must keep that type (`tickets`): else `TicketNotConfiguredError`,
@@ -401,6 +441,28 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     this.lastMissReadMs = now;
     await this.engine.sync.resync().catch(() => undefined);
     return this.holderOf(accessToken);
+  }
+
+  /**
+   * Whether the center ever issued `accessToken`, for any account and
+   * however long ago (long dead at WeChat, or of an account no longer kept),
+   * and which row it is: what a pass-through needs to replace a client's old
+   * token with the current one. Unlike `accountOfAccessToken` it says nothing
+   * of whether WeChat still accepts it. From memory first (a row this replica
+   * holds as any account's current or replaced one, whatever its state);
+   * else one indexed lookup of the token's SHA-256 in `access_token`, whose
+   * answers (hits and misses, by digest, never the token) are remembered, up
+   * to 10 000. Undefined: not issued here, or not known: stored sealed before
+   * the digest existed, or a custom `TOKEN_STORE` without `findTokenByDigest`
+   * (then only what this replica holds is known). Throws
+   * `TokenStoreUnavailableError` when the table cannot be read.
+   */
+  async issuedAccessToken(accessToken: string): Promise<IssuedAccessToken | undefined> {
+    const held = this.heldTokenRow(accessToken);
+    if (held) return held;
+    const row = await this.issuedTokens.find(accessToken);
+    // Not held in memory, so not what this replica serves now.
+    return row ? { appId: row.appId, tokenId: row.id, current: false } : undefined;
   }
 
   /** The ticket types an account keeps. */
@@ -536,6 +598,17 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     return undefined;
   }
 
+  /** `accessToken` as one of the rows this replica holds (any account's current or replaced one), if it is. */
+  private heldTokenRow(accessToken: string): IssuedAccessToken | undefined {
+    for (const [appId, state] of this.tokens) {
+      if (state.current?.value === accessToken) {
+        return { appId, tokenId: state.current.id, current: state.isUsable(this.clock.now()) };
+      }
+      if (state.replaced?.value === accessToken) return { appId, tokenId: state.replaced.id, current: false };
+    }
+    return undefined;
+  }
+
   /** Checks a token at WeChat; concurrent checks of one token share one call. */
   private checkToken(token: string): Promise<TokenCheck> {
     let check = this.checks.get(token);
@@ -551,15 +624,9 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     staleToken: string,
     fn: (accessToken: string) => Promise<T> | T,
   ): Promise<{ retried: false } | { retried: true; value: T }> {
-    try {
-      await this.refresh(appId, { staleToken });
-    } catch (error) {
-      // Refused or failed: another replica may still have replaced the token.
-      this.logger.warn(`Stale token report for ${appId} did not refresh: ${describeError(error)}`);
-    }
-    const fresh = await this.getAccessToken(appId);
+    const fresh = await this.replaceStaleToken(appId, staleToken);
     // No new token anywhere: retrying with the same one would only fail again.
-    if (fresh === staleToken) return { retried: false };
+    if (fresh === undefined) return { retried: false };
     return { retried: true, value: await fn(fresh) };
   }
 

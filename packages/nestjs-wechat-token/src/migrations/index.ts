@@ -5,6 +5,7 @@ import { LogFetchBeforeCall1764400000000 } from './1764400000000-LogFetchBeforeC
 import { AddTickets1764900000000 } from './1764900000000-AddTickets.js';
 import { AddValuePreview1764950000000 } from './1764950000000-AddValuePreview.js';
 import { CreateTokenQuotaReset1765100000000 } from './1765100000000-CreateTokenQuotaReset.js';
+import { AddTokenDigest1765200000000 } from './1765200000000-AddTokenDigest.js';
 
 /**
  * The module's migrations, oldest first. A host app that owns its TypeORM
@@ -17,4 +18,5 @@ export const WECHAT_TOKEN_MIGRATIONS: Array<new () => MigrationInterface> = [
   AddTickets1764900000000,
   AddValuePreview1764950000000,
   CreateTokenQuotaReset1765100000000,
+  AddTokenDigest1765200000000,
 ];
