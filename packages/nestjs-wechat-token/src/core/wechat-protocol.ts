@@ -11,8 +11,16 @@ export const WechatErrcode = {
   SYSTEM_ERROR: -1,
   INVALID_CREDENTIAL: 40001,
   INVALID_GRANT_TYPE: 40002,
+  /** An openid that is not the user's of this app (or of this user access_token). */
+  INVALID_OPENID: 40003,
+  /** `media/upload` with a `type` other than image, voice, video or thumb. */
+  INVALID_MEDIA_TYPE: 40004,
+  /** `media/get` with a media_id WeChat does not hold. */
+  INVALID_MEDIA_ID: 40007,
   INVALID_APPID: 40013,
   INVALID_ACCESS_TOKEN: 40014,
+  /** A `js_code` (mini program login) or OAuth `code` that is empty, unknown or already used. */
+  INVALID_CODE: 40029,
   /** The URL is longer than WeChat accepts. */
   INVALID_URL_SIZE: 40039,
   /** A path WeChat does not serve (its answer to an unknown API URL). */
@@ -25,10 +33,14 @@ export const WechatErrcode = {
   ACCESS_TOKEN_MISSING: 41001,
   APPID_MISSING: 41002,
   APPSECRET_MISSING: 41004,
+  /** `media/upload` without a multipart part named `media`. */
+  MEDIA_DATA_MISSING: 41005,
   ACCESS_TOKEN_EXPIRED: 42001,
   /** A GET-only API called with another method (the mirror of 43002). */
   REQUIRE_GET_METHOD: 43001,
   REQUIRE_POST_METHOD: 43002,
+  /** A POST API called with an empty body. */
+  EMPTY_POST_DATA: 44002,
   /** A request body larger than the API accepts. */
   CONTENT_SIZE_OUT_OF_LIMIT: 45002,
   DAILY_QUOTA_REACHED: 45009,
@@ -62,8 +74,12 @@ const ERRMSGS: Readonly<Record<number, string>> = {
   [WechatErrcode.SYSTEM_ERROR]: 'system error',
   [WechatErrcode.INVALID_CREDENTIAL]: 'invalid credential, access_token is invalid or not latest',
   [WechatErrcode.INVALID_GRANT_TYPE]: 'invalid grant_type',
+  [WechatErrcode.INVALID_OPENID]: 'invalid openid',
+  [WechatErrcode.INVALID_MEDIA_TYPE]: 'invalid media type',
+  [WechatErrcode.INVALID_MEDIA_ID]: 'invalid media_id',
   [WechatErrcode.INVALID_APPID]: 'invalid appid',
   [WechatErrcode.INVALID_ACCESS_TOKEN]: 'invalid access_token',
+  [WechatErrcode.INVALID_CODE]: 'invalid code',
   [WechatErrcode.INVALID_URL_SIZE]: 'invalid url size',
   [WechatErrcode.INVALID_URL]: 'invalid url',
   [WechatErrcode.INVALID_ARGS]: 'invalid args',
@@ -72,9 +88,11 @@ const ERRMSGS: Readonly<Record<number, string>> = {
   [WechatErrcode.ACCESS_TOKEN_MISSING]: 'access_token missing',
   [WechatErrcode.APPID_MISSING]: 'appid missing',
   [WechatErrcode.APPSECRET_MISSING]: 'appsecret missing',
+  [WechatErrcode.MEDIA_DATA_MISSING]: 'media data missing',
   [WechatErrcode.ACCESS_TOKEN_EXPIRED]: 'access_token expired',
   [WechatErrcode.REQUIRE_GET_METHOD]: 'require GET method',
   [WechatErrcode.REQUIRE_POST_METHOD]: 'require POST method',
+  [WechatErrcode.EMPTY_POST_DATA]: 'empty post data',
   [WechatErrcode.CONTENT_SIZE_OUT_OF_LIMIT]: 'content size out of limit',
   [WechatErrcode.DAILY_QUOTA_REACHED]: 'reach max api daily quota limit',
   [WechatErrcode.MINUTE_QUOTA_REACHED]: 'api minute-quota reach limit  mustslower  retry next minute',

@@ -14,11 +14,24 @@
  * ```ts
  * expect(sandbox.checkJsapiConfig({ appId, url, nonceStr, timestamp, signature })).toEqual({ ok: true });
  * ```
+ *
+ * And it answers WeChat APIs that use the token (`getcallbackip`,
+ * `message/custom/send`, `media/upload`, `media/get`, `/sns/*`), logging the
+ * token and headers each call arrived with:
+ *
+ * ```ts
+ * expect(sandbox.apiCalls().at(-1)).toMatchObject({ path: '/cgi-bin/getcallbackip', accessToken: token });
+ * expect(sandbox.upload(mediaId)?.sha256).toBe(sha256OfTheBodySent);
+ * expect(sha256OfTheDownload).toBe(expectedMediaSha256(20 * 1024 * 1024)); // media_id=bytes-20971520
+ * ```
  */
 export { WechatSandbox } from './wechat-sandbox.js';
 export { DEFAULT_SANDBOX_SETTINGS } from './sandbox-settings.js';
+export { expectedMediaSha256 } from './sandbox-media.js';
 export type {
   SandboxAccount,
+  SandboxApiCall,
+  SandboxApiCallsReport,
   SandboxAppStats,
   SandboxCallRecord,
   SandboxEndpoint,
@@ -28,6 +41,9 @@ export type {
   SandboxJsapiConfig,
   SandboxJsapiConfigResult,
   SandboxListenOptions,
+  SandboxMediaType,
+  SandboxRecordedHeader,
+  SandboxSentMessage,
   SandboxStats,
   SandboxTicketCallRecord,
   SandboxTicketLife,
@@ -37,6 +53,7 @@ export type {
   SandboxTicketType,
   SandboxTokenLife,
   SandboxTokenState,
+  SandboxUpload,
   WechatSandboxOptions,
   WechatSandboxSettings,
 } from './wechat-sandbox.types.js';

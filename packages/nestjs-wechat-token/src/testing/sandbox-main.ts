@@ -8,7 +8,7 @@
  * - `SANDBOX_LIFETIME_SECONDS`, `SANDBOX_OVERLAP_SECONDS`, `SANDBOX_DAILY_QUOTA`,
  *   `SANDBOX_STABLE_RENEW_WINDOW_SECONDS`, `SANDBOX_FORCE_MIN_INTERVAL_SECONDS`,
  *   `SANDBOX_FORCE_DAILY_LIMIT`, `SANDBOX_TICKET_LIFETIME_SECONDS`,
- *   `SANDBOX_TICKET_OVERLAP_SECONDS`, `SANDBOX_TICKET_DAILY_QUOTA`: the settings of the same name
+ *   `SANDBOX_TICKET_OVERLAP_SECONDS`, `SANDBOX_TICKET_DAILY_QUOTA`, `SANDBOX_API_DELAY_MS`: the settings of the same name
  * - `SANDBOX_IP_WHITELIST`: comma-separated IPs/CIDRs (default: every IP allowed)
  *
  * Prints the base URL alone on one stdout line once listening (so a parent
@@ -27,6 +27,7 @@ const NUMERIC_ENV: Record<string, keyof WechatSandboxSettings> = {
   SANDBOX_TICKET_LIFETIME_SECONDS: 'ticketLifetimeSeconds',
   SANDBOX_TICKET_OVERLAP_SECONDS: 'ticketOverlapSeconds',
   SANDBOX_TICKET_DAILY_QUOTA: 'ticketDailyQuota',
+  SANDBOX_API_DELAY_MS: 'apiDelayMs',
 };
 
 function parseAccounts(value: string | undefined): SandboxAccount[] {

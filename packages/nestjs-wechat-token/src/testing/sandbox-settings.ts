@@ -18,6 +18,7 @@ export const DEFAULT_SANDBOX_SETTINGS: Readonly<WechatSandboxSettings> = {
   ticketOverlapSeconds: 300,
   ticketDailyQuota: 2000,
   ticketReuseWhileLive: false,
+  apiDelayMs: 0,
 };
 
 const NUMERIC_SETTINGS = [
@@ -30,6 +31,7 @@ const NUMERIC_SETTINGS = [
   'ticketLifetimeSeconds',
   'ticketOverlapSeconds',
   'ticketDailyQuota',
+  'apiDelayMs',
 ] as const;
 
 /** Settings that cannot be 0: a token or ticket must live at least a second. */

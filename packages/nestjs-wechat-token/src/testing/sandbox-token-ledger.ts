@@ -88,6 +88,11 @@ export class SandboxTokenLedger<Kind extends string = SandboxEndpoint> {
     return token && { ...token };
   }
 
+  /** The account a token was issued to, whatever its state (no copy: API calls ask it on every call). */
+  owner(value: string): string | undefined {
+    return this.byValue.get(value)?.appId;
+  }
+
   /** A token's state at `now`. */
   state(value: string, now: number): SandboxTokenState {
     const token = this.byValue.get(value);

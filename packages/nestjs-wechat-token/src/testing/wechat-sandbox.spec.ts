@@ -628,6 +628,7 @@ describe('control API', () => {
       ticketOverlapSeconds: 300,
       ticketDailyQuota: 2000,
       ticketReuseWhileLive: false,
+      apiDelayMs: 0,
     });
   });
 

@@ -12,25 +12,36 @@ import {
   WechatErrcode,
   invalidIpErrmsg,
   wechatErrmsg,
-  withRid,
 } from '../core/wechat-protocol.js';
+import { SandboxApi, sendApiAnswer } from './sandbox-api.js';
+import { SandboxApiCallLog } from './sandbox-api-calls.js';
 import { SandboxFaultQueue } from './sandbox-faults.js';
-import { readBody, send, sendJson } from './sandbox-http.js';
+import {
+  type Answer,
+  drain,
+  errorAnswer,
+  jsonAnswer,
+  readBody,
+  sendAnswer,
+  sendJson,
+} from './sandbox-http.js';
 import { SandboxIpWhitelist, normalizeIp } from './sandbox-ip-whitelist.js';
 import { judgeJsapiConfig, parseJsapiConfig } from './sandbox-jsapi-config.js';
-import { API_DOMAIN_IPS, NON_JSON_FAULT_BODY } from './sandbox-messages.js';
+import { NON_JSON_FAULT_BODY } from './sandbox-messages.js';
 import { SandboxQuota } from './sandbox-quota.js';
 import { DEFAULT_SANDBOX_SETTINGS, asObject, parseAccount, parseSettings } from './sandbox-settings.js';
 import { SandboxStatsRecorder } from './sandbox-stats.js';
 import { SandboxTokenLedger, generateTicketValue } from './sandbox-token-ledger.js';
 import type {
   SandboxAccount,
+  SandboxApiCall,
   SandboxEndpoint,
   SandboxFault,
   SandboxFaultEndpoint,
   SandboxJsapiConfig,
   SandboxJsapiConfigResult,
   SandboxListenOptions,
+  SandboxSentMessage,
   SandboxStats,
   SandboxTicketLife,
   SandboxTicketState,
@@ -38,6 +49,7 @@ import type {
   SandboxTicketType,
   SandboxTokenLife,
   SandboxTokenState,
+  SandboxUpload,
   WechatSandboxOptions,
   WechatSandboxSettings,
 } from './wechat-sandbox.types.js';
@@ -53,15 +65,6 @@ interface TokenRequest {
   forceRefresh: boolean;
 }
 
-/** An answer ready to send, with the errcode the stats record for it. */
-interface Answer {
-  status: number;
-  contentType: string;
-  body: string;
-  /** 0 for a token; `null` when the body carries no errcode. */
-  errcode: number | null;
-}
-
 /** Where a faultable call's outcome is recorded: its stats record, token or ticket. */
 interface CallOutcome {
   finish(status: number, errcode: number | null, faulted: boolean): void;
@@ -74,17 +77,17 @@ interface AccountEntry {
   whitelist: SandboxIpWhitelist | null;
 }
 
-const JSON_TYPE = 'application/json; encoding=utf-8';
-
 /**
  * A small WeChat token API imitation on `node:http`, for tests and the demo:
  * `/cgi-bin/token`, `/cgi-bin/stable_token`, `/cgi-bin/ticket/getticket`
- * (jsapi and wx_card tickets, issued for the access_token's account) and
- * `/cgi-bin/get_api_domain_ip` (to prove a token works), with WeChat's
- * overlap, quota, force-refresh and IP-whitelist rules, injectable faults,
- * call statistics, a `wx.config` signature check that judges JS-SDK
+ * (jsapi and wx_card tickets, issued for the access_token's account), with
+ * WeChat's overlap, quota, force-refresh and IP-whitelist rules, injectable
+ * faults, call statistics, a `wx.config` signature check that judges JS-SDK
  * signatures against the live jsapi tickets, and a control API under
- * `/__sandbox/` for tests running in other processes.
+ * `/__sandbox/` for tests running in other processes. It also answers a few
+ * WeChat APIs that use the token (`get_api_domain_ip`, `getcallbackip`,
+ * `message/custom/send`, `media/upload` streamed, `media/get`, `/sns/*`
+ * logins; see `SandboxApi`), logging each call with the token it carried.
  */
 export class WechatSandbox {
   private settings: WechatSandboxSettings;
@@ -96,6 +99,13 @@ export class WechatSandbox {
   private readonly quota = new SandboxQuota();
   private readonly faults = new SandboxFaultQueue();
   private readonly recorder = new SandboxStatsRecorder();
+  private readonly apiLog = new SandboxApiCallLog();
+  private readonly api = new SandboxApi({
+    now: () => this.now(),
+    tokenOwner: (token) => this.ledger.owner(token),
+    tokenRefusal: (token, now) => this.tokenRefusal(token, now),
+    account: (appId) => this.accounts.get(appId)?.account,
+  });
   private readonly clock: () => number;
   /** Added to the clock by `advanceTime()`, for tests that cannot pass their own clock. */
   private clockOffsetMs = 0;
@@ -185,7 +195,8 @@ export class WechatSandbox {
 
   /**
    * Back to the state right after construction: the constructor's accounts and
-   * settings, no tokens, tickets, counters, faults or stats, clock offset 0.
+   * settings, no tokens, tickets, counters, faults or stats, no API calls,
+   * messages, uploads or user tokens, clock offset 0.
    */
   reset(): void {
     this.ledger.clear();
@@ -193,6 +204,8 @@ export class WechatSandbox {
     this.quota.clear();
     this.faults.clear();
     this.recorder.clear();
+    this.apiLog.clear();
+    this.api.clear();
     this.clockOffsetMs = 0;
     this.applyInitialState();
   }
@@ -223,6 +236,39 @@ export class WechatSandbox {
   /** Token-issuing calls received (all outcomes), optionally only for one appid and/or endpoint. */
   fetchCount(appId?: string, endpoint?: SandboxEndpoint): number {
     return this.recorder.count(appId, endpoint);
+  }
+
+  /**
+   * The WeChat API calls received (everything but token and ticket issuing and
+   * the control API), the most recent 10,000, oldest first (copies): which
+   * token reached "WeChat", with which headers, and what it answered.
+   */
+  apiCalls(): SandboxApiCall[] {
+    return this.apiLog.calls();
+  }
+
+  /** WeChat API calls received since construction or `reset()` (all of them, not only the logged ones). */
+  apiCallCount(): number {
+    return this.apiLog.count;
+  }
+
+  /** The messages `/cgi-bin/message/custom/send` accepted, the most recent 10,000, oldest first (copies). */
+  sentMessages(): SandboxSentMessage[] {
+    return this.api.sentMessages();
+  }
+
+  /**
+   * The uploads `/cgi-bin/media/upload` accepted, the most recent 10,000,
+   * oldest first: bytes and SHA-256 of each multipart body as received (the
+   * body itself is not kept).
+   */
+  uploads(): SandboxUpload[] {
+    return this.api.uploads();
+  }
+
+  /** The upload answered with this media_id (a copy); undefined for one never uploaded. */
+  upload(mediaId: string): SandboxUpload | undefined {
+    return this.api.upload(mediaId);
   }
 
   /** What WeChat would make of this token now. */
@@ -328,12 +374,37 @@ export class WechatSandbox {
         return this.handleIssue(req, res, 'stable_token', await readStableRequest(req));
       case '/cgi-bin/ticket/getticket':
         return this.handleTicket(req, res, url);
-      case '/cgi-bin/get_api_domain_ip':
-      case '/cgi-bin/getcallbackip':
-        return sendAnswer(res, this.checkToken(url.searchParams.get('access_token')));
     }
     if (url.pathname.startsWith('/__sandbox/')) return this.handleControl(req, res, url);
-    send(res, 404, 'text/plain; charset=utf-8', 'Not Found');
+    return this.serveApi(req, res, url);
+  }
+
+  /**
+   * A WeChat API call (any other path, unknown ones answered 404): logged on
+   * arrival under the account it is for, then the `apiDelayMs` setting and an
+   * `api` fault, then its route's answer. A body the answer did not read (a
+   * refused upload) is drained first, so the client, still sending, hears it.
+   */
+  private async serveApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const route = this.api.route(url.pathname);
+    const query = url.searchParams;
+    const caller = route.caller(query);
+    const call = this.apiLog.begin(this.now(), req.method ?? 'GET', url.pathname, caller, req.rawHeaders);
+    const fault = this.faults.take('api', caller.appId ?? '');
+    const delayMs = this.settings.apiDelayMs + (fault?.delayMs ?? 0);
+    if (delayMs > 0 && !(await this.sleep(delayMs))) return; // stopped meanwhile
+    const now = this.now();
+    const answer =
+      (fault && faultAnswer(fault, normalizeIp(req.socket.remoteAddress), now)) ??
+      (await route.answer({ req, query, now, ...caller }));
+    if (!req.complete) await drain(req);
+    if (fault?.dropConnection) {
+      this.apiLog.drop(call, answer.errcode);
+      res.destroy();
+      return;
+    }
+    this.apiLog.finish(call, answer.status, answer.errcode, fault !== undefined);
+    await sendApiAnswer(res, answer);
   }
 
   /** Token-issuing calls: counted on arrival, then faults, then WeChat's checks. */
@@ -456,11 +527,6 @@ export class WechatSandbox {
     );
   }
 
-  /** `get_api_domain_ip`: answers like any WeChat API called with this token. */
-  private checkToken(token: string | null): Answer {
-    return this.tokenRefusal(token, this.now()) ?? jsonAnswer(200, { ip_list: API_DOMAIN_IPS }, 0);
-  }
-
   /** `getticket`: the token checked as any WeChat API does, then the type, then the quota of the token's account. */
   private issueTicket(token: string | null, type: string | null): Answer {
     const now = this.now();
@@ -528,6 +594,12 @@ export class WechatSandbox {
           return sendJson(res, 200, { ok: true });
         case 'GET /__sandbox/stats':
           return sendJson(res, 200, this.stats());
+        case 'GET /__sandbox/api-calls':
+          return sendJson(res, 200, this.apiLog.report());
+        case 'GET /__sandbox/messages':
+          return sendJson(res, 200, this.sentMessages());
+        case 'GET /__sandbox/uploads':
+          return sendJson(res, 200, this.uploads());
         case 'GET /__sandbox/settings':
           return sendJson(res, 200, this.getSettings());
         case 'POST /__sandbox/settings':
@@ -665,19 +737,6 @@ function tokenAnswer(
   expiresIn = settings.lifetimeSeconds,
 ): Answer {
   return jsonAnswer(200, { access_token: token, expires_in: expiresIn }, 0);
-}
-
-/** WeChat's error shape, HTTP 200, errmsg followed by a rid. */
-function errorAnswer(errcode: number, errmsg: string, now: number): Answer {
-  return jsonAnswer(200, { errcode, errmsg: withRid(errmsg, now) }, errcode);
-}
-
-function jsonAnswer(status: number, body: unknown, errcode: number): Answer {
-  return { status, contentType: JSON_TYPE, body: JSON.stringify(body), errcode };
-}
-
-function sendAnswer(res: ServerResponse, answer: Answer): void {
-  send(res, answer.status, answer.contentType, answer.body);
 }
 
 /** Host part of the base URL: wildcard binds are reached on loopback, IPv6 needs brackets. */

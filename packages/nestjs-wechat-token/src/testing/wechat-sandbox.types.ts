@@ -3,8 +3,12 @@ import type { WechatTicketType } from '../core/wechat-protocol.js';
 /** The two token-issuing endpoints: `/cgi-bin/token` and `/cgi-bin/stable_token`. */
 export type SandboxEndpoint = 'token' | 'stable_token';
 
-/** The endpoints a fault can target: the token-issuing ones and `/cgi-bin/ticket/getticket`. */
-export type SandboxFaultEndpoint = SandboxEndpoint | 'getticket';
+/**
+ * The endpoints a fault can target: the token-issuing ones,
+ * `/cgi-bin/ticket/getticket`, and `api`: every WeChat API call (the calls
+ * `apiCalls()` records).
+ */
+export type SandboxFaultEndpoint = SandboxEndpoint | 'getticket' | 'api';
 
 /** The ticket types `/cgi-bin/ticket/getticket` issues: `jsapi` (JS-SDK) and `wx_card` (cards). */
 export type SandboxTicketType = WechatTicketType;
@@ -124,6 +128,13 @@ export interface WechatSandboxSettings {
    * does not document which it does). Default false: a new ticket every call.
    */
   ticketReuseWhileLive: boolean;
+  /**
+   * WeChat API calls (the ones `apiCalls()` records: `getcallbackip`,
+   * `message/custom/send`, `media/*`, `/sns/*`…) are answered this many ms
+   * late, e.g. after a pass-through's timeout; token and ticket calls are
+   * not affected. Default 0.
+   */
+  apiDelayMs: number;
 }
 
 /** Constructor options: initial accounts, settings and the clock. */
@@ -143,8 +154,8 @@ export interface SandboxListenOptions {
 }
 
 /**
- * A misbehaviour for the next token-issuing calls (or `getticket` calls, when
- * `endpoint` names it). At least one of `errcode`,
+ * A misbehaviour for the next token-issuing calls (or `getticket` or WeChat API
+ * calls, when `endpoint` names them). At least one of `errcode`,
  * `httpStatus`, `nonJsonBody`, `delayMs` or `dropConnection` is required; with
  * only `delayMs` the call is answered normally, late; with only `dropConnection`
  * the token is issued and the answer never sent.
@@ -166,14 +177,17 @@ export interface SandboxFault {
   appId?: string;
   /**
    * Only calls to this endpoint. Default both token-issuing ones: a fault
-   * reaches `getticket` only when it names it, so existing token faults
-   * are not used up by ticket calls.
+   * reaches `getticket` or the WeChat API calls (`api`) only when it names
+   * them, so existing token faults are not used up by other calls. An `api`
+   * fault's `appId` is the account of the access_token sent (for `/sns/*`,
+   * the appid sent or the user token's account); its `delayMs` adds to the
+   * `apiDelayMs` setting.
    */
   endpoint?: SandboxFaultEndpoint;
   /**
-   * Handle the call (issue the token or ticket, or whatever else the fault says), then
-   * cut the connection without answering: the caller sees a network error
-   * while WeChat has acted on its request.
+   * Handle the call (issue the token or ticket, store the upload, or whatever
+   * else the fault says), then cut the connection without answering: the
+   * caller sees a network error while WeChat has acted on its request.
    */
   dropConnection?: boolean;
 }
@@ -254,4 +268,91 @@ export interface SandboxStats {
   log: SandboxCallRecord[];
   /** `getticket` calls, counted apart: the figures above stay those of token-issuing calls. */
   tickets: SandboxTicketStats;
+}
+
+/** The request headers an API call record keeps (as received): the ones a pass-through must or must not forward. */
+export type SandboxRecordedHeader =
+  | 'host'
+  | 'content-type'
+  | 'content-length'
+  | 'transfer-encoding'
+  | 'connection'
+  | 'user-agent'
+  | 'x-forwarded-for'
+  | 'authorization'
+  | 'cookie';
+
+/**
+ * One WeChat API call the sandbox received: every call but the token and
+ * ticket issuing ones (`stats()` has those) and the `/__sandbox/` control API,
+ * unknown paths included.
+ */
+export interface SandboxApiCall {
+  /** Arrival time, sandbox clock, epoch ms. */
+  at: number;
+  /** HTTP method as received. */
+  method: string;
+  /** Path without the query string (so no secret or token from it is kept here). */
+  path: string;
+  /**
+   * The account the call was for: the access_token's (whatever its state), for
+   * `/sns/jscode2session` and `/sns/oauth2/access_token` the appid sent, for
+   * `/sns/userinfo` the user token's; `null` when unknown.
+   */
+  appId: string | null;
+  /** The `access_token` query parameter as received (an app or, for `/sns/userinfo`, a user token); `null` when absent. */
+  accessToken: string | null;
+  /** 0 on success, else WeChat's errcode; `null` while pending or when the answer had none (404, HTTP/non-JSON fault). */
+  errcode: number | null;
+  /** HTTP status sent; `null` while pending or when the answer was dropped. */
+  httpStatus: number | null;
+  /** Whether an injected `api` fault shaped this call. */
+  faulted: boolean;
+  /** Whether the call was handled but its connection cut instead of answered (`dropConnection` fault). */
+  dropped: boolean;
+  /** The `SandboxRecordedHeader`s the request carried, as Node read them (repeated ones joined with ", "). */
+  headers: Partial<Record<SandboxRecordedHeader, string>>;
+}
+
+/** `GET /__sandbox/api-calls`: the count since the last reset and the most recent calls. */
+export interface SandboxApiCallsReport {
+  /** API calls received since construction or `reset()`, not only those still in `calls`. */
+  count: number;
+  /** The most recent calls (up to 10,000), oldest first. */
+  calls: SandboxApiCall[];
+}
+
+/** A message `/cgi-bin/message/custom/send` accepted. */
+export interface SandboxSentMessage {
+  /** Arrival time, sandbox clock, epoch ms. */
+  at: number;
+  /** The account of the access_token it was sent with. */
+  appId: string;
+  /** The JSON body as parsed, e.g. `{ touser, msgtype: 'text', text: { content } }`. */
+  body: Record<string, unknown>;
+}
+
+/** The `type`s `/cgi-bin/media/upload` accepts. */
+export type SandboxMediaType = 'image' | 'voice' | 'video' | 'thumb';
+
+/**
+ * An upload `/cgi-bin/media/upload` accepted. The sandbox streams the body
+ * and keeps only its size and hash: `bytes` and `sha256` are those of the
+ * whole multipart body as received (boundaries and part headers included),
+ * so a test compares them with the body it sent.
+ */
+export interface SandboxUpload {
+  /** The media_id answered (`thumb_media_id` for a thumb). */
+  mediaId: string;
+  /** The account of the access_token it was uploaded with. */
+  appId: string;
+  type: SandboxMediaType;
+  /** The `media` part's filename. */
+  filename: string;
+  /** Bytes of the multipart body received. */
+  bytes: number;
+  /** SHA-256 of the multipart body received, hex. */
+  sha256: string;
+  /** When it was received in full, sandbox clock, epoch ms. */
+  at: number;
 }
