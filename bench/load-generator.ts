@@ -1,16 +1,19 @@
 /**
- * The load generator of the HTTP figure, in its own process (on a 2-core
+ * The load generator of the HTTP figures (2, 7), in its own process (on a 2-core
  * machine: one core for it, one for the server under test). Runs autocannon
  * with the JSON options in argv[2] and prints one JSON line with the result
  * and the CPU this process used (to tell when it, not the server, was the limit).
+ * Every answer is checked, a wrong one counted as a mismatch: against `body`
+ * (the exact body expected) when given, else as an access_token answer.
  */
 import autocannon from 'autocannon';
 
 async function main(): Promise<void> {
-  const { url, connections, duration } = JSON.parse(process.argv[2]) as {
+  const { url, connections, duration, body } = JSON.parse(process.argv[2]) as {
     url: string;
     connections: number;
     duration: number;
+    body?: string;
   };
   const cpu = process.cpuUsage();
   const result = await autocannon({
@@ -18,7 +21,7 @@ async function main(): Promise<void> {
     connections,
     duration,
     timeout: 10,
-    verifyBody: (body) => body.startsWith('{"access_token":"'),
+    verifyBody: body === undefined ? (got) => got.startsWith('{"access_token":"') : (got) => got === body,
   });
   const used = process.cpuUsage(cpu);
   console.log(

@@ -1,10 +1,10 @@
 /**
- * `npm run bench`: every figure of issue 6 beside its baseline or ceiling,
+ * `npm run bench`: every figure of issues 6 and 14 beside its baseline or ceiling,
  * measured in the same run. Starts what it needs (an embedded Postgres in a
  * temp dir, WeChat sandboxes, server processes) and stops all of it at the
  * end, on failure and on Ctrl-C. Prints a table and writes bench/results.json.
  *
- *   node dist/bench/run.js [--quick] [part ...]   parts: hot http stampede tickets day memory scale
+ *   node dist/bench/run.js [--quick] [part ...]   parts: hot http stampede tickets day memory scale passthrough
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { hotPath } from './parts/hot-path.js';
 import { httpLoad } from './parts/http-load.js';
 import { memoryPerAccount } from './parts/memory.js';
+import { passthrough } from './parts/passthrough.js';
 import { refreshScale } from './parts/refresh-scale.js';
 import { simulatedDay } from './parts/simulated-day.js';
 import { stampede } from './parts/stampede.js';
@@ -30,6 +31,11 @@ const PARTS: { key: string; title: string; run: (ctx: BenchContext) => Promise<P
   { key: 'day', title: '4. simulated day', run: simulatedDay },
   { key: 'memory', title: '5b. memory per account', run: memoryPerAccount },
   { key: 'scale', title: '6. refresh tick at 1000 accounts', run: refreshScale },
+  {
+    key: 'passthrough',
+    title: '7. pass-through: getcallbackip through the center vs direct, 20 MB up/down RSS',
+    run: passthrough,
+  },
 ];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

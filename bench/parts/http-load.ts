@@ -6,21 +6,10 @@ import { Child, cpuSeconds, rssMB } from '../support/processes.js';
 import { int, median, sig, sleep, type PartResult } from '../support/report.js';
 import { startSandbox } from '../support/sandbox.js';
 import { startServerProcess, waitHealthy } from '../support/server.js';
+import type { LoadResult } from '../support/load-round.js';
 
 const CONNECTIONS = 64;
 const RSS_CEILING_MB = 150;
-
-interface LoadResult {
-  requestsPerSecond: number;
-  total: number;
-  latencyMs: { p50: number; p90: number; p99: number; p99_9: number; average: number; max: number };
-  duration: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  mismatches: number;
-  generatorCpuShare: number;
-}
 
 interface Round {
   target: 'server' | 'bare';

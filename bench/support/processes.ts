@@ -127,8 +127,70 @@ export function rssMB(pid: number): number {
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** CPU seconds a process has used in user space and in the kernel (system calls: socket reads and writes…). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+/** What an `RssSampler` saw between its start and `stop()`. */
+export interface RssSamples {
+  /** Highest VmRSS seen, MB. */
+  maxMB: number;
+  /** Median VmRSS, MB. */
+  medianMB: number;
+  samples: number;
+  /** Longest time between two samples, ms: how well the interval held on a busy machine. */
+  longestGapMs: number;
+}
+
+/**
+ * Reads a process's VmRSS every `intervalMs` until stopped, to catch the
+ * peak of a transfer (a single reading afterwards would miss memory that
+ * was freed by then).
+ */
+export class RssSampler {
+  private readonly values: number[] = [];
+  private readonly timer: NodeJS.Timeout;
+  private last = performance.now();
+  private longestGapMs = 0;
+
+  constructor(
+    private readonly pid: number,
+    intervalMs = 20,
+  ) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  /** Stops sampling; NaN figures when the process was gone before the first sample. */
+  stop(): RssSamples {
+    clearInterval(this.timer);
+    this.sample();
+    const sorted = [...this.values].sort((a, b) => a - b);
+    return {
+      maxMB: sorted.length ? sorted[sorted.length - 1] : NaN,
+      medianMB: sorted.length ? sorted[sorted.length >> 1] : NaN,
+      samples: sorted.length,
+      longestGapMs: Math.round(this.longestGapMs),
+    };
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    this.longestGapMs = Math.max(this.longestGapMs, now - this.last);
+    this.last = now;
+    try {
+      this.values.push(rssMB(this.pid));
+    } catch {
+      // The process is gone: its exit is reported by whoever waits for it, not from this timer.
+      clearInterval(this.timer);
+    }
+  }
 }

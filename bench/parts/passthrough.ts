@@ -1,0 +1,582 @@
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { Agent, request, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { expectedMediaSha256, type SandboxUpload } from 'nestjs-wechat-token/testing';
+import type { BenchContext } from '../support/context.js';
+import { loadRound, type CpuShare, type LoadResult } from '../support/load-round.js';
+import { benchAccount } from '../support/module-app.js';
+import { Child, RssSampler, rssMB, type RssSamples } from '../support/processes.js';
+import { freePort } from '../support/postgres.js';
+import { int, median, sig, sleep, type Figure, type PartResult } from '../support/report.js';
+import { startSandboxProcess } from '../support/sandbox.js';
+import { startServerProcess, waitHealthy } from '../support/server.js';
+
+const CONNECTIONS = 64;
+const RATIO_GOAL = 0.5;
+const ADDED_P99_GOAL_MS = 5;
+/** The default `PASSTHROUGH_MAX_BODY_BYTES`, 20 MiB: the largest upload the center passes through, and the download's size. */
+const TRANSFER_BYTES = 20 * 1024 * 1024;
+/** The sandbox's largest download: a body held whole would add this much. */
+const LARGE_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+const RSS_GROWTH_CEILING_MB = 10;
+const RSS_SAMPLE_MS = 20;
+/** Upload chunks, as a client streaming a file from disk sends them. */
+const CHUNK_BYTES = 64 * 1024;
+
+type Target = 'through' | 'direct';
+/** Which process a transfer goes through: the center, or the bare node:http proxy (the baseline). */
+type Via = 'center' | 'bare';
+const VIAS: readonly Via[] = ['center', 'bare'];
+const KINDS: readonly Transfer['kind'][] = ['upload', 'download'];
+
+interface Round {
+  target: Target;
+  result: LoadResult;
+  /** CPU of the center and of the sandbox during the round. */
+  center: CpuShare;
+  sandbox: CpuShare;
+}
+
+/** One 20 MiB transfer through the center or the bare proxy, with that process's RSS around it. */
+interface Transfer {
+  kind: 'upload' | 'download';
+  via: Via;
+  ok: boolean;
+  /** Why not ok: status, body, or hash mismatch. */
+  problem?: string;
+  ms: number;
+  bytes: number;
+  /** Median VmRSS over 500 ms just before, MB. */
+  baselineMB: number;
+  /** Highest VmRSS from the start until 200 ms after the end, MB. */
+  peakMB: number;
+  growthMB: number;
+  samples: number;
+  longestGapMs: number;
+}
+
+/**
+ * 7. The pass-through (issue 14). a/b: `GET /cgi-bin/getcallbackip` with the
+ * center's token, through the built server (`node dist/main.js`, its own
+ * process) to the sandbox, against the same request sent straight to the
+ * sandbox (its own process too, so both targets are reached the same way);
+ * 64 connections from a load generator in a third process, rounds
+ * alternating, ratio and added p99 per round pair, medians. Every answer must
+ * be the sandbox's ip_list body. d: the same calls one at a time, for the
+ * hop's own latency without queueing. e/f: a 20 MiB multipart upload
+ * (streamed from here, hashed as sent, checked against the sandbox's hash)
+ * and a 20 MiB download through the center, its VmRSS sampled every 20 ms
+ * against the median of the 500 ms before, after a warm-up transfer; beside
+ * the same transfers through a bare `node:http` proxy (its own process):
+ * Node frees spent chunks only when V8 next collects garbage, so even a
+ * proxy that holds nothing may grow by up to the transfer's size. g: a
+ * 64 MiB download, to tell that from a body held whole.
+ */
+export async function passthrough(ctx: BenchContext): Promise<PartResult> {
+  const account = benchAccount();
+  const sandbox = await startSandboxProcess('WeChat sandbox (pass-through)', [account]);
+  const databaseUrl = await ctx.pg.createDatabase('passthrough');
+  const server = await startServerProcess(ctx, 'pass-through server', {
+    databaseUrl,
+    accounts: [account],
+    apiBaseUrl: sandbox.url,
+  });
+  let bare: Child | undefined;
+  try {
+    await waitHealthy(server);
+    const tokenAnswer = await fetch(
+      `${server.url}/cgi-bin/token?grant_type=client_credential&appid=${account.appId}&secret=${account.secret}`,
+    );
+    const { access_token: token } = (await tokenAnswer.json()) as { access_token?: string };
+    if (!token) throw new Error(`/cgi-bin/token answered ${tokenAnswer.status} without an access_token`);
+
+    const path = `/cgi-bin/getcallbackip?access_token=${token}`;
+    const targets: Record<Target, string> = {
+      through: `${server.url}${path}`,
+      direct: `${sandbox.url}${path}`,
+    };
+    const expected = await fetch(targets.direct).then((r) => r.text());
+    if (!expected.startsWith('{"ip_list":'))
+      throw new Error(`the sandbox answered getcallbackip with ${expected}`);
+    const first = await fetch(targets.through);
+    const firstBody = await first.text();
+    if (first.status !== 200 || firstBody !== expected) {
+      throw new Error(`getcallbackip through the center answered ${first.status} ${firstBody.slice(0, 300)}`);
+    }
+
+    // The baseline of the memory figures only: stopped before the load rounds.
+    const barePort = await freePort();
+    bare = Child.node('bare node:http proxy', join(ctx.root, 'dist', 'bench', 'bare-proxy.js'), {
+      cleanEnv: true,
+      env: { BARE_PORT: String(barePort), BARE_TARGET: sandbox.url },
+    });
+    await bare.waitForLine(/^listening/, 10_000);
+    const proxies: Record<Via, { url: string; pid: number }> = {
+      center: { url: server.url, pid: server.child.pid },
+      bare: { url: `http://127.0.0.1:${barePort}`, pid: bare.pid },
+    };
+    const download = (via: Via, bytes: number, sha256: string) =>
+      downloadThrough(
+        `${proxies[via].url}/cgi-bin/media/get?access_token=${token}&media_id=bytes-${bytes}`,
+        bytes,
+        sha256,
+      );
+    const expectedDownload = expectedMediaSha256(TRANSFER_BYTES);
+    const transfer = (via: Via, kind: Transfer['kind']) =>
+      kind === 'upload'
+        ? uploadThrough(
+            `${proxies[via].url}/cgi-bin/media/upload?access_token=${token}&type=image`,
+            sandbox.url,
+          )
+        : download(via, TRANSFER_BYTES, expectedDownload);
+    // Warm-up (JIT, connections to the sandbox, memory the allocator then keeps): not recorded, but checked.
+    for (const via of VIAS) {
+      for (const kind of KINDS) {
+        const { problem } = await transfer(via, kind);
+        if (problem) throw new Error(`warm-up ${kind} through the ${via} proxy failed: ${problem}`);
+      }
+    }
+    const transfers: Transfer[] = [];
+    for (let i = 0; i < (ctx.quick ? 3 : 5); i++) {
+      for (const kind of KINDS) {
+        for (const via of i % 2 === 0 ? VIAS : [...VIAS].reverse()) {
+          transfers.push(await measured(via, kind, proxies[via].pid, () => transfer(via, kind)));
+        }
+      }
+    }
+    await bare.stop();
+    // Whether the growth is the body held, or spent chunks not yet collected: the first would be 64 MB here.
+    const expectedLarge = expectedMediaSha256(LARGE_DOWNLOAD_BYTES);
+    const large: Transfer[] = [];
+    for (let i = 0; i < 2; i++) {
+      large.push(
+        await measured('center', 'download', server.child.pid, () =>
+          download('center', LARGE_DOWNLOAD_BYTES, expectedLarge),
+        ),
+      );
+    }
+    const rssAfterTransfersMB = rssMB(server.child.pid);
+
+    const pids = { center: server.child.pid, sandbox: sandbox.child.pid };
+    const load = async (target: Target, duration: number): Promise<Round> => {
+      const { result, cpu } = await loadRound(
+        ctx,
+        { url: targets[target], connections: CONNECTIONS, duration, body: expected },
+        pids,
+      );
+      return { target, result, center: rounded(cpu.center), sandbox: rounded(cpu.sandbox) };
+    };
+    const roundSeconds = ctx.quick ? 2 : 5;
+    const roundCount = ctx.quick ? 2 : 5;
+    // Warm-up for both, not recorded.
+    await load('through', ctx.quick ? 1 : 3);
+    await load('direct', ctx.quick ? 1 : 3);
+    const rounds: Round[] = [];
+    const pairs: { through: Round; direct: Round; ratio: number; addedP99: number }[] = [];
+    for (let i = 0; i < roundCount; i++) {
+      const order: Target[] = i % 2 === 0 ? ['through', 'direct'] : ['direct', 'through'];
+      const got: Partial<Record<Target, Round>> = {};
+      for (const target of order) {
+        const round = await load(target, roundSeconds);
+        rounds.push(round);
+        got[target] = round;
+      }
+      const { through, direct } = got as Record<Target, Round>;
+      pairs.push({
+        through,
+        direct,
+        ratio: sig(through.result.requestsPerSecond / direct.result.requestsPerSecond),
+        addedP99: through.result.latencyMs.p99 - direct.result.latencyMs.p99,
+      });
+    }
+    const rssAfterLoadMB = rssMB(server.child.pid);
+    const single = await oneAtATime(targets, expected, ctx.quick ? 2 : 4);
+
+    const of = (target: Target) => rounds.filter((r) => r.target === target);
+    const med = (target: Target, pick: (r: Round) => number) => median(of(target).map(pick));
+    const ratio = median(pairs.map((p) => p.ratio));
+    const addedP99 = median(pairs.map((p) => p.addedP99));
+    const rps = med('through', (r) => r.result.requestsPerSecond);
+    const directRps = med('direct', (r) => r.result.requestsPerSecond);
+    const p50 = med('through', (r) => r.result.latencyMs.p50);
+    const p99 = med('through', (r) => r.result.latencyMs.p99);
+    const directP50 = med('direct', (r) => r.result.latencyMs.p50);
+    const directP99 = med('direct', (r) => r.result.latencyMs.p99);
+    const failed = (target: Target) =>
+      of(target).reduce((sum, r) => sum + r.result.errors + r.result.non2xx + r.result.timeouts, 0);
+    const mismatched = (target: Target) => of(target).reduce((sum, r) => sum + r.result.mismatches, 0);
+    const throughWrong = failed('through') + mismatched('through') + single.through.wrong;
+    const directWrong = failed('direct') + mismatched('direct') + single.direct.wrong;
+    const failures = throughWrong + directWrong;
+    const failureText = failures ? `; wrong answers: ${throughWrong} through, ${directWrong} direct` : '';
+    // CPU per call: the center's own, and the sandbox's (which both targets pay).
+    const usPerCall = (target: Target, pick: (r: Round) => number) =>
+      med(target, (r) => (pick(r) / r.result.requestsPerSecond) * 1e6);
+    const centerUs = usPerCall('through', (r) => r.center.total);
+    const centerSystemUs = usPerCall('through', (r) => r.center.system);
+    const sandboxUs = usPerCall('direct', (r) => r.sandbox.total);
+    const sandboxSystemUs = usPerCall('direct', (r) => r.sandbox.system);
+    const busy = median(rounds.map((r) => r.center.total + r.sandbox.total + r.result.generatorCpuShare));
+
+    const transferFigure = (id: string, kind: Transfer['kind'], name: string): Figure => {
+      const growth = (via: Via) => {
+        const all = transfers.filter((t) => t.kind === kind && t.via === via);
+        const problems = all.filter((t) => !t.ok).map((t) => t.problem);
+        return {
+          median: median(all.map((t) => t.growthMB)),
+          worst: Math.max(...all.map((t) => t.growthMB)),
+          count: all.length,
+          ms: median(all.map((t) => t.ms)),
+          baselineMB: median(all.map((t) => t.baselineMB)),
+          problems,
+        };
+      };
+      const center = growth('center');
+      const bare = growth('bare');
+      const of = (g: typeof center) =>
+        `+${g.median.toFixed(1)} MB (worst +${g.worst.toFixed(1)} of ${g.count}, ${g.ms.toFixed(0)} ms each` +
+        (g.problems.length ? `; ${g.problems.length} failed: ${g.problems[0]})` : ')');
+      return {
+        id,
+        name,
+        value: `${of(center)} from ${center.baselineMB.toFixed(0)} MB${center.problems.length ? '' : ', sha256 ok'}`,
+        baseline: `bare node:http proxy: ${of(bare)}`,
+        goal: `median < ${RSS_GROWTH_CEILING_MB} MB, same sha256`,
+        pass: center.problems.length === 0 && center.median < RSS_GROWTH_CEILING_MB,
+      };
+    };
+
+    const notes =
+      busy < 1.6
+        ? [
+            `Pass-through: the center, the sandbox and the load generator together got only ${busy.toFixed(2)} ` +
+              'cores (median): other work on the machine took the rest; the CPU per call (7c) is the steadier comparison.',
+          ]
+        : [];
+    return {
+      notes,
+      figures: [
+        {
+          id: '7a',
+          name: `GET /cgi-bin/getcallbackip through the center req/s (${CONNECTIONS} conns)`,
+          value: `${int(rps)}/s (ratio ${ratio.toFixed(2)})${failureText}`,
+          baseline: `direct to the sandbox: ${int(directRps)}/s`,
+          goal: `ratio >= ${RATIO_GOAL}, every answer the sandbox's`,
+          pass: ratio >= RATIO_GOAL && failures === 0,
+        },
+        {
+          id: '7b',
+          name: 'getcallbackip added p99 (through − direct); p50 / p99',
+          value: `${signed(addedP99, String)} ms (${p50} / ${p99} ms)`,
+          baseline: `direct: ${directP50} / ${directP99} ms`,
+          goal: `<= ${ADDED_P99_GOAL_MS} ms`,
+          pass: addedP99 <= ADDED_P99_GOAL_MS && failures === 0,
+        },
+        {
+          id: '7c',
+          name: 'CPU per getcallbackip call (center process vs sandbox process)',
+          value: `center ${centerUs.toFixed(1)} µs (${centerSystemUs.toFixed(1)} in the kernel)`,
+          baseline: `sandbox: ${sandboxUs.toFixed(1)} µs (${sandboxSystemUs.toFixed(1)} in the kernel)`,
+          goal: '(diagnostic)',
+          pass: null,
+        },
+        {
+          id: '7d',
+          name: 'getcallbackip one call at a time: added p50 / p99 (through − direct)',
+          value:
+            `${signed(single.through.p50 - single.direct.p50)} / ${signed(single.through.p99 - single.direct.p99)} µs ` +
+            `(${int(single.through.p50)} / ${int(single.through.p99)} µs)`,
+          baseline: `direct: ${int(single.direct.p50)} / ${int(single.direct.p99)} µs`,
+          goal: '(diagnostic)',
+          pass: null,
+        },
+        transferFigure('7e', 'upload', '20 MiB multipart upload through the center: server RSS growth'),
+        transferFigure('7f', 'download', '20 MiB download through the center: server RSS growth'),
+        {
+          id: '7g',
+          name: '64 MiB download through the center: server RSS growth',
+          value:
+            `+${median(large.map((t) => t.growthMB)).toFixed(1)} MB ` +
+            `(worst +${Math.max(...large.map((t) => t.growthMB)).toFixed(1)} of ${large.length})` +
+            (large.some((t) => !t.ok) ? `; failed: ${large.find((t) => !t.ok)?.problem}` : ', sha256 ok'),
+          baseline: `20 MiB: +${median(transfers.filter((t) => t.via === 'center' && t.kind === 'download').map((t) => t.growthMB)).toFixed(1)} MB`,
+          goal: '(diagnostic: a body held whole adds 64 MB)',
+          pass: null,
+        },
+      ],
+      raw: {
+        connections: CONNECTIONS,
+        roundSeconds,
+        responseBytes: Buffer.byteLength(expected),
+        medianRatio: ratio,
+        medianAddedP99Ms: addedP99,
+        cpuMicrosecondsPerCall: {
+          center: sig(centerUs),
+          centerKernel: sig(centerSystemUs),
+          sandbox: sig(sandboxUs),
+          sandboxKernel: sig(sandboxSystemUs),
+        },
+        through: {
+          requestsPerSecond: rps,
+          p50,
+          p99,
+          centerCpuShare: med('through', (r) => r.center.total),
+          sandboxCpuShare: med('through', (r) => r.sandbox.total),
+        },
+        direct: {
+          requestsPerSecond: directRps,
+          p50: directP50,
+          p99: directP99,
+          sandboxCpuShare: med('direct', (r) => r.sandbox.total),
+        },
+        oneAtATime: single,
+        generatorCpuShare: median(rounds.map((r) => r.result.generatorCpuShare)),
+        coresUsed: busy,
+        pairs,
+        transferBytes: TRANSFER_BYTES,
+        transfers,
+        largeDownloads: large,
+        rssMB: { afterTransfers: sig(rssAfterTransfersMB), afterLoad: sig(rssAfterLoadMB) },
+        serverLogTail: server.child.tail(10),
+      },
+    };
+  } finally {
+    await bare?.stop();
+    await server.child.stop();
+    await sandbox.stop();
+  }
+}
+
+/** A difference with its sign: 1234 -> "+1,234", -5 -> "-5" (`format` the number itself). */
+function signed(value: number, format: (value: number) => string = int): string {
+  return `${value < 0 ? '' : '+'}${format(value)}`;
+}
+
+function rounded(cpu: CpuShare): CpuShare {
+  return { total: sig(cpu.total), system: sig(cpu.system) };
+}
+
+/** Latency of calls sent one at a time, in µs; `wrong`: answers other than the expected body. */
+interface OneAtATime {
+  calls: number;
+  p50: number;
+  p99: number;
+  wrong: number;
+}
+
+/**
+ * The hop's own cost, without the queueing of 64 connections: calls sent
+ * one after the other on one kept-alive connection per target, in `blocks`
+ * blocks of 500 alternating between the targets (after 200 not counted),
+ * each timed from here with µs resolution (autocannon's is 1 ms).
+ */
+async function oneAtATime(
+  targets: Record<Target, string>,
+  expected: string,
+  blocks: number,
+): Promise<Record<Target, OneAtATime>> {
+  const agents = {
+    through: new Agent({ keepAlive: true, maxSockets: 1 }),
+    direct: new Agent({ keepAlive: true, maxSockets: 1 }),
+  };
+  const times: Record<Target, number[]> = { through: [], direct: [] };
+  const wrong: Record<Target, number> = { through: 0, direct: 0 };
+  const block = async (target: Target, count: number, record: boolean) => {
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        request(targets[target], { agent: agents[target] })
+          .once('response', resolve)
+          .once('error', reject)
+          .end();
+      });
+      const body = await readText(res);
+      const us = (performance.now() - started) * 1000;
+      if (res.statusCode !== 200 || body !== expected) wrong[target] += 1;
+      if (record) times[target].push(us);
+    }
+  };
+  try {
+    await block('through', 200, false);
+    await block('direct', 200, false);
+    for (let i = 0; i < blocks; i++) {
+      for (const target of i % 2 === 0
+        ? (['through', 'direct'] as const)
+        : (['direct', 'through'] as const)) {
+        await block(target, 500, true);
+      }
+    }
+  } finally {
+    agents.through.destroy();
+    agents.direct.destroy();
+  }
+  const summary = (target: Target): OneAtATime => {
+    const sorted = [...times[target]].sort((a, b) => a - b);
+    return {
+      calls: sorted.length,
+      p50: sig(sorted[Math.floor(sorted.length * 0.5)]),
+      p99: sig(sorted[Math.floor(sorted.length * 0.99)]),
+      wrong: wrong[target],
+    };
+  };
+  return { through: summary('through'), direct: summary('direct') };
+}
+
+/**
+ * Runs `transfer` with the VmRSS of the process it goes through (`pid`)
+ * sampled every 20 ms, from its start until 200 ms after its end, against
+ * the median of the 500 ms before.
+ */
+async function measured(
+  via: Via,
+  kind: Transfer['kind'],
+  pid: number,
+  transfer: () => Promise<{ ms: number; bytes: number; problem?: string }>,
+): Promise<Transfer> {
+  await sleep(300);
+  const before = new RssSampler(pid, RSS_SAMPLE_MS);
+  await sleep(500);
+  const baselineMB = before.stop().medianMB;
+  const during = new RssSampler(pid, RSS_SAMPLE_MS);
+  let done: { ms: number; bytes: number; problem?: string };
+  let seen: RssSamples;
+  try {
+    done = await transfer();
+    await sleep(200);
+  } finally {
+    seen = during.stop();
+  }
+  return {
+    kind,
+    via,
+    ok: done.problem === undefined,
+    ...(done.problem === undefined ? {} : { problem: done.problem }),
+    ms: Math.round(done.ms),
+    bytes: done.bytes,
+    baselineMB: sig(baselineMB),
+    peakMB: sig(seen.maxMB),
+    growthMB: sig(Math.max(0, seen.maxMB - baselineMB)),
+    samples: seen.samples,
+    longestGapMs: seen.longestGapMs,
+  };
+}
+
+/**
+ * POSTs a `TRANSFER_BYTES` multipart body (one `media` part) to `url`,
+ * generated chunk by chunk as the socket takes it (never held whole) and
+ * hashed as sent; then checks the sandbox received the same bytes.
+ */
+async function uploadThrough(
+  url: string,
+  sandboxUrl: string,
+): Promise<{ ms: number; bytes: number; problem?: string }> {
+  const boundary = `----wxtoken-bench-${randomBytes(12).toString('hex')}`;
+  const hash = createHash('sha256');
+  const started = performance.now();
+  const req = request(url, {
+    method: 'POST',
+    agent: false,
+    headers: {
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-length': String(TRANSFER_BYTES),
+    },
+  });
+  const answered = new Promise<IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
+  // The center may answer (413) and close before the whole body went: the answer tells why.
+  const sent = pipeline(multipartBody(boundary, TRANSFER_BYTES, hash), req).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const res = await answered;
+  const body = await readText(res);
+  const sendError = await sent;
+  const ms = performance.now() - started;
+  if (res.statusCode !== 200 || sendError) {
+    return { ms, bytes: TRANSFER_BYTES, problem: `HTTP ${res.statusCode} ${body.slice(0, 200)}` };
+  }
+  const mediaId = (JSON.parse(body) as { media_id?: string }).media_id;
+  if (!mediaId) return { ms, bytes: TRANSFER_BYTES, problem: `no media_id: ${body.slice(0, 200)}` };
+  const uploads = (await fetch(`${sandboxUrl}/__sandbox/uploads`).then((r) => r.json())) as SandboxUpload[];
+  const received = uploads.find((u) => u.mediaId === mediaId);
+  const sha256 = hash.digest('hex');
+  if (!received) return { ms, bytes: TRANSFER_BYTES, problem: `the sandbox has no upload ${mediaId}` };
+  if (received.bytes !== TRANSFER_BYTES || received.sha256 !== sha256) {
+    return {
+      ms,
+      bytes: TRANSFER_BYTES,
+      problem: `the sandbox received ${received.bytes} bytes, sha256 ${received.sha256.slice(0, 12)}… (sent ${sha256.slice(0, 12)}…)`,
+    };
+  }
+  return { ms, bytes: TRANSFER_BYTES };
+}
+
+/** GETs `url`, hashing the body as it streams in; compares the length and hash with those expected. */
+async function downloadThrough(
+  url: string,
+  expectedBytes: number,
+  sha256: string,
+): Promise<{ ms: number; bytes: number; problem?: string }> {
+  const started = performance.now();
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    request(url, { agent: false }).once('response', resolve).once('error', reject).end();
+  });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  const ms = performance.now() - started;
+  if (res.statusCode !== 200) return { ms, bytes, problem: `HTTP ${res.statusCode}` };
+  const got = hash.digest('hex');
+  if (bytes !== expectedBytes || got !== sha256) {
+    return {
+      ms,
+      bytes,
+      problem: `received ${bytes} bytes, sha256 ${got.slice(0, 12)}… (expected ${sha256.slice(0, 12)}…)`,
+    };
+  }
+  return { ms, bytes };
+}
+
+/**
+ * A `multipart/form-data` body of exactly `totalBytes`: one `media` part
+ * (an image, as WeChat wants it) whose content is made 64 KiB at a time
+ * when the stream is read, each chunk numbered so a lost or swapped chunk
+ * changes the hash; every byte goes through `hash` on its way out.
+ */
+function multipartBody(boundary: string, totalBytes: number, hash: Hash): Readable {
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="bench.jpg"\r\n` +
+      'Content-Type: image/jpeg\r\n\r\n',
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const fileBytes = totalBytes - head.length - tail.length;
+  const pattern = randomBytes(CHUNK_BYTES);
+  function* parts(): Generator<Buffer> {
+    hash.update(head);
+    yield head;
+    for (let index = 0, made = 0; made < fileBytes; index += 1) {
+      // A new buffer each time: the previous one may still be queued in the socket.
+      const chunk = Buffer.from(pattern.subarray(0, Math.min(CHUNK_BYTES, fileBytes - made)));
+      if (chunk.length >= 4) chunk.writeUInt32BE(index, 0);
+      made += chunk.length;
+      hash.update(chunk);
+      yield chunk;
+    }
+    hash.update(tail);
+    yield tail;
+  }
+  return Readable.from(parts(), { objectMode: false, highWaterMark: CHUNK_BYTES });
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
