@@ -5,6 +5,7 @@ import { AppModule, type ResolvedServerConfig } from './app.module.js';
 import { configureHttpApp } from './http-api.module.js';
 import { httpServerOptions, limitConnections } from './http/server-limits.js';
 import { createServerLogger } from './logging/server-logger.js';
+import { WechatPaths } from './passthrough/wechat-paths.js';
 
 /** Options of `createServerApp`. */
 export interface CreateServerAppOptions {
@@ -21,7 +22,9 @@ export async function createServerApp(
   opts: CreateServerAppOptions = {},
 ): Promise<NestFastifyApplication> {
   // No Fastify `trustProxy`: the HTTP API reads X-Forwarded-For itself, from `TRUST_PROXY` peers only.
-  const adapter = new FastifyAdapter(httpServerOptions(config.http));
+  const adapter = new FastifyAdapter(
+    httpServerOptions(config.http, new WechatPaths(config.passthrough.prefixes)),
+  );
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: opts.logger ?? createServerLogger(config),
     // Throw start-up errors to the caller instead of aborting the process.

@@ -5,6 +5,7 @@ import { AccountRegistry } from './accounts/account-registry.js';
 import { AdminAccountsController } from './admin/admin-accounts.controller.js';
 import { AdminAuditController } from './admin/admin-audit.controller.js';
 import { AdminClientsController } from './admin/admin-clients.controller.js';
+import { AdminPassthroughController } from './admin/admin-passthrough.controller.js';
 import { AdminTicketsController } from './admin/admin-tickets.controller.js';
 import { AdminAuthGuard } from './admin/admin-auth.guard.js';
 import { AdminKeys } from './admin/admin-keys.js';
@@ -34,11 +35,18 @@ import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { ServedCounts } from './metrics/served-counts.js';
 import { ClientAllowlist } from './network/client-allowlist.js';
+import { PassthroughCounts } from './passthrough/passthrough-counts.js';
+import { PassthroughGate } from './passthrough/passthrough-gate.js';
+import { PassthroughProxy } from './passthrough/passthrough-proxy.js';
+import { PassthroughUsage } from './passthrough/passthrough-usage.js';
+import { PassthroughUsageReport } from './passthrough/passthrough-usage-report.js';
+import { WechatPaths } from './passthrough/wechat-paths.js';
 import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
 
 /**
  * The server's HTTP API: admin REST (`/admin/*`), WeChat-compatible token
- * and ticket endpoints (`/cgi-bin/*`) and `/health`. Needs `WechatTokenService` and
+ * and ticket endpoints (`/cgi-bin/*`), the pass-through of every other
+ * WeChat API call, `/health` and `/metrics`. Needs `WechatTokenService` and
  * `WECHAT_TOKEN_OPTIONS` (a global `WechatTokenModule`), `SERVER_CONFIG`
  * (global) and a TypeORM DataSource (for the health check).
  */
@@ -51,6 +59,7 @@ import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
     AdminTicketsController,
     AdminAuditController,
     AdminClientsController,
+    AdminPassthroughController,
     CgiBinController,
     GetTicketController,
     HealthController,
@@ -77,6 +86,11 @@ import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
     FetchLogProbe,
     MetricsService,
     MetricsAccessGuard,
+    PassthroughCounts,
+    PassthroughGate,
+    PassthroughProxy,
+    PassthroughUsage,
+    PassthroughUsageReport,
   ],
   exports: [WechatTokenHealthIndicator],
 })
@@ -89,9 +103,11 @@ export class HttpApiModule {}
  * no-store`, nosniff, a CSP), the body parsers, and the OpenAPI description at
  * `/docs` (JSON at `/docs-json`).
  */
-export function configureHttpApp(app: NestFastifyApplication, _config: ServerConfig): void {
-  app.useGlobalFilters(new ApiExceptionFilter());
+export function configureHttpApp(app: NestFastifyApplication, config: ServerConfig): void {
+  const paths = new WechatPaths(config.passthrough.prefixes);
+  app.useGlobalFilters(new ApiExceptionFilter(paths));
   registerSecurityHeaders(app);
-  registerBodyParsers(app);
+  registerBodyParsers(app, paths);
+  if (config.passthrough.enabled) app.get(PassthroughProxy).register(app);
   setupOpenApi(app);
 }

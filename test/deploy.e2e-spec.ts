@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from './support/cluster.js';
+import { DEFAULT_WECHAT_PATH_PREFIXES } from '../src/passthrough/wechat-paths.js';
 import { startServerFixture, waitForFirstTokens, type ServerFixture } from './support/server-fixture.js';
 
 // Issue 13: the files under deploy/ work as the README says. nginx runs the
@@ -120,6 +121,20 @@ describeNginx('deploy/nginx/wechat-token.conf in front of the server', () => {
     const forged = await getFrom('127.0.0.3', tokenUrl, { 'X-Forwarded-For': '127.0.0.2' });
     expect(JSON.parse(forged.body)).toMatchObject({ errcode: 40164 });
     expect(JSON.parse(forged.body).errmsg).toContain('127.0.0.3');
+  });
+
+  it("passes a WeChat API call through to WeChat, and lists the server's WeChat paths", async () => {
+    const { appId, secret } = fixture.accounts[0];
+    const tokenUrl = `${nginxUrl}/cgi-bin/token?grant_type=client_credential&appid=${appId}&secret=${secret}`;
+    const token = (JSON.parse((await getFrom('127.0.0.2', tokenUrl)).body) as { access_token: string })
+      .access_token;
+    const answer = await getFrom('127.0.0.2', `${nginxUrl}/cgi-bin/getcallbackip?access_token=${token}`);
+    expect(JSON.parse(answer.body)).toHaveProperty('ip_list');
+
+    // The site's one location for WeChat's paths names exactly the server's built-in prefixes.
+    const site = readFileSync(join(ROOT, 'deploy/nginx/wechat-token.conf'), 'utf8');
+    const listed = /location ~ \^\/\(([^)]+)\)/.exec(site)?.[1].split('|');
+    expect(listed?.map((name) => `/${name}`)).toEqual(DEFAULT_WECHAT_PATH_PREFIXES);
   });
 
   it("answers WeChat's errcode -1 on /cgi-bin, not an HTML page, when no replica answers", async () => {

@@ -95,6 +95,8 @@ describe('server (createServerApp + fixture, Postgres + sandbox)', () => {
         'CreateTokenClient1765000000001',
         'CreateAdminAudit1765000000002',
         'CreateTokenQuotaReset1765100000000',
+        'AddTokenDigest1765200000000',
+        'CreatePassthroughUsage1765300000000',
       ]);
       for (const replica of replicas) {
         expect(await replica.app.get(WechatTokenService).getAccessToken(account.appId)).toEqual(

@@ -86,17 +86,27 @@ describe('WeChat-shaped answers under /cgi-bin', () => {
     });
   });
 
-  it('answers a path WeChat does not have with 40066', async () => {
-    for (const [method, path] of [
-      ['GET', `/cgi-bin/user/info?access_token=${secret}`],
-      ['POST', '/cgi-bin/message/custom/send'],
-      ['GET', '/cgi-bin'],
-      ['GET', '/cgi-bin/token/'],
-      ['GET', '/cgi-bin/%zz'],
-    ]) {
-      const answer = await send(`${fixture.baseUrl}${path}`, { method });
-      expectWechatError(answer, 40066, /^invalid url: this token server serves \/cgi-bin\/token/);
-      expect(answer.text).not.toContain(secret);
+  it('answers a WeChat path it does not serve with 40066 when the pass-through is off, and a malformed one always', async () => {
+    const malformed = await send(`${fixture.baseUrl}/cgi-bin/%zz`);
+    expectWechatError(malformed, 40066, /^invalid url: /);
+    const closed = await startServerFixture({ env: { PASSTHROUGH: 'false' } });
+    try {
+      const calls = closed.sandbox.apiCallCount();
+      for (const [method, path] of [
+        ['GET', `/cgi-bin/user/info?access_token=${secret}`],
+        ['POST', '/cgi-bin/message/custom/send'],
+        ['GET', '/cgi-bin'],
+        ['GET', '/cgi-bin/token/'],
+        ['GET', `/sns/jscode2session?appid=${appId}&secret=${secret}`],
+        ['PUT', '/wxa/getwxacode'],
+      ]) {
+        const answer = await send(`${closed.baseUrl}${path}`, { method });
+        expectWechatError(answer, 40066, /^invalid url: this token server answers \/cgi-bin\/token/);
+        expect(answer.text).not.toContain(secret);
+      }
+      expect(closed.sandbox.apiCallCount()).toBe(calls);
+    } finally {
+      await closed.close();
     }
   });
 

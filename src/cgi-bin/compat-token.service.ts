@@ -15,6 +15,7 @@ import { ServedCounts, type ServedRoute } from '../metrics/served-counts.js';
 import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
 import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
+import { clientKeyRefusal } from './client-key-refusal.js';
 import { TokenAnswerCache } from './token-answer.cache.js';
 import { wechatErrorBody } from './wechat-answer.js';
 import { Throttle } from '../common/throttle.js';
@@ -108,19 +109,11 @@ export class CompatTokenService {
     return wechatErrorBody(errcode, errmsg);
   }
 
-  /** The answer to a refused client key: 40164 from outside its networks, else 40125 saying why once the key is proven. */
+  /** The answer to a refused client key (see `clientKeyRefusal`), the owner warned of one used from outside its networks. */
   private refuseKey(route: ServedRoute, check: Extract<ClientCheck, { ok: false }>, ip: string): string {
-    switch (check.refusal) {
-      case 'outside_cidrs':
-        this.warnOutsideCidrs(ip, check.client);
-        return this.refuse(route, WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
-      case 'revoked':
-        return this.refuse(route, WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyRevoked());
-      case 'app_not_allowed':
-        return this.refuse(route, WechatErrcode.INVALID_APPSECRET, COMPAT_ERRMSGS.clientKeyNotForApp());
-      case 'invalid_key':
-        return this.refuse(route, WechatErrcode.INVALID_APPSECRET);
-    }
+    if (check.refusal === 'outside_cidrs') this.warnOutsideCidrs(ip, check.client);
+    const { errcode, errmsg } = clientKeyRefusal(check, ip);
+    return this.refuse(route, errcode, errmsg);
   }
 
   /** Logged (at most once a second): otherwise only the client would know why it is refused. */

@@ -3,6 +3,7 @@ import {
   isTicketType,
   TicketNotConfiguredError,
   UnknownAccountError,
+  type IssuedAccessToken,
   type LastError,
   type ServedTicket,
   type ServedToken,
@@ -31,6 +32,10 @@ export class FakeTokenService {
   readonly usable = new Map<string, boolean>();
   refreshes = 0;
   served = 0;
+  /** Older tokens the center issued, by value → account (`issuedAccessToken`); the current one is known anyway. */
+  readonly issued = new Map<string, string>();
+  /** Thrown by `issuedAccessToken` for a token it does not hold, when set (the table is unreachable). */
+  issuedLookupError: Error | undefined;
   private readonly listeners = new Set<(appId: string) => void>();
 
   constructor(readonly appIds: string[] = ['wx1234567890abcdef']) {}
@@ -58,6 +63,17 @@ export class FakeTokenService {
   /** The account whose current token `accessToken` is (the fake holds one token for all). */
   accountOfAccessToken(accessToken: string): string | undefined {
     return this.token && accessToken === this.token.accessToken ? this.appIds[0] : undefined;
+  }
+
+  /** The account and row of a token the fake issued: the current one, or one of `issued`. */
+  async issuedAccessToken(accessToken: string): Promise<IssuedAccessToken | undefined> {
+    if (this.token && accessToken === this.token.accessToken) {
+      return { appId: this.appIds[0], tokenId: this.token.tokenId, current: true };
+    }
+    const appId = this.issued.get(accessToken);
+    if (appId !== undefined) return { appId, tokenId: '0', current: false };
+    if (this.issuedLookupError) throw this.issuedLookupError;
+    return undefined;
   }
 
   ticketTypes(appId: string): TicketType[] {

@@ -36,13 +36,27 @@ const WECHAT_ROUTES: Readonly<Record<string, { method: 'GET' | 'POST'; otherMeth
   '/cgi-bin/ticket/getticket': { method: 'GET', otherMethod: WechatErrcode.REQUIRE_GET_METHOD },
 };
 
-/** Whether a path (without its query) is one of WeChat's, whose every answer must be WeChat-shaped. */
-export function isWechatPath(path: string): boolean {
-  return path === '/cgi-bin' || path.startsWith('/cgi-bin/');
+/**
+ * The errcode for a call that reached the pass-through on one of the paths
+ * the center answers itself (another method, another case, a sub-path):
+ * undefined for any other path. Never passed on: WeChat would issue a token
+ * or ticket of its own, which kills the center's (and spends the quota). The
+ * path's wrong-method errcode (43001 / 43002) for the path itself, 40066 for
+ * any other spelling of it.
+ */
+export function servedPathErrcode(method: string, path: string): number | undefined {
+  const lower = path.toLowerCase();
+  for (const served of Object.keys(WECHAT_ROUTES)) {
+    if (lower === served) {
+      return (path === served && unservedWechatErrcode(method, served)) || WechatErrcode.INVALID_URL;
+    }
+    if (lower.startsWith(`${served}/`)) return WechatErrcode.INVALID_URL;
+  }
+  return undefined;
 }
 
 /**
- * WeChat's errcode for a request under `/cgi-bin` this server does not serve
+ * WeChat's errcode for a request to a WeChat path this server does not serve
  * (undefined: it does): the path's wrong-method errcode for a path it serves
  * with another method (`method` undefined: one HTTP does not define), 40066
  * "invalid url" for any other path. The method is judged first, as WeChat

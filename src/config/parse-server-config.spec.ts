@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from './config-error.js';
+import { DEFAULT_WECHAT_PATH_PREFIXES } from '../passthrough/wechat-paths.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,12 @@ describe('parseServerConfig', () => {
         headersTimeoutMs: 5000,
         keepAliveTimeoutMs: 5000,
         maxConnections: 1000,
+      },
+      passthrough: {
+        enabled: true,
+        prefixes: [...DEFAULT_WECHAT_PATH_PREFIXES],
+        maxBodyBytes: 20 * 1024 * 1024,
+        timeoutMs: 30_000,
       },
       metricsAllowlist: ['127.0.0.1/32', '::1/128'],
       embeddedDatabase: { dataDir: '.data/postgres', port: 54329 },
@@ -439,6 +446,41 @@ describe('HTTP limits, LOG_FORMAT and METRICS_ALLOWLIST', () => {
     });
     expect(config.logFormat).toBe('json');
     expect(config.metricsAllowlist).toEqual(['10.0.0.0/8', '192.0.2.7/32']);
+  });
+});
+
+describe('PASSTHROUGH_*', () => {
+  const base = { WECHAT_ACCOUNTS: 'wx1234567890abcdef:secret', ADMIN_TOKEN: 'an-admin-token-of-some-length' };
+
+  it('reads the switch, the limits, and adds the prefixes to the built-in ones (a trailing slash dropped, each once)', () => {
+    const config = parseServerConfig({
+      ...base,
+      PASSTHROUGH: 'false',
+      PASSTHROUGH_PREFIXES: '/cgi-bin, /wxa/, /mmpaymkttransfers/, /pay/v2',
+      PASSTHROUGH_MAX_BODY_BYTES: '1048576',
+      PASSTHROUGH_TIMEOUT_MS: '5000',
+    });
+    expect(config.passthrough).toEqual({
+      enabled: false,
+      prefixes: [...DEFAULT_WECHAT_PATH_PREFIXES, '/mmpaymkttransfers', '/pay/v2'],
+      maxBodyBytes: 1_048_576,
+      timeoutMs: 5000,
+    });
+  });
+
+  it.each([
+    [{ PASSTHROUGH: 'maybe' }, 'PASSTHROUGH: must be true or false'],
+    [{ PASSTHROUGH_PREFIXES: 'wxa' }, 'PASSTHROUGH_PREFIXES: "wxa" is not a path prefix'],
+    [{ PASSTHROUGH_PREFIXES: '/wxa/*' }, 'PASSTHROUGH_PREFIXES: "/wxa/*" is not a path prefix'],
+    [{ PASSTHROUGH_PREFIXES: '/' }, 'PASSTHROUGH_PREFIXES: "/" is not a path prefix'],
+    [{ PASSTHROUGH_PREFIXES: '/admin' }, 'PASSTHROUGH_PREFIXES: "/admin" is one of the server\'s own paths'],
+    [{ PASSTHROUGH_PREFIXES: '/health/x' }, "is one of the server's own paths"],
+    [{ PASSTHROUGH_PREFIXES: '/wxa/../admin' }, 'is not a path prefix'],
+    [{ PASSTHROUGH_PREFIXES: '/cgi-bin/token' }, 'is a path the server answers itself'],
+    [{ PASSTHROUGH_MAX_BODY_BYTES: '10' }, 'PASSTHROUGH_MAX_BODY_BYTES: must be a whole number from 1024'],
+    [{ PASSTHROUGH_TIMEOUT_MS: '5' }, 'PASSTHROUGH_TIMEOUT_MS'],
+  ])('refuses %j naming the variable', (env, message) => {
+    expect(() => parseServerConfig({ ...base, ...env })).toThrow(message);
   });
 });
 

@@ -11,7 +11,15 @@ import {
   type WechatAccount,
 } from 'nestjs-wechat-token';
 import { ConfigError } from './config-error.js';
-import type { AdminKey, HttpLimits, LogFormat, SecretsKeys, ServerConfig } from './server-config.js';
+import { DEFAULT_WECHAT_PATH_PREFIXES } from '../passthrough/wechat-paths.js';
+import type {
+  AdminKey,
+  HttpLimits,
+  LogFormat,
+  PassthroughConfig,
+  SecretsKeys,
+  ServerConfig,
+} from './server-config.js';
 
 /** Environment variables as `process.env` holds them. */
 export type Env = Record<string, string | undefined>;
@@ -27,6 +35,10 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
   keepAliveTimeoutMs: 5000,
   maxConnections: 1000,
 };
+/** `PASSTHROUGH_MAX_BODY_BYTES` when unset: 20 MiB, above WeChat's largest media upload (a 10 MB video). */
+export const DEFAULT_PASSTHROUGH_MAX_BODY_BYTES = 20 * 1024 * 1024;
+/** `PASSTHROUGH_TIMEOUT_MS` when unset. */
+export const DEFAULT_PASSTHROUGH_TIMEOUT_MS = 30_000;
 /** `EMBEDDED_PG_PORT` when unset: out of the way of a system Postgres on 5432. */
 export const DEFAULT_EMBEDDED_PG_PORT = 54329;
 /** `EMBEDDED_PG_DATA_DIR` when unset (git-ignored). */
@@ -39,6 +51,10 @@ const ACCOUNT_FLAGS = ['stable', ...TICKET_TYPES] as const;
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const DAY_SECONDS = 86_400;
 const ADMIN_KEY_NAME = /^[A-Za-z0-9_.-]{1,32}$/;
+/** The server's own path prefixes: never passed through to WeChat. */
+const RESERVED_PREFIXES = ['/admin', '/health', '/metrics', '/docs', '/docs-json'];
+/** WeChat's paths the server answers itself. */
+const SERVED_WECHAT_PATHS = ['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/ticket/getticket'];
 
 /**
  * Reads and checks the server's environment (see `.env.example`). Throws a
@@ -115,6 +131,7 @@ export function parseServerConfig(env: Env): ServerConfig {
     forceRefreshMinIntervalSeconds,
     ...parseLogConfig(env),
     http: httpLimits(read),
+    passthrough: passthrough(read),
     metricsAllowlist: cidrList('METRICS_ALLOWLIST', read('METRICS_ALLOWLIST'), DEFAULT_METRICS_ALLOWLIST),
     ...parseDatabaseConfig(env),
   };
@@ -481,6 +498,54 @@ function logFormat(raw: string | undefined): LogFormat {
     throw new ConfigError('LOG_FORMAT', `must be text or json (got ${quote(raw)})`);
   }
   return format;
+}
+
+function passthrough(read: (name: string) => string | undefined): PassthroughConfig {
+  return {
+    enabled: boolean('PASSTHROUGH', read('PASSTHROUGH'), true),
+    prefixes: pathPrefixes(read('PASSTHROUGH_PREFIXES')),
+    maxBodyBytes: integer(
+      'PASSTHROUGH_MAX_BODY_BYTES',
+      read('PASSTHROUGH_MAX_BODY_BYTES'),
+      DEFAULT_PASSTHROUGH_MAX_BODY_BYTES,
+      1024,
+      1024 * 1024 * 1024,
+    ),
+    timeoutMs: integer(
+      'PASSTHROUGH_TIMEOUT_MS',
+      read('PASSTHROUGH_TIMEOUT_MS'),
+      DEFAULT_PASSTHROUGH_TIMEOUT_MS,
+      100,
+      600_000,
+    ),
+  };
+}
+
+/** The default WeChat path prefixes and those of `PASSTHROUGH_PREFIXES` (`/name`, a trailing `/` dropped), each once. */
+function pathPrefixes(raw: string | undefined): string[] {
+  const prefixes = new Set(DEFAULT_WECHAT_PATH_PREFIXES);
+  for (const entry of (raw ?? '').split(',')) {
+    const trimmed = entry.trim();
+    if (trimmed === '') continue;
+    const prefix = trimmed.endsWith('/') ? trimmed.slice(0, -1) : trimmed;
+    if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix) || /\/\.\.?(\/|$)/.test(prefix)) {
+      throw new ConfigError(
+        'PASSTHROUGH_PREFIXES',
+        `${quote(trimmed)} is not a path prefix (expected e.g. /wxa or /cgi-bin/express: letters, digits, . _ ~ -, no wildcard or query)`,
+      );
+    }
+    if (RESERVED_PREFIXES.some((reserved) => prefix === reserved || prefix.startsWith(`${reserved}/`))) {
+      throw new ConfigError('PASSTHROUGH_PREFIXES', `${quote(trimmed)} is one of the server's own paths`);
+    }
+    if (SERVED_WECHAT_PATHS.some((served) => prefix === served || prefix.startsWith(`${served}/`))) {
+      throw new ConfigError(
+        'PASSTHROUGH_PREFIXES',
+        `${quote(trimmed)} is a path the server answers itself (never passed through)`,
+      );
+    }
+    prefixes.add(prefix);
+  }
+  return [...prefixes];
 }
 
 function httpLimits(read: (name: string) => string | undefined): HttpLimits {

@@ -43,6 +43,23 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
+/** The pass-through of every other WeChat API call to `WECHAT_API_BASE_URL` (see `src/passthrough/`). */
+export interface PassthroughConfig {
+  /** `PASSTHROUGH`, default true: WeChat API calls the center does not answer itself are forwarded to WeChat. */
+  enabled: boolean;
+  /**
+   * Every WeChat path prefix (`DEFAULT_WECHAT_PATH_PREFIXES` and those of
+   * `PASSTHROUGH_PREFIXES`), each starting with `/`, without a trailing `/`:
+   * a path is WeChat's when it is one of them or starts with one and `/`.
+   * Their answers are WeChat-shaped whether the pass-through is on or not.
+   */
+  prefixes: string[];
+  /** `PASSTHROUGH_MAX_BODY_BYTES`, default 20 MiB: a longer request body is refused with 413 (streamed, never held whole). */
+  maxBodyBytes: number;
+  /** `PASSTHROUGH_TIMEOUT_MS`, default 30000: WeChat must start answering, and keep sending, within this. */
+  timeoutMs: number;
+}
+
 /** The server app's configuration, parsed and validated from the environment. */
 export interface ServerConfig {
   /** `PORT`, default 3000. */
@@ -78,6 +95,8 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** The HTTP server's limits against slow, unfinished and idle connections. */
   http: HttpLimits;
+  /** The pass-through of other WeChat API calls. */
+  passthrough: PassthroughConfig;
   /** `METRICS_ALLOWLIST`: CIDRs that may read `/metrics` without an admin key. Default loopback. */
   metricsAllowlist: string[];
   /** Where the embedded Postgres lives; only used when `databaseUrl` is unset. */

@@ -21,13 +21,9 @@ import {
   WechatTokenError,
   WechatTransportError,
 } from 'nestjs-wechat-token';
-import {
-  isWechatPath,
-  unservedWechatErrcode,
-  WECHAT_CONTENT_TYPE,
-  wechatErrorBody,
-} from '../cgi-bin/wechat-answer.js';
+import { unservedWechatErrcode, WECHAT_CONTENT_TYPE, wechatErrorBody } from '../cgi-bin/wechat-answer.js';
 import { Throttle } from '../common/throttle.js';
+import { urlPath, WechatPaths } from '../passthrough/wechat-paths.js';
 import { BODY_LIMIT_BYTES } from './body-parsers.js';
 import { COMPAT_ERRMSGS, HTTP_MESSAGES } from './http-messages.js';
 import { BASE_SECURITY_HEADERS } from './security-headers.js';
@@ -76,9 +72,12 @@ let faultsNotLogged = 0;
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
+  /** `paths`: WeChat's paths, whose errors are WeChat-shaped (`ServerConfig.passthrough.prefixes`). */
+  constructor(private readonly paths: WechatPaths = new WechatPaths()) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    sendHttpError(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+    sendHttpError(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), this.paths);
   }
 }
 
@@ -88,13 +87,28 @@ export class ApiExceptionFilter implements ExceptionFilter {
  * like any other error, with the headers the hooks would have set. Fastify's
  * own answer echoes the whole path (10 KB of it, if that is what came).
  */
-export function answerRouterError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function answerRouterError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  paths: WechatPaths = new WechatPaths(),
+): void {
   reply.headers(BASE_SECURITY_HEADERS);
-  sendHttpError(new HttpException(error.message, error.statusCode ?? 500, { cause: error }), request, reply);
+  sendHttpError(
+    new HttpException(error.message, error.statusCode ?? 500, { cause: error }),
+    request,
+    reply,
+    paths,
+  );
 }
 
 /** Answers an exception raised while serving `request`. */
-function sendHttpError(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+function sendHttpError(
+  exception: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  paths: WechatPaths,
+): void {
   if (reply.sent) return;
   if (isConnectionGone(exception, request)) {
     logger.debug(`${request.method} ${pathOf(request.url)}: ${HTTP_MESSAGES.requestAborted()}`);
@@ -112,7 +126,7 @@ function sendHttpError(exception: unknown, request: FastifyRequest, reply: Fasti
   ) {
     logFault(exception, request);
   }
-  if (isWechatPath(pathOnly(request.url))) {
+  if (paths.has(urlPath(request.url))) {
     reply
       .status(HttpStatus.OK)
       .header('content-type', WECHAT_CONTENT_TYPE)
@@ -244,7 +258,7 @@ function fromTokenError(error: WechatTokenError): HttpErrorAnswer {
 function toWechatError(exception: unknown, answer: HttpErrorAnswer, request: FastifyRequest): string {
   const code = exception instanceof HttpException ? fastifyCode(exception) : undefined;
   if (code === 'FST_ERR_BAD_URL' || request.is404) {
-    const errcode = unservedWechatErrcode(request.method, pathOnly(request.url)) ?? WechatErrcode.INVALID_URL;
+    const errcode = unservedWechatErrcode(request.method, urlPath(request.url)) ?? WechatErrcode.INVALID_URL;
     return errcode === WechatErrcode.INVALID_URL
       ? wechatErrorBody(errcode, COMPAT_ERRMSGS.unknownUrl())
       : wechatErrorBody(errcode);
@@ -274,14 +288,8 @@ function fastifyCode(exception: HttpException): string | undefined {
   return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
-/** The path of a URL, without its query. */
-function pathOnly(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
 /** The path of a URL as a message names it: without the query (it may hold a secret), cut to 200 characters. */
 function pathOf(url: string): string {
-  const path = pathOnly(url);
+  const path = urlPath(url);
   return path.length > MAX_PATH_IN_MESSAGE ? `${path.slice(0, MAX_PATH_IN_MESSAGE)}…` : path;
 }

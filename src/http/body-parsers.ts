@@ -1,7 +1,7 @@
 import { UnsupportedMediaTypeException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RawServerDefault } from 'fastify';
-import { isWechatPath } from '../cgi-bin/wechat-answer.js';
+import { WechatPaths } from '../passthrough/wechat-paths.js';
 import { HTTP_MESSAGES } from './http-messages.js';
 
 /** The largest request body accepted (Fastify's `bodyLimit`), on every route. */
@@ -19,10 +19,10 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
  *   WeChat reads a `stable_token` body as JSON whatever its Content-Type, and
  *   `curl -d '{…}'` sends JSON under this type.
  * - any other type, or none (`text/plain` keeps Fastify's own text parser):
- *   kept as text under `/cgi-bin`, where `stable_token` reads it as JSON as
+ *   kept as text under WeChat's paths, where `stable_token` reads it as JSON as
  *   WeChat does; a 415 elsewhere, so the admin routes take JSON only.
  */
-export function registerBodyParsers(app: NestFastifyApplication): void {
+export function registerBodyParsers(app: NestFastifyApplication, paths = new WechatPaths()): void {
   const fastify = app.getHttpAdapter().getInstance();
   const { bodyLimit } = fastify.initialConfig;
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
@@ -43,7 +43,7 @@ export function registerBodyParsers(app: NestFastifyApplication): void {
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (request, body, done) => {
     const path = request.url.split('?', 1)[0];
     // A request no route takes gets its 404 (or WeChat's answer) whatever its body.
-    if (isWechatPath(path) || request.is404) {
+    if (paths.has(path) || request.is404) {
       done(null, asText(body as Buffer));
       return;
     }

@@ -2,13 +2,9 @@ import { HttpStatus, Logger } from '@nestjs/common';
 import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WechatErrcode } from 'nestjs-wechat-token';
-import {
-  isWechatPath,
-  unservedWechatErrcode,
-  WECHAT_CONTENT_TYPE,
-  wechatErrorBody,
-} from '../cgi-bin/wechat-answer.js';
+import { unservedWechatErrcode, WECHAT_CONTENT_TYPE, wechatErrorBody } from '../cgi-bin/wechat-answer.js';
 import type { HttpLimits } from '../config/server-config.js';
+import { urlPath, WechatPaths } from '../passthrough/wechat-paths.js';
 import { COMPAT_ERRMSGS, HTTP_MESSAGES } from './http-messages.js';
 import { BASE_SECURITY_HEADERS } from './security-headers.js';
 
@@ -47,7 +43,10 @@ const logger = new Logger('HttpServer');
  * request 47001 "data format error". Each case is logged at debug level only:
  * anyone can cause them. A connection reset by the client gets nothing.
  */
-export function clientErrorHandler(limits: HttpLimits): (error: ClientError, socket: Socket) => void {
+export function clientErrorHandler(
+  limits: HttpLimits,
+  paths: WechatPaths = new WechatPaths(),
+): (error: ClientError, socket: Socket) => void {
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const request = requestOf(error, socket);
@@ -56,7 +55,7 @@ export function clientErrorHandler(limits: HttpLimits): (error: ClientError, soc
         (request ? ` (${request.method ?? 'unknown method'} ${request.path.slice(0, 200)})` : ''),
     );
     // As Node's own answer: only where no answer has started on this connection.
-    if (socket.writable && !responseStarted(socket)) socket.write(rawAnswer(error, request, limits));
+    if (socket.writable && !responseStarted(socket)) socket.write(rawAnswer(error, request, limits, paths));
     socket.destroy();
   };
 }
@@ -79,19 +78,24 @@ interface RequestHead {
 function requestOf(error: ClientError, socket: Socket): RequestHead | undefined {
   const inFlight = inFlightRequest(socket);
   if (inFlight?.url !== undefined) {
-    return { method: inFlight.method, path: pathOnly(inFlight.url), lineComplete: true };
+    return { method: inFlight.method, path: urlPath(inFlight.url), lineComplete: true };
   }
   if (!error.rawPacket) return undefined;
   const head = error.rawPacket.subarray(0, REQUEST_LINE_SCAN).toString('latin1');
   const line = REQUEST_LINE.exec(head);
   if (!line) return undefined;
   const method = error.code === 'HPE_INVALID_METHOD' ? undefined : line[1];
-  return { method, path: pathOnly(line[2]), lineComplete: line[3] !== '' };
+  return { method, path: urlPath(line[2]), lineComplete: line[3] !== '' };
 }
 
-function rawAnswer(error: ClientError, request: RequestHead | undefined, limits: HttpLimits): string {
+function rawAnswer(
+  error: ClientError,
+  request: RequestHead | undefined,
+  limits: HttpLimits,
+  paths: WechatPaths,
+): string {
   const maxKib = Math.floor(maxHeaderSize / KIB);
-  if (request && isWechatPath(request.path)) {
+  if (request && paths.has(request.path)) {
     return httpAnswer(HttpStatus.OK, wechatErrorBody(...wechatError(error, request, limits, maxKib)));
   }
   const [status, message] = plainError(error, limits, maxKib);
@@ -164,9 +168,4 @@ function inFlightRequest(socket: Socket): IncomingMessage | undefined {
 
 function responseStarted(socket: Socket): boolean {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
-}
-
-function pathOnly(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }

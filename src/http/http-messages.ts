@@ -94,6 +94,9 @@ export const HTTP_MESSAGES = {
   clientOutsideCidrs: (ip: string, id: number, name: string) =>
     `The key of client ${id} (${JSON.stringify(name)}) was used from ${ip}, outside its cidrs: ` +
     'refused with 40164; add the network with PATCH /admin/clients/:id if that server moved.',
+  invalidUsageDay: () =>
+    'day must be a date written YYYY-MM-DD, e.g. 2025-06-01: a day in Asia/Shanghai, as WeChat counts its quota ' +
+    '(leave it out for today).',
 
   // Logs
   forwardedForUnreadable: (proxy: string) =>
@@ -145,7 +148,7 @@ export const COMPAT_ERRMSGS = {
     `content size out of limit: the URL and headers are larger than ${maxKib} KiB together; send fewer headers`,
   /** 40066 for a path under /cgi-bin this server does not serve. */
   unknownUrl: () =>
-    'invalid url: this token server serves /cgi-bin/token, /cgi-bin/stable_token and /cgi-bin/ticket/getticket only',
+    'invalid url: this token server answers /cgi-bin/token, /cgi-bin/stable_token and /cgi-bin/ticket/getticket itself, and passes other WeChat API calls (GET or POST) on to WeChat unless PASSTHROUGH=false',
   /** 47001 for a request whose body did not arrive in time. */
   requestTimeout: (requestMs: number) =>
     `data format error: the request did not arrive in full within ${requestMs} ms (the token server's HTTP_REQUEST_TIMEOUT_MS)`,

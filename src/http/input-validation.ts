@@ -50,15 +50,19 @@ export class AppIdPipe implements PipeTransform<unknown, string> {
 @Injectable()
 export class HistoryLimitPipe implements PipeTransform<unknown, number> {
   transform(value: unknown): number {
-    if (value === undefined) return HISTORY_DEFAULT_LIMIT;
-    if (typeof value !== 'string' || !/^[0-9]{1,3}$/.test(value)) {
-      throw new BadRequestException(HTTP_MESSAGES.invalidLimit(HISTORY_MAX_LIMIT));
-    }
-    const limit = Number(value);
-    if (limit < 1 || limit > HISTORY_MAX_LIMIT)
-      throw new BadRequestException(HTTP_MESSAGES.invalidLimit(HISTORY_MAX_LIMIT));
-    return limit;
+    return queryLimit(value, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT);
   }
+}
+
+/** A `limit` query value: an integer from 1 to `max` (`fallback` when absent), or a 400 saying so. */
+function queryLimit(value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^[0-9]{1,3}$/.test(value)) {
+    throw new BadRequestException(HTTP_MESSAGES.invalidLimit(max));
+  }
+  const limit = Number(value);
+  if (limit < 1 || limit > max) throw new BadRequestException(HTTP_MESSAGES.invalidLimit(max));
+  return limit;
 }
 
 /** Validates the history's `before` cursor: a positive row id (kept as a string: ids are bigints). */
@@ -321,5 +325,38 @@ function normalizedCidr(entry: string): string | undefined {
   } catch (error) {
     if (error instanceof InvalidCidrError) return undefined;
     throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Pass-through usage (/admin/passthrough)
+
+/** Most rows of `GET /admin/passthrough`. */
+export const USAGE_MAX_LIMIT = 500;
+/** Rows of `GET /admin/passthrough` when `limit` is not given. */
+export const USAGE_DEFAULT_LIMIT = 100;
+
+/** Validates the `limit` of `GET /admin/passthrough`: 1–500, default 100. */
+@Injectable()
+export class UsageLimitPipe implements PipeTransform<unknown, number> {
+  transform(value: unknown): number {
+    return queryLimit(value, USAGE_DEFAULT_LIMIT, USAGE_MAX_LIMIT);
+  }
+}
+
+/** Validates the `day` of `GET /admin/passthrough`: a real calendar day as `YYYY-MM-DD`, or none (today). */
+@Injectable()
+export class UsageDayPipe implements PipeTransform<unknown, string | undefined> {
+  transform(value: unknown): string | undefined {
+    if (value === undefined) return undefined;
+    const parts = typeof value === 'string' ? /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(value) : null;
+    if (!parts) throw new BadRequestException(HTTP_MESSAGES.invalidUsageDay());
+    const [year, month, day] = parts.slice(1).map(Number);
+    const date = new Date(Date.UTC(year, month - 1, day));
+    // Date.UTC rolls 2025-02-30 over to March (and years below 100 to the 1900s): such a day does not exist.
+    if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+      throw new BadRequestException(HTTP_MESSAGES.invalidUsageDay());
+    }
+    return value as string;
   }
 }

@@ -3,6 +3,7 @@ import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
 import type { Server } from 'node:http';
 import { Throttle } from '../common/throttle.js';
 import type { HttpLimits } from '../config/server-config.js';
+import { WechatPaths } from '../passthrough/wechat-paths.js';
 import { answerRouterError } from './api-exception.filter.js';
 import { BODY_LIMIT_BYTES } from './body-parsers.js';
 import { clientErrorHandler } from './client-error.handler.js';
@@ -39,7 +40,10 @@ const DROP_WARN_INTERVAL_MS = 60_000;
  * of Nest's `app.useSecurityHeaders()` (not used: helmet is, see security-headers.ts) and
  * sends Fastify's answer, echoing the path.
  */
-export function httpServerOptions(limits: HttpLimits): FastifyHttpOptions<Server> {
+export function httpServerOptions(
+  limits: HttpLimits,
+  paths: WechatPaths = new WechatPaths(),
+): FastifyHttpOptions<Server> {
   const { requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs } = limits;
   return {
     bodyLimit: BODY_LIMIT_BYTES,
@@ -52,8 +56,12 @@ export function httpServerOptions(limits: HttpLimits): FastifyHttpOptions<Server
       connectionsCheckingInterval: connectionsCheckingInterval(limits),
     },
     // Fastify types `rawPacket` as a JSON-ed Buffer; Node passes the Buffer itself.
-    clientErrorHandler: clientErrorHandler(limits) as unknown as FastifyServerOptions['clientErrorHandler'],
-    frameworkErrors: answerRouterError as FastifyServerOptions['frameworkErrors'],
+    clientErrorHandler: clientErrorHandler(
+      limits,
+      paths,
+    ) as unknown as FastifyServerOptions['clientErrorHandler'],
+    frameworkErrors: ((error, request, reply) =>
+      answerRouterError(error, request, reply, paths)) as FastifyServerOptions['frameworkErrors'],
   };
 }
 

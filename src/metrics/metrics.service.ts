@@ -11,6 +11,7 @@ import { RuntimeSync } from '../runtime-sync/runtime-sync.service.js';
 import { FetchLogProbe } from './fetch-log-probe.js';
 import { processMetrics } from './process-metrics.js';
 import { ServedCounts } from './served-counts.js';
+import { PassthroughCounts } from '../passthrough/passthrough-counts.js';
 
 /** Every metric of this server starts with this (the process's own ones keep prom-client's names). */
 export const METRIC_PREFIX = 'wechat_token_';
@@ -133,6 +134,27 @@ export class MetricsService implements OnModuleDestroy {
     registers: [this.registry],
   });
 
+  private readonly passthroughRequests: Counter<'outcome'> = new Counter({
+    name: `${METRIC_PREFIX}passthrough_requests_total`,
+    help:
+      'WeChat API calls passed through to WeChat (PASSTHROUGH), by outcome: forwarded (WeChat answered, whatever ' +
+      'its errcode), refused (answered by the center: not allowlisted, a token it did not issue, a wrong secret…), ' +
+      'too_large (over PASSTHROUGH_MAX_BODY_BYTES), timeout, upstream_error.',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+    collect: (): void | Promise<void> => this.collectPassthrough(),
+  });
+  private readonly passthroughHeals: Counter<'app_id' | 'kind'> = new Counter({
+    name: `${METRIC_PREFIX}passthrough_heals_total`,
+    help:
+      'Stale tokens healed on passed-through calls: replaced (the client sent a token the center had replaced: ' +
+      'the current one went to WeChat instead), replayed (WeChat rejected it: replaced for the cluster and the ' +
+      'call sent once more), not_replayed (WeChat rejected it and the call was not sent again).',
+    labelNames: ['app_id', 'kind'],
+    registers: [this.registry],
+    collect: (): void | Promise<void> => this.collectHeals(),
+  });
+
   private readonly databaseUp: Gauge = new Gauge({
     name: `${METRIC_PREFIX}database_up`,
     help: "Whether Postgres answered this scrape's fetch-log query within 1.5 s (1) or not (0).",
@@ -155,6 +177,7 @@ export class MetricsService implements OnModuleDestroy {
     private readonly runtimeSync: RuntimeSync,
     private readonly servedCounts: ServedCounts,
     private readonly fetchLog: FetchLogProbe,
+    private readonly passthroughCounts: PassthroughCounts,
   ) {
     this.unsubscribe = tokens.onEvent((event) => this.record(event));
   }
@@ -228,6 +251,20 @@ export class MetricsService implements OnModuleDestroy {
     this.servedCounts.forEach((route, errcode, count) => {
       this.served.inc({ route, outcome: errcode === 0 ? 'ok' : String(errcode) }, count);
     });
+  }
+
+  private collectPassthrough(): void {
+    this.passthroughRequests.reset();
+    this.passthroughCounts.forEachOutcome((outcome, count) =>
+      this.passthroughRequests.inc({ outcome }, count),
+    );
+  }
+
+  private collectHeals(): void {
+    this.passthroughHeals.reset();
+    this.passthroughCounts.forEachHeal((appId, kind, count) =>
+      this.passthroughHeals.inc({ app_id: appId, kind }, count),
+    );
   }
 
   private async collectDatabaseUp(): Promise<void> {

@@ -63,6 +63,8 @@ describe('replicas starting together', () => {
       'CreateTokenClient1765000000001',
       'CreateAdminAudit1765000000002',
       'CreateTokenQuotaReset1765100000000',
+      'AddTokenDigest1765200000000',
+      'CreatePassthroughUsage1765300000000',
     ]);
   }, 60_000);
 });
