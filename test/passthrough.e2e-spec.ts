@@ -537,6 +537,12 @@ describe('pass-through: what is answered locally, and what never reaches WeChat'
       '/cgi-bin/TOKEN',
       '/cgi-bin/ticket/./getticket',
       '/cgi-bin/Stable_Token',
+      '/cgi-bin/TOKE%4E',
+      '/cgi-bin/ticket/getticke%54',
+      '/cgi-bin/ticket/getticket%3Ftype=jsapi',
+      '/cgi-bin/ticket/getticket%20',
+      '/cgi-bin/token.',
+      '/cgi-bin/%252e%252e/token',
     ]) {
       const answer = await rawRequest(fixture.baseUrl, `GET ${path}?${query} HTTP/1.1\r\nHost: x\r\n\r\n`);
       expect({ path, errcode: (JSON.parse(answer.body) as { errcode?: number }).errcode }).toEqual({

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { forwardedRequestHeaders, forwardedResponseHeaders } from './passthrough-headers.js';
 import { RawQuery, single } from './passthrough-query.js';
 import { BodyTooLargeError, limitedBody, peek, readBody } from './passthrough-streams.js';
-import { DEFAULT_WECHAT_PATH_PREFIXES, WechatPaths } from './wechat-paths.js';
+import { DEFAULT_WECHAT_PATH_PREFIXES, isCanonicalPath, WechatPaths } from './wechat-paths.js';
 
 describe('WechatPaths', () => {
   const paths = new WechatPaths(['/cgi-bin', '/shorturl', '/pay/v2']);
@@ -27,6 +27,28 @@ describe('WechatPaths', () => {
     expect(new WechatPaths().all).toEqual(DEFAULT_WECHAT_PATH_PREFIXES);
     expect(new WechatPaths().has('/sns/jscode2session')).toBe(true);
   });
+});
+
+describe('isCanonicalPath', () => {
+  it.each(['/cgi-bin/menu/get', '/wxa/business/getuserphonenumber', '/cgi-bin/a.json', '/sns/x_y-z~1'])(
+    'takes %s',
+    (path) => expect(isCanonicalPath(path)).toBe(true),
+  );
+
+  it.each([
+    '/cgi-bin/./token',
+    '/cgi-bin/../token',
+    '/cgi-bin//token',
+    '/cgi-bin/tok%65n',
+    '/cgi-bin/x%2ftoken',
+    '/cgi-bin/x\\token',
+    '/cgi-bin/token.',
+    '/cgi-bin/token;x',
+    '/cgi-bin/token/',
+    'http://evil.invalid/cgi-bin/x',
+    '/cgi-bin/tök',
+    '/cgi-bin/a b',
+  ])('refuses %s', (path) => expect(isCanonicalPath(path)).toBe(false));
 });
 
 describe('RawQuery', () => {

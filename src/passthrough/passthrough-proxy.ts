@@ -64,6 +64,8 @@ interface Forwarding {
   body: Buffer | Readable | undefined;
   /** Whether a stale-token answer may still be healed (not on the replay). */
   mayHeal: boolean;
+  /** The kept body's stream being sent now: destroyed when the client leaves (the call to WeChat ends). */
+  sending?: Readable;
 }
 
 /**
@@ -178,7 +180,11 @@ export class PassthroughProxy {
       const token = decision.token;
       if (token && token.used !== token.sent) this.healed(ip, decision, 'replaced');
       const body = await this.bodyOf(request, reply, declared);
-      this.forward(request, reply, { path, ip, raw, decision, body, mayHeal: true });
+      const call: Forwarding = { path, ip, raw, decision, body, mayHeal: true };
+      // A client gone before its answer: the call to WeChat is dropped with its body (a kept
+      // one would otherwise wait in undici's queue for a connection).
+      reply.raw.once('close', () => call.sending?.destroy());
+      this.forward(request, reply, call);
     } catch (error) {
       this.fail(request, reply, path, error);
     }
@@ -199,7 +205,9 @@ export class PassthroughProxy {
     if (
       declared !== undefined &&
       declared <= REPLAY_MAX_BODY_BYTES &&
-      this.keptBytes + declared <= REPLAY_BUDGET_BYTES
+      this.keptBytes + declared <= REPLAY_BUDGET_BYTES &&
+      // Given back on the answer's 'close', which a client already gone will not send again.
+      !reply.raw.closed
     ) {
       this.keptBytes += declared;
       reply.raw.once('close', () => (this.keptBytes -= declared));
@@ -227,10 +235,11 @@ export class PassthroughProxy {
     };
     // A stream as the request's body is sent as it is, under the client's own headers; a kept
     // body is sent from memory, as often as needed.
-    if (call.body !== undefined) {
-      (request as { body: unknown }).body = Buffer.isBuffer(call.body)
-        ? Readable.from([call.body], { objectMode: false })
-        : call.body;
+    if (Buffer.isBuffer(call.body)) {
+      call.sending = Readable.from([call.body], { objectMode: false });
+      (request as { body: unknown }).body = call.sending;
+    } else if (call.body !== undefined) {
+      (request as { body: unknown }).body = call.body;
     }
     reply.from(call.path, options);
   }

@@ -13,12 +13,6 @@ export class RawQuery {
     this.text = mark === -1 ? '' : url.slice(mark + 1);
   }
 
-  /**
-   * The query with the value of every `name=…` piece replaced by the one
-   * given for that name (percent-encoded). Names are compared as sent:
-   * WeChat's parameter names are plain ASCII, and an encoded name would not
-   * be read as one by WeChat either.
-   */
   /** Whether a parameter's name is one of `names` once percent-decoded, but not as sent (`%61ccess_token`). */
   hasEncodedName(names: readonly string[]): boolean {
     if (!this.text.includes('%') && !this.text.includes('+')) return false;
@@ -34,6 +28,12 @@ export class RawQuery {
     });
   }
 
+  /**
+   * The query with the value of every `name=…` piece replaced by the one
+   * given for that name (percent-encoded). Names are compared as sent: a
+   * call with a credential's name percent-encoded is refused before
+   * (`hasEncodedName`).
+   */
   with(values: Readonly<Record<string, string>>): string {
     if (Object.keys(values).length === 0) return this.text;
     return this.text

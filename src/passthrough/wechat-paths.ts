@@ -70,21 +70,20 @@ export function urlPath(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** Escapes and characters that a URL parser or WeChat's server may read as another path: `.`, `/`, `\`, NUL. */
-const DISGUISED_PATH = /%(2e|2f|5c|00)|[\\;]|\/\/|\/\.\.?(\/|$)/i;
+/**
+ * A plain path: segments of letters, digits, `_`, `~` and `-`, with dots only
+ * between them (`name.json`). WeChat's API paths are all of this kind.
+ */
+const PLAIN_PATH = /^(\/[A-Za-z0-9_~-]+(\.[A-Za-z0-9_~-]+)*)+$/;
 
 /**
- * Whether a request target (its path, as the client sent it) names exactly
- * the path that will be called at WeChat: origin-form (`/…`), without dot
- * segments, doubled or escaped slashes, backslashes or `;`, and unchanged by
- * URL normalisation. Anything else could reach another WeChat path than the
- * one the center checked (`/cgi-bin/./token` is WeChat's `/cgi-bin/token`).
+ * Whether a request target (its path, as the client sent it) is a plain path
+ * (`PLAIN_PATH`), so that the path checked here is exactly the one WeChat is
+ * called with: no percent-escape (`/cgi-bin/tok%65n`, `%2e`, `%3F`), dot
+ * segment (`/cgi-bin/./token`), doubled slash, backslash, `;`, trailing dot or
+ * character outside ASCII, any of which WeChat's server may read as another
+ * path (its own token endpoint, say) than the one the center checked.
  */
 export function isCanonicalPath(path: string): boolean {
-  if (!path.startsWith('/') || DISGUISED_PATH.test(path)) return false;
-  try {
-    return new URL(path, 'http://wechat.invalid').pathname === path;
-  } catch {
-    return false;
-  }
+  return PLAIN_PATH.test(path);
 }
