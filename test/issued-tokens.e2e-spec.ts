@@ -3,24 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { resealStoredValues, SecretBox, WECHAT_TOKEN_MIGRATIONS } from 'nestjs-wechat-token';
-import { createTestDatabase, queryDatabase } from './support/database.js';
+import { createTestDatabase, queryDatabase, runMigrations } from './support/database.js';
 import { ManualClock } from './support/manual-clock.js';
 import { ModuleFixture } from './support/module-fixture.js';
 
 /** What `access_token.token_digest` holds: the SHA-256 of the token's plain text. */
 function sha256(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
-}
-
-/** Runs `migrations` (those not run yet) on the database at `url`. */
-async function migrate(url: string, migrations: typeof WECHAT_TOKEN_MIGRATIONS): Promise<void> {
-  const dataSource = new DataSource({ type: 'postgres', url, migrations });
-  await dataSource.initialize();
-  try {
-    await dataSource.runMigrations();
-  } finally {
-    await dataSource.destroy();
-  }
 }
 
 /** Runs `work` with a DataSource on the database at `url` (no migrations). */
@@ -141,7 +130,7 @@ describe('issued access_tokens: access_token.token_digest (Postgres + sandbox)',
       (migration) => migration.name !== 'AddTokenDigest1765200000000',
     );
     expect(before).toHaveLength(WECHAT_TOKEN_MIGRATIONS.length - 1);
-    await migrate(url, before);
+    await runMigrations(url, before);
     const appId = 'wx0000000000000001';
     const key = randomBytes(32);
     const plain = 'plain-token-stored-before-keys-were-set-0001';
@@ -156,7 +145,7 @@ describe('issued access_tokens: access_token.token_digest (Postgres + sandbox)',
       [appId, plain, sealed],
     );
 
-    await migrate(url, WECHAT_TOKEN_MIGRATIONS);
+    await runMigrations(url, WECHAT_TOKEN_MIGRATIONS);
     const digests = async () =>
       (
         await queryDatabase<{ token_digest: Buffer | null }>(

@@ -7,7 +7,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { DataSource, type MigrationInterface } from 'typeorm';
+import type { MigrationInterface } from 'typeorm';
 import {
   WECHAT_TOKEN_MIGRATIONS,
   WechatTokenModule,
@@ -17,7 +17,7 @@ import {
 } from 'nestjs-wechat-token';
 import { WechatSandbox } from 'nestjs-wechat-token/testing';
 import { CaptureLogger } from './support/capture-logger.js';
-import { createTestDatabase, queryDatabase } from './support/database.js';
+import { createTestDatabase, queryDatabase, runMigrations } from './support/database.js';
 import { testAccount } from './support/module-fixture.js';
 
 const RUN_MIGRATIONS =
@@ -96,17 +96,6 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
     return error;
   }
 
-  /** Applies the first `count` of the module's migrations, as a host that upgraded only part-way. */
-  async function migrateOnly(url: string, migrations: typeof WECHAT_TOKEN_MIGRATIONS): Promise<void> {
-    const dataSource = new DataSource({ type: 'postgres', url, migrations });
-    await dataSource.initialize();
-    try {
-      await dataSource.runMigrations();
-    } finally {
-      await dataSource.destroy();
-    }
-  }
-
   async function tokenWorks(token: string): Promise<boolean> {
     const response = await fetch(
       `${sandboxUrl}/cgi-bin/get_api_domain_ip?access_token=${encodeURIComponent(token)}`,
@@ -131,7 +120,7 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
 
   it('refuses to start when only the older migrations ran: names the missing table, then the missing column', async () => {
     const firstOnly = await createTestDatabase('boot');
-    await migrateOnly(firstOnly, WECHAT_TOKEN_MIGRATIONS.slice(0, 1));
+    await runMigrations(firstOnly, WECHAT_TOKEN_MIGRATIONS.slice(0, 1));
     const noLog = await startFailure([
       ScheduleModule.forRoot(),
       postgres(firstOnly, { migrations: [] }),
@@ -143,7 +132,7 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
 
     // Every migration but issue 13's (quota resets): its table is named.
     const beforeIssue13 = await createTestDatabase('boot');
-    await migrateOnly(
+    await runMigrations(
       beforeIssue13,
       WECHAT_TOKEN_MIGRATIONS.filter((migration) => migration.name !== 'CreateTokenQuotaReset1765100000000'),
     );
@@ -158,7 +147,7 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
 
     // Every table there, but issue 9's migration (its column) skipped.
     const beforeIssue9 = await createTestDatabase('boot');
-    await migrateOnly(
+    await runMigrations(
       beforeIssue9,
       WECHAT_TOKEN_MIGRATIONS.filter((migration) => migration.name !== 'LogFetchBeforeCall1764400000000'),
     );

@@ -11,10 +11,9 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { WechatErrcode } from 'nestjs-wechat-token';
 import { ClientAllowlist } from '../network/client-allowlist.js';
-import { UNKNOWN_CLIENT_IP } from '../network/client-ip.resolver.js';
 import { StableTokenRequestDto, WechatErrorAnswerDto, WechatTokenAnswerDto } from './cgi-bin.dto.js';
 import { CompatTokenService } from './compat-token.service.js';
-import { repeatedParameterAnswer, sendWechatAnswer as send, unknownClientAnswer } from './wechat-answer.js';
+import { allowlistRefusal, repeatedParameterAnswer, sendWechatAnswer as send } from './wechat-answer.js';
 
 /** The query parameters of `/cgi-bin/token`, in the order WeChat checks them, with the errcode for each given twice. */
 const TOKEN_PARAMETERS = [
@@ -63,7 +62,7 @@ export class CgiBinController {
   @ApiOkResponse(WECHAT_ANSWER)
   async token(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const ip = this.allowlist.clientIp(request.raw);
-    const refusal = this.refusal(ip, request);
+    const refusal = allowlistRefusal(this.allowlist, ip, request.raw);
     if (refusal !== undefined) return send(reply, refusal);
     const query = request.query as Record<string, unknown>;
     const repeated = repeatedParameterAnswer(query, TOKEN_PARAMETERS);
@@ -89,7 +88,7 @@ export class CgiBinController {
   @ApiOkResponse(WECHAT_ANSWER)
   async stableToken(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const ip = this.allowlist.clientIp(request.raw);
-    const refusal = this.refusal(ip, request);
+    const refusal = allowlistRefusal(this.allowlist, ip, request.raw);
     if (refusal !== undefined) return send(reply, refusal);
     const body = parseBody(request.body);
     if (body === undefined) return send(reply, this.compat.dataFormatError());
@@ -118,12 +117,6 @@ export class CgiBinController {
   @ApiOkResponse({ type: WechatErrorAnswerDto })
   stableTokenGet(@Res() reply: FastifyReply): void {
     send(reply, this.compat.requirePost());
-  }
-
-  /** The 40164 answer for a client outside the allowlist, or whose address a trusted proxy's header does not give. */
-  private refusal(ip: string, request: FastifyRequest): string | undefined {
-    if (ip === UNKNOWN_CLIENT_IP) return unknownClientAnswer(request.raw.socket.remoteAddress);
-    return this.allowlist.isAllowed(ip) ? undefined : this.compat.refuseClient(ip);
   }
 }
 

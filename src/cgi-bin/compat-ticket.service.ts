@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
   describeError,
-  invalidIpErrmsg,
   isTicketType,
   TokenUnavailableError,
   WechatErrcode,
@@ -72,11 +71,6 @@ export class CompatTicketService {
     } catch (error) {
       return this.unavailable(appId, type, error);
     }
-  }
-
-  /** The 40164 answer for a client outside the allowlist. */
-  refuseClient(ip: string): string {
-    return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
   }
 
   /** The 43001 answer for a `getticket` call that is not a GET. */

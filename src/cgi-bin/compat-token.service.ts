@@ -1,24 +1,22 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   describeError,
-  invalidIpErrmsg,
   RefreshRefusedError,
   TokenUnavailableError,
   WechatErrcode,
   WechatTokenError,
   WechatTokenService,
 } from 'nestjs-wechat-token';
-import { ClientKeyring, type ClientCheck, type KeyHolder } from '../clients/client-keyring.js';
+import { ClientKeyring, type ClientCheck } from '../clients/client-keyring.js';
 import { looksLikeClientKey } from '../clients/client-key.js';
 import { HandoutRecorder } from '../clients/handout-recorder.js';
 import { ServedCounts, type ServedRoute } from '../metrics/served-counts.js';
 import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
-import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
+import { COMPAT_ERRMSGS } from '../http/http-messages.js';
 import { AccountSecrets } from './account-secrets.js';
 import { clientKeyRefusal } from './client-key-refusal.js';
 import { TokenAnswerCache } from './token-answer.cache.js';
 import { wechatErrorBody } from './wechat-answer.js';
-import { Throttle } from '../common/throttle.js';
 
 /** A token request as the WeChat-compatible endpoints received it (values not yet checked). */
 export interface CompatTokenRequest {
@@ -36,8 +34,6 @@ export interface CompatTokenRequest {
 }
 
 const GRANT_TYPE = 'client_credential';
-/** At most one warning about a key used from outside its networks per this many ms. */
-const WARN_INTERVAL_MS = 1000;
 
 /**
  * The logic of `/cgi-bin/token` and `/cgi-bin/stable_token`: checks a request
@@ -52,7 +48,6 @@ const WARN_INTERVAL_MS = 1000;
 @Injectable()
 export class CompatTokenService {
   private readonly logger = new Logger('CompatTokenService');
-  private readonly warnings = new Throttle(WARN_INTERVAL_MS);
 
   constructor(
     private readonly tokens: WechatTokenService,
@@ -98,28 +93,16 @@ export class CompatTokenService {
     }
   }
 
-  /** The 40164 answer for a client outside the allowlist. */
-  refuseClient(ip: string): string {
-    return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
-  }
-
   /** WeChat's error answer, counted for the route. */
   private refuse(route: ServedRoute, errcode: number, errmsg?: string): string {
     this.counts.refusedOne(route, errcode);
     return wechatErrorBody(errcode, errmsg);
   }
 
-  /** The answer to a refused client key (see `clientKeyRefusal`), the owner warned of one used from outside its networks. */
+  /** The answer to a refused client key (see `clientKeyRefusal`). */
   private refuseKey(route: ServedRoute, check: Extract<ClientCheck, { ok: false }>, ip: string): string {
-    if (check.refusal === 'outside_cidrs') this.warnOutsideCidrs(ip, check.client);
     const { errcode, errmsg } = clientKeyRefusal(check, ip);
     return this.refuse(route, errcode, errmsg);
-  }
-
-  /** Logged (at most once a second): otherwise only the client would know why it is refused. */
-  private warnOutsideCidrs(ip: string, client: KeyHolder): void {
-    if (!this.warnings.allows()) return;
-    this.logger.warn(HTTP_MESSAGES.clientOutsideCidrs(ip, client.id, client.name));
   }
 
   /** The 43002 answer for a `stable_token` call that is not a POST. */

@@ -10,10 +10,9 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TICKET_TYPES, WechatErrcode } from 'nestjs-wechat-token';
 import { ClientAllowlist } from '../network/client-allowlist.js';
-import { UNKNOWN_CLIENT_IP } from '../network/client-ip.resolver.js';
 import { WechatErrorAnswerDto, WechatTicketAnswerDto } from './cgi-bin.dto.js';
 import { CompatTicketService } from './compat-ticket.service.js';
-import { repeatedParameterAnswer, sendWechatAnswer as send, unknownClientAnswer } from './wechat-answer.js';
+import { allowlistRefusal, repeatedParameterAnswer, sendWechatAnswer as send } from './wechat-answer.js';
 
 const PATH = 'getticket';
 /** The query parameters, in the order WeChat checks them, with the errcode for each given twice. */
@@ -62,9 +61,8 @@ export class GetTicketController {
     },
   })
   async getTicket(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const ip = this.allowlist.clientIp(request.raw);
-    if (ip === UNKNOWN_CLIENT_IP) return send(reply, unknownClientAnswer(request.raw.socket.remoteAddress));
-    if (!this.allowlist.isAllowed(ip)) return send(reply, this.compat.refuseClient(ip));
+    const refusal = allowlistRefusal(this.allowlist, this.allowlist.clientIp(request.raw), request.raw);
+    if (refusal !== undefined) return send(reply, refusal);
     const query = request.query as Record<string, unknown>;
     const repeated = repeatedParameterAnswer(query, TICKET_PARAMETERS);
     if (repeated !== undefined) return send(reply, repeated);

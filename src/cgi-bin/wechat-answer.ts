@@ -1,6 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { WechatErrcode, wechatErrmsg, withRid } from 'nestjs-wechat-token';
+import type { IncomingMessage } from 'node:http';
+import { invalidIpErrmsg, WechatErrcode, wechatErrmsg, withRid } from 'nestjs-wechat-token';
+import type { ClientAllowlist } from '../network/client-allowlist.js';
+import { UNKNOWN_CLIENT_IP } from '../network/client-ip.resolver.js';
 import { Throttle } from '../common/throttle.js';
 import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
 
@@ -36,6 +39,9 @@ const WECHAT_ROUTES: Readonly<Record<string, { method: 'GET' | 'POST'; otherMeth
   '/cgi-bin/ticket/getticket': { method: 'GET', otherMethod: WechatErrcode.REQUIRE_GET_METHOD },
 };
 
+/** WeChat's paths this server answers itself: never passed through, never a `PASSTHROUGH_PREFIXES` entry. */
+export const SERVED_WECHAT_PATHS: readonly string[] = Object.keys(WECHAT_ROUTES);
+
 /**
  * The errcode for a call that reached the pass-through on one of the paths
  * the center answers itself (another method, another case, a sub-path):
@@ -46,7 +52,7 @@ const WECHAT_ROUTES: Readonly<Record<string, { method: 'GET' | 'POST'; otherMeth
  */
 export function servedPathErrcode(method: string, path: string): number | undefined {
   const lower = path.toLowerCase();
-  for (const served of Object.keys(WECHAT_ROUTES)) {
+  for (const served of SERVED_WECHAT_PATHS) {
     if (lower === served) {
       return (path === served && unservedWechatErrcode(method, served)) || WechatErrcode.INVALID_URL;
     }
@@ -98,4 +104,25 @@ export function unknownClientAnswer(proxy: string | undefined): string {
     unknownClientLogger.warn(HTTP_MESSAGES.forwardedForUnreadable(proxy ?? 'a trusted proxy'));
   }
   return wechatErrorBody(WechatErrcode.INVALID_IP, COMPAT_ERRMSGS.forwardedForUnreadable());
+}
+
+/** WeChat's 40164 answer for a client outside `TOKEN_CLIENT_ALLOWLIST`, naming its IP as WeChat does. */
+export function clientNotAllowedAnswer(ip: string): string {
+  return wechatErrorBody(WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
+}
+
+/**
+ * The answer refusing a client of WeChat's paths (`/cgi-bin/token`,
+ * `getticket`, the pass-through), or undefined when it may go on: 40164 for
+ * an address outside `TOKEN_CLIENT_ALLOWLIST`, or one a trusted proxy's
+ * header does not give (`unknownClientAnswer`). Checked first, before
+ * anything about the request is looked at.
+ */
+export function allowlistRefusal(
+  allowlist: Pick<ClientAllowlist, 'isAllowed'>,
+  ip: string,
+  request: IncomingMessage,
+): string | undefined {
+  if (ip === UNKNOWN_CLIENT_IP) return unknownClientAnswer(request.socket.remoteAddress);
+  return allowlist.isAllowed(ip) ? undefined : clientNotAllowedAnswer(ip);
 }

@@ -1,9 +1,13 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Throttle } from '../common/throttle.js';
+import { HTTP_MESSAGES } from '../http/http-messages.js';
 import { CidrList, InvalidCidrError } from '../network/cidr-list.js';
 import { RuntimeSync } from '../runtime-sync/runtime-sync.service.js';
 import { clientKeyMatches, parseClientKey, type ClientKeyDigest } from './client-key.js';
 import { ClientRepository } from './client-repository.js';
 import type { ClientCredential } from './token-client.js';
+
+const OUTSIDE_CIDRS_WARN_INTERVAL_MS = 1000;
 
 /** Why a client key was refused on `/cgi-bin/*`. */
 export type ClientRefusal =
@@ -48,6 +52,8 @@ interface KeyringEntry extends ClientKeyDigest {
 export class ClientKeyring implements OnModuleInit {
   private readonly logger = new Logger('ClientKeyring');
   private clients = new Map<number, KeyringEntry>();
+  /** At most one warning a second about a right key used from outside its client's networks. */
+  private readonly warnings = new Throttle(OUTSIDE_CIDRS_WARN_INTERVAL_MS);
   /** The unusable `cidrs` last warned about, per client. */
   private readonly badCidrs = new Map<number, string>();
 
@@ -98,6 +104,10 @@ export class ClientKeyring implements OnModuleInit {
       return { ok: false, refusal: 'invalid_key' };
     }
     const refusal = refusalOf(client, appId, ip);
+    // Logged (at most once a second): otherwise only the client would know why it is refused.
+    if (refusal === 'outside_cidrs' && this.warnings.allows()) {
+      this.logger.warn(HTTP_MESSAGES.clientOutsideCidrs(ip, client.holder.id, client.holder.name));
+    }
     return refusal ? { ok: false, refusal, client: client.holder } : { ok: true, client: client.holder };
   }
 

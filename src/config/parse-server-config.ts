@@ -11,6 +11,7 @@ import {
   type WechatAccount,
 } from 'nestjs-wechat-token';
 import { ConfigError } from './config-error.js';
+import { SERVED_WECHAT_PATHS } from '../cgi-bin/wechat-answer.js';
 import { DEFAULT_WECHAT_PATH_PREFIXES } from '../passthrough/wechat-paths.js';
 import type {
   AdminKey,
@@ -53,8 +54,6 @@ const DAY_SECONDS = 86_400;
 const ADMIN_KEY_NAME = /^[A-Za-z0-9_.-]{1,32}$/;
 /** The server's own path prefixes: never passed through to WeChat. */
 const RESERVED_PREFIXES = ['/admin', '/health', '/metrics', '/docs', '/docs-json'];
-/** WeChat's paths the server answers itself. */
-const SERVED_WECHAT_PATHS = ['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/ticket/getticket'];
 
 /**
  * Reads and checks the server's environment (see `.env.example`). Throws a

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   TokenStoreUnavailableError,
   TokenUnavailableError,
@@ -10,9 +10,8 @@ import { AccountSecrets } from '../cgi-bin/account-secrets.js';
 import { clientKeyRefusal } from '../cgi-bin/client-key-refusal.js';
 import { looksLikeClientKey } from '../clients/client-key.js';
 import { ClientKeyring } from '../clients/client-keyring.js';
-import { Throttle } from '../common/throttle.js';
 import { SERVER_CONFIG, type ServerConfig } from '../config/server-config.js';
-import { COMPAT_ERRMSGS, HTTP_MESSAGES } from '../http/http-messages.js';
+import { COMPAT_ERRMSGS } from '../http/http-messages.js';
 import { PASSTHROUGH_ERRMSGS } from './passthrough-messages.js';
 import { single } from './passthrough-query.js';
 
@@ -31,8 +30,6 @@ const USER_TOKEN_PATHS: ReadonlySet<string> = new Set(['/sns/userinfo', '/sns/au
 const APP_SECRET_PATHS: ReadonlySet<string> = new Set(['/sns/jscode2session', '/sns/oauth2/access_token']);
 /** Paths that take an `appid` without a `secret` (a user's refresh_token stands in for it). */
 const SECRETLESS_PATHS: ReadonlySet<string> = new Set(['/sns/oauth2/refresh_token']);
-/** At most one warning about a client key used from outside its networks per this many ms. */
-const WARN_INTERVAL_MS = 1000;
 
 /** The account's token a forwarded call carries, and what the client had sent. */
 export interface ForwardedToken {
@@ -80,9 +77,6 @@ type Check<T> =
  */
 @Injectable()
 export class PassthroughGate {
-  private readonly logger = new Logger('Passthrough');
-  private readonly warnings = new Throttle(WARN_INTERVAL_MS);
-
   constructor(
     private readonly tokens: WechatTokenService,
     private readonly secrets: AccountSecrets,
@@ -177,7 +171,6 @@ export class PassthroughGate {
     if (looksLikeClientKey(secret)) {
       const check = this.clients.check(secret, appId, ip);
       if (!check.ok) {
-        if (check.refusal === 'outside_cidrs') this.warnOutsideCidrs(ip, check.client);
         const { errcode, errmsg } = clientKeyRefusal(check, ip);
         return refusedCheck(errcode, errmsg, appId);
       }
@@ -192,12 +185,6 @@ export class PassthroughGate {
       return refusedCheck(WechatErrcode.INVALID_APPSECRET, undefined, appId);
     }
     return { ok: true, value: { appId } };
-  }
-
-  /** Logged (at most once a second): otherwise only the client would know why it is refused. */
-  private warnOutsideCidrs(ip: string, client: { id: number; name: string }): void {
-    if (this.warnings.allows())
-      this.logger.warn(HTTP_MESSAGES.clientOutsideCidrs(ip, client.id, client.name));
   }
 }
 

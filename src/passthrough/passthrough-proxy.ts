@@ -5,7 +5,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import {
   describeError,
-  invalidIpErrmsg,
   isStaleTokenAnswer,
   STALE_TOKEN_ERRCODES,
   WECHAT_TOKEN_OPTIONS,
@@ -14,16 +13,15 @@ import {
   type ResolvedWechatTokenOptions,
 } from 'nestjs-wechat-token';
 import {
+  allowlistRefusal,
   sendWechatAnswer,
   servedPathErrcode,
-  unknownClientAnswer,
   WECHAT_CONTENT_TYPE,
   wechatErrorBody,
 } from '../cgi-bin/wechat-answer.js';
 import { Throttle } from '../common/throttle.js';
 import { SERVER_CONFIG, type PassthroughConfig, type ServerConfig } from '../config/server-config.js';
 import { ClientAllowlist } from '../network/client-allowlist.js';
-import { UNKNOWN_CLIENT_IP } from '../network/client-ip.resolver.js';
 import { PassthroughCounts, type HealKind, type PassthroughOutcome } from './passthrough-counts.js';
 import { PassthroughGate, type ForwardedToken, type PassthroughDecision } from './passthrough-gate.js';
 import {
@@ -153,12 +151,10 @@ export class PassthroughProxy {
       const served = servedPathErrcode(request.method, path);
       if (served !== undefined) return this.refuse(reply, served);
       const ip = this.allowlist.clientIp(request.raw);
-      if (ip === UNKNOWN_CLIENT_IP) {
+      const refusal = allowlistRefusal(this.allowlist, ip, request.raw);
+      if (refusal !== undefined) {
         this.counts.outcome('refused');
-        return sendWechatAnswer(reply, unknownClientAnswer(request.raw.socket.remoteAddress));
-      }
-      if (!this.allowlist.isAllowed(ip)) {
-        return this.refuse(reply, WechatErrcode.INVALID_IP, invalidIpErrmsg(ip));
+        return sendWechatAnswer(reply, refusal);
       }
       const declared = contentLength(request);
       if (declared !== undefined && declared > this.settings.maxBodyBytes) return this.tooLarge(reply);
@@ -218,7 +214,7 @@ export class PassthroughProxy {
 
   /** Sends the call to WeChat; its answer goes to `answered`, a failure to `failedUpstream`. */
   private forward(request: FastifyRequest, reply: FastifyReply, call: Forwarding): void {
-    const options: FastifyReplyFromHooks & { body?: unknown; contentType?: string } = {
+    const options: FastifyReplyFromHooks = {
       queryString: () => call.raw.with(call.decision.replace),
       rewriteRequestHeaders: (_request, headers) => forwardedRequestHeaders(headers, request.method),
       rewriteHeaders: (headers) => forwardedResponseHeaders(headers),
@@ -270,8 +266,7 @@ export class PassthroughProxy {
       return this.deliver(reply, call, peeked.body);
     }
     this.healed(call.ip, call.decision, 'replayed');
-    for (const name of [...RESPONSE_HEADERS, ...signatureHeaderNames(answer.headers)])
-      reply.removeHeader(name);
+    dropWechatHeaders(reply);
     this.forward(request, reply, {
       ...call,
       decision: {
@@ -385,9 +380,7 @@ export class PassthroughProxy {
   /** WeChat's error shape, HTTP 200, counted. */
   private answer(reply: FastifyReply, outcome: PassthroughOutcome, errcode: number, errmsg?: string): void {
     this.counts.outcome(outcome);
-    for (const name of [...RESPONSE_HEADERS, ...signatureHeaderNames(reply.getHeaders())]) {
-      reply.removeHeader(name);
-    }
+    dropWechatHeaders(reply);
     reply.code(200);
     sendWechatAnswer(reply, wechatErrorBody(errcode, errmsg));
   }
@@ -402,6 +395,13 @@ interface UpstreamAnswer {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   stream: Readable;
+}
+
+/** Takes off the reply the headers copied from a WeChat answer (before a replay, or an answer of the center's own). */
+function dropWechatHeaders(reply: FastifyReply): void {
+  for (const name of [...RESPONSE_HEADERS, ...signatureHeaderNames(reply.getHeaders())]) {
+    reply.removeHeader(name);
+  }
 }
 
 /** Whether an answer of this type may be WeChat's `{"errcode",…}` (JSON, text, or untyped). */

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
+import { DataSource, type MigrationInterface } from 'typeorm';
 
 /**
  * Creates a fresh database on the run's embedded Postgres (started by
@@ -54,5 +55,19 @@ export async function tablesContaining(url: string, value: string): Promise<stri
     return found;
   } finally {
     await client.end();
+  }
+}
+
+/** Runs those of `migrations` not run yet on the database at `url` (a host that upgraded part-way, say). */
+export async function runMigrations(
+  url: string,
+  migrations: ReadonlyArray<new () => MigrationInterface>,
+): Promise<void> {
+  const dataSource = new DataSource({ type: 'postgres', url, migrations: [...migrations] });
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations();
+  } finally {
+    await dataSource.destroy();
   }
 }
