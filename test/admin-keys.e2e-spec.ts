@@ -222,22 +222,23 @@ describe('admin keys and audit', () => {
     fixture = await startServerFixture({ env: { ADMIN_TOKENS: `ops:${OPS_KEY}` } });
     const audit = fixture.app.get(AuditLog);
     const actor: AdminActor = { keyName: 'ops', ip: '10.0.0.7' };
-    for (let i = 1; i <= 5; i++) {
+    // Twelve rows: ids 9 and 10 must sort as numbers (by their text, "9" would come first).
+    for (let i = 1; i <= 12; i++) {
       await audit.record({ actor, action: 'client.update', target: `client-${i}`, details: { n: i } });
     }
     const seen: string[] = [];
     let before: string | null = null;
     let pages = 0;
     do {
-      const query: string = `?limit=2${before ? `&before=${before}` : ''}`;
+      const query: string = `?limit=5${before ? `&before=${before}` : ''}`;
       const page: AdminAnswer = await callAdmin(fixture, `/admin/audit${query}`, as(OPS_KEY));
       expect(page.status).toBe(200);
-      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      expect(page.body.items.length).toBeLessThanOrEqual(5);
       seen.push(...page.body.items.map((item: { target: string }) => item.target));
       before = page.body.nextBefore;
       pages++;
     } while (before !== null && pages < 10);
-    expect(seen).toEqual(['client-5', 'client-4', 'client-3', 'client-2', 'client-1']);
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, n) => `client-${12 - n}`));
     expect(pages).toBe(3);
 
     const newest = await callAdmin(fixture, '/admin/audit?limit=1', as(OPS_KEY));
@@ -249,8 +250,8 @@ describe('admin keys and audit', () => {
           adminKeyName: 'ops',
           clientIp: '10.0.0.7',
           action: 'client.update',
-          target: 'client-5',
-          details: { n: 5 },
+          target: 'client-12',
+          details: { n: 12 },
         },
       ],
       nextBefore: newest.body.items[0].id,
@@ -258,8 +259,8 @@ describe('admin keys and audit', () => {
     expect((await callAdmin(fixture, '/admin/audit?limit=0', as(OPS_KEY))).status).toBe(400);
     expect((await callAdmin(fixture, '/admin/audit?before=abc', as(OPS_KEY))).status).toBe(400);
     expect((await callAdmin(fixture, '/admin/audit', { auth: null })).status).toBe(401);
-    // Reading is not a write: still five rows.
-    expect(await auditRows(fixture)).toHaveLength(5);
+    // Reading is not a write: still twelve rows.
+    expect(await auditRows(fixture)).toHaveLength(12);
   });
 
   it('records inside the caller transaction, and refuses details that look like a credential', async () => {

@@ -121,11 +121,12 @@ export class AuditLog {
   async page(limit: number, before?: string): Promise<AuditPage> {
     let rows: AuditRow[];
     try {
-      // One row more than asked tells whether an older page exists.
+      // One row more than asked tells whether an older page exists. The order names
+      // the column: a bare `id` would be the text alias, where "9" sorts before "57".
       rows = await this.dataSource.query(
         `SELECT id::text AS id, at, admin_key_name, client_ip, action, target, details
          FROM admin_audit WHERE ($2::bigint IS NULL OR id < $2::bigint)
-         ORDER BY id DESC LIMIT $1`,
+         ORDER BY admin_audit.id DESC LIMIT $1`,
         [limit + 1, before ?? null],
       );
     } catch (error) {
