@@ -74,6 +74,7 @@ function banner(server: RunningServer, sandboxUrl: string, adminToken: string): 
   WeChat access_token server: demo running
   ─────────────────────────────────────────
   Server          ${url}        API docs: ${url}/docs
+  Admin page      ${url}/admin/ui/   (sign in with the admin token)
   WeChat sandbox  ${sandboxUrl}   (stands in for https://api.weixin.qq.com)
   Admin token     ${adminToken}
   Data            ${data}

@@ -1,9 +1,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', '.data/', 'coverage/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', '.data/', 'coverage/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
@@ -46,5 +47,12 @@ export default tseslint.config(
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'soak/**/*.ts', '**/*.spec.ts', 'demo.ts', 'examples/**/*.ts'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // The admin page: plain JavaScript run by the browser, as served (no build step).
+    files: ['src/admin-ui/public/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: globals.browser },
+    // A console line is a console error to the page's tests, and never needed there.
+    rules: { 'no-console': 'error' },
   },
 );

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AccountRegistry } from './accounts/account-registry.js';
+import { registerAdminUi } from './admin-ui/admin-ui.js';
 import { AdminAccountsController } from './admin/admin-accounts.controller.js';
 import { AdminAuditController } from './admin/admin-audit.controller.js';
 import { AdminClientsController } from './admin/admin-clients.controller.js';
@@ -11,6 +12,7 @@ import { AdminAuthGuard } from './admin/admin-auth.guard.js';
 import { AdminKeys } from './admin/admin-keys.js';
 import { AdminController } from './admin/admin.controller.js';
 import { HistoryService } from './admin/history.service.js';
+import { TimelineService } from './admin/timeline.service.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AccountSecrets } from './cgi-bin/account-secrets.js';
 import { CgiBinController } from './cgi-bin/cgi-bin.controller.js';
@@ -70,6 +72,7 @@ import { RuntimeSync } from './runtime-sync/runtime-sync.service.js';
     AdminKeys,
     AuditLog,
     HistoryService,
+    TimelineService,
     AccountSecrets,
     AccountRegistry,
     TokenAnswerCache,
@@ -100,8 +103,8 @@ export class HttpApiModule {}
  * App-level HTTP setup of the API, before `app.init()`: the JSON error
  * answers of every route (404s and body errors included; WeChat-shaped under
  * `/cgi-bin`), the security headers of every answer (`Cache-Control:
- * no-store`, nosniff, a CSP), the body parsers, and the OpenAPI description at
- * `/docs` (JSON at `/docs-json`).
+ * no-store`, nosniff, a CSP), the body parsers, the pass-through, the admin
+ * page (`ADMIN_UI`), and the OpenAPI description at `/docs` (JSON at `/docs-json`).
  */
 export function configureHttpApp(app: NestFastifyApplication, config: ServerConfig): void {
   const paths = new WechatPaths(config.passthrough.prefixes);
@@ -109,5 +112,6 @@ export function configureHttpApp(app: NestFastifyApplication, config: ServerConf
   registerSecurityHeaders(app);
   registerBodyParsers(app, paths);
   if (config.passthrough.enabled) app.get(PassthroughProxy).register(app);
+  if (config.adminUi) registerAdminUi(app);
   setupOpenApi(app);
 }

@@ -48,8 +48,8 @@ export default async function globalSetup(): Promise<void> {
 
 /**
  * Multi-process tests start real server processes (`node dist/main.js`), so
- * the run compiles the library and then the server once first, as `npm run
- * build` does (incremental: seconds). Type errors are the lint's business;
+ * the run compiles the library and then the server once first, and copies
+ * the admin page's files, as `npm run build` does (incremental: seconds). Type errors are the lint's business;
  * whatever tsc emits is used.
  */
 function buildServer(): void {
@@ -59,6 +59,9 @@ function buildServer(): void {
     if (result.status !== 0)
       console.warn(`tsc -p ${project} reported problems (lint shows them):\n${result.stdout.slice(0, 2000)}`);
   }
+  // The admin page's static files, copied as `npm run build` does.
+  const copy = spawnSync('npm', ['run', '--silent', 'build:admin-ui'], { stdio: 'pipe', encoding: 'utf8' });
+  if (copy.status !== 0) throw new Error(`npm run build:admin-ui failed:\n${copy.stderr}`);
 }
 
 /**

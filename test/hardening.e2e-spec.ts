@@ -282,7 +282,7 @@ describe('security headers and quiet logs', () => {
       if (!target.startsWith('/docs')) {
         expect({ name, csp: answer.headers['content-security-policy'] }).toEqual({
           name,
-          csp: "default-src 'none'; frame-ancestors 'none'",
+          csp: "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         });
       }
     }

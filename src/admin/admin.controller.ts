@@ -6,7 +6,9 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiQuery,
   ApiResponse,
+  ApiServiceUnavailableResponse,
 } from '@nestjs/swagger';
 import { WechatTokenService, type AccountStatus, type RefreshResult } from 'nestjs-wechat-token';
 import { AuditLog, type AdminActor } from '../audit/audit-log.js';
@@ -16,6 +18,7 @@ import {
   HistoryCursorPipe,
   HistoryLimitPipe,
   RefreshRequestPipe,
+  TimelineRangePipe,
   type RefreshRequest,
 } from '../http/input-validation.js';
 import { CurrentAdmin } from './admin-actor.js';
@@ -30,7 +33,9 @@ import {
   RefreshResultDto,
   UpstreamErrorDto,
 } from './admin.dto.js';
+import { TimelineDto } from './admin-timeline.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
+import { TIMELINE_RANGES, TimelineService, type Timeline, type TimelineRange } from './timeline.service.js';
 import { AdminRoutes } from './admin-routes.decorator.js';
 
 /** The operator's view of the accounts: status, forced refresh, token history (tickets: `AdminTicketsController`). */
@@ -40,6 +45,7 @@ export class AdminController {
   constructor(
     private readonly tokens: WechatTokenService,
     private readonly history: HistoryService,
+    private readonly timelines: TimelineService,
     private readonly audit: AuditLog,
   ) {}
 
@@ -120,5 +126,27 @@ export class AdminController {
     @Query('before', HistoryCursorPipe) before: string | undefined,
   ): Promise<HistoryPage> {
     return this.history.tokenPage(appId, limit, before);
+  }
+
+  @Get(':appId/timeline')
+  @ApiOperation({
+    summary:
+      'Tokens, tickets and calls to WeChat over the last hour, 24 hours or 7 days (what /admin/ui draws)',
+    description:
+      'From `access_token`, `wechat_ticket` and `token_fetch_attempt`: each value with when it was fetched, ' +
+      'replaced, worked beside the next one (the overlap) and expires (masked: first and last 4 characters), ' +
+      "and each call with its outcome, errcode and what to do about it. A disabled account's too.",
+  })
+  @ApiParam(APP_ID_PARAM)
+  @ApiQuery({ name: 'range', required: false, enum: TIMELINE_RANGES, schema: { default: '24h' } })
+  @ApiOkResponse({ type: TimelineDto })
+  @ApiBadRequestResponse({ description: 'Malformed appId or range.', type: ApiErrorDto })
+  @ApiNotFoundResponse({ description: 'Not an account of this server.', type: ApiErrorDto })
+  @ApiServiceUnavailableResponse({ description: 'Database unavailable.', type: ApiErrorDto })
+  timeline(
+    @Param('appId', AppIdPipe) appId: string,
+    @Query('range', TimelineRangePipe) range: TimelineRange,
+  ): Promise<Timeline> {
+    return this.timelines.timeline(appId, range);
   }
 }

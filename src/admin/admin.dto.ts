@@ -68,7 +68,7 @@ const JSAPI_MISTAKES: JsapiSignatureMistake[] = [
   'other_ticket',
   'invalid_input',
 ];
-const TOKEN_SOURCES: TokenSource[] = [
+export const TOKEN_SOURCES: TokenSource[] = [
   'startup',
   'schedule',
   'forced',

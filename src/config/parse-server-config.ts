@@ -119,6 +119,7 @@ export function parseServerConfig(env: Env): ServerConfig {
     },
     ...adminKeysFrom(env),
     ...secretsKeys(read('SECRETS_KEY'), read('SECRETS_KEY_PREVIOUS')),
+    adminUi: boolean('ADMIN_UI', read('ADMIN_UI'), true),
     allowAppSecretClients: boolean('ALLOW_APPSECRET_CLIENTS', read('ALLOW_APPSECRET_CLIENTS'), true),
     runtimeSyncMs: integer('RUNTIME_SYNC_MS', read('RUNTIME_SYNC_MS'), 1000, 100, 2000),
     clientAllowlist: cidrList(

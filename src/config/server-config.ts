@@ -79,6 +79,8 @@ export interface ServerConfig {
    * secrets kept in the database. Unset: no account can be added through the API.
    */
   secretsKeys?: SecretsKeys;
+  /** `ADMIN_UI`, default true: the admin page at `/admin/ui/` (static files; it calls the admin API with a key). */
+  adminUi: boolean;
   /** `ALLOW_APPSECRET_CLIENTS`, default true: the real AppSecret is accepted on `/cgi-bin/*`. */
   allowAppSecretClients: boolean;
   /** `RUNTIME_SYNC_MS`, default 1000: how often accounts and clients are re-read (NOTIFY is immediate). */

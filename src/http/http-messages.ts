@@ -21,6 +21,7 @@ export const HTTP_MESSAGES = {
   invalidLimit: (max: number) => `limit must be an integer from 1 to ${max}.`,
   invalidBefore: () =>
     'before must be a positive integer: the id of a history row (the nextBefore of the previous page).',
+  invalidTimelineRange: () => 'range must be "1h", "24h" or "7d": the last hour, 24 hours or 7 days.',
   invalidRefreshBody: () =>
     'The body must be empty or a JSON object like {"staleToken": "<the token that was rejected>"} or {"force": true}.',
   invalidStaleToken: (max: number) => `staleToken must be a non-empty string of at most ${max} characters.`,
@@ -44,6 +45,11 @@ export const HTTP_MESSAGES = {
     'The request body is empty although Content-Type is application/json: send a JSON object or no Content-Type.',
   bodyTooLarge: () => 'The request body is too large: at most 16 KiB is accepted.',
   unsupportedMediaType: () => 'Unsupported Content-Type: send the body as application/json.',
+  adminUiMissing: () =>
+    "The admin page's files are not installed on this server: build it with npm run build (it copies them).",
+  adminUiMissingLog: (dir: string) =>
+    `The admin page's files are missing from ${dir}: /admin/ui answers 503. npm run build copies them from ` +
+    'src/admin-ui/public; ADMIN_UI=false turns the page off.',
   routeNotFound: (method: string, path: string) => `No route ${method} ${path}.`,
   internalError: () => 'Internal server error: the server log has the details.',
   pathSegmentTooLong: (max: number) =>

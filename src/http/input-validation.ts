@@ -8,6 +8,7 @@ import {
 } from 'nestjs-wechat-token';
 import type { NewTokenClient, TokenClientChange } from '../clients/token-client.js';
 import { InvalidCidrError, normalizeCidr } from '../network/cidr-list.js';
+import { TIMELINE_RANGES, type TimelineRange } from '../admin/timeline.service.js';
 import { HTTP_MESSAGES } from './http-messages.js';
 
 /**
@@ -63,6 +64,18 @@ function queryLimit(value: unknown, fallback: number, max: number): number {
   const limit = Number(value);
   if (limit < 1 || limit > max) throw new BadRequestException(HTTP_MESSAGES.invalidLimit(max));
   return limit;
+}
+
+/** Validates the timeline's `range` query value: `1h`, `24h` (default) or `7d`. */
+@Injectable()
+export class TimelineRangePipe implements PipeTransform<unknown, TimelineRange> {
+  transform(value: unknown): TimelineRange {
+    if (value === undefined) return '24h';
+    if (!TIMELINE_RANGES.includes(value as TimelineRange)) {
+      throw new BadRequestException(HTTP_MESSAGES.invalidTimelineRange());
+    }
+    return value as TimelineRange;
+  }
 }
 
 /** Validates the history's `before` cursor: a positive row id (kept as a string: ids are bigints). */

@@ -1,5 +1,6 @@
 import helmet from 'helmet';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ADMIN_UI_ROUTES } from '../admin-ui/admin-ui.js';
 import { DOCS_PATH } from './openapi.js';
 
 /**
@@ -44,16 +45,44 @@ const applyHelmet = helmet({
 });
 
 /**
- * The headers of every answer but the `/docs` pages: what OWASP's REST
+ * Helmet's headers for the admin page at `/admin/ui/`: a CSP with nothing
+ * inline at all (its scripts and styles are files of its own, its chart is
+ * SVG built by those scripts), only its own origin to talk to, no form
+ * submission (its forms are sent by script, so a key typed in can never end
+ * up in a URL), no base URL, no framing.
+ */
+const applyAdminUiHelmet = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      'default-src': ["'none'"],
+      'script-src': ["'self'"],
+      'style-src': ["'self'"],
+      'img-src': ["'self'", 'data:'],
+      'connect-src': ["'self'"],
+      'font-src': ["'self'"],
+      'manifest-src': ["'self'"],
+      'base-uri': ["'none'"],
+      'form-action': ["'none'"],
+      'frame-ancestors': ["'none'"],
+    },
+  },
+  xFrameOptions: { action: 'deny' },
+  strictTransportSecurity: false,
+});
+
+/**
+ * The headers of every answer but the `/docs` and `/admin/ui` pages: what OWASP's REST
  * cheat sheet lists for an API. JSON is never rendered, so its CSP forbids
- * everything; nothing is sniffed as another type, framed, or kept in a cache
+ * everything (forms and base URLs too: `default-src` does not cover them); nothing is sniffed as another type, framed, or kept in a cache
  * (tokens, tickets, account states and health all change, and some are secrets).
  * Four constant headers: the token's hot path pays for no more.
  */
 const API_HEADERS: Readonly<Record<string, string>> = {
   ...BASE_SECURITY_HEADERS,
   'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
 /**
@@ -61,20 +90,26 @@ const API_HEADERS: Readonly<Record<string, string>> = {
  * synchronous hook on the root instance (so routes added later, `/metrics`
  * and `/health/*`, get them without knowing):
  *
- * - the API's four (above) everywhere but under `/docs`;
+ * - the API's four (above) everywhere but under `/docs` and `/admin/ui`;
  * - under `/docs` (the Swagger UI, its files and `/docs-json`), helmet's
- *   (above), built once, and no-store but on the UI's static files. Not
- *   through `@fastify/helmet`: its hook builds helmet again on every request
- *   and adds a second, async hook.
+ *   (above), built once, and no-store but on the UI's static files;
+ * - under `/admin/ui` (the admin page), helmet's with the page's strict CSP,
+ *   and no-store (a new version's files are taken at once).
+ *
+ * Not through `@fastify/helmet`: its hook builds helmet again on every
+ * request and adds a second, async hook.
  */
 export function registerSecurityHeaders(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!request.url.startsWith(DOCS_PREFIX)) reply.headers(API_HEADERS);
-    else {
+    if (request.url.startsWith(DOCS_PREFIX)) {
       applyHelmet(request.raw, reply.raw, ignore);
       if (!request.url.startsWith(DOCS_ASSETS)) reply.headers(BASE_SECURITY_HEADERS);
-    }
+    } else if (ADMIN_UI_ROUTES.has(request.routeOptions.url ?? '')) {
+      // By the route matched, not the URL: `/%61dmin/ui/` reaches the page too.
+      applyAdminUiHelmet(request.raw, reply.raw, ignore);
+      reply.headers(BASE_SECURITY_HEADERS);
+    } else reply.headers(API_HEADERS);
     done();
   });
 }

@@ -101,7 +101,7 @@ describe('the server from `npm ci --omit=dev`', () => {
     );
   }, 120_000);
 
-  it('starts with `npm start`, serves a token WeChat accepts, and shuts down cleanly on SIGTERM', async () => {
+  it('starts with `npm start`, serves a token WeChat accepts and the admin page, and shuts down cleanly on SIGTERM', async () => {
     if (!installed) throw new Error('the deployment has no node_modules: the install failed');
     const account = WechatSandbox.randomAccount();
     const sandbox = new WechatSandbox({ accounts: [account] });
@@ -138,6 +138,12 @@ describe('the server from `npm ci --omit=dev`', () => {
       const token = body.access_token ?? '';
       expect(sandbox.tokenState(token)).toBe('live');
       expect(sandbox.fetchCount(account.appId)).toBe(1);
+
+      // The admin page's files came with dist/ (npm run build copies them there).
+      const page = await fetch(`${baseUrl}/admin/ui/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script type="module" src="app.js"></script>');
+      expect((await fetch(`${baseUrl}/admin/ui/app.js`)).status).toBe(200);
 
       // The whole process group, as systemd or a terminal signals it: npm runs the script through
       // `sh -c`, and dash neither execs node nor passes a signal on, so SIGTERM to npm alone

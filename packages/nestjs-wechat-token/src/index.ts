@@ -55,6 +55,14 @@ export { TokenFetchAttemptEntity } from './core/token-fetch-attempt.entity.js';
 export { WechatTicketEntity } from './core/wechat-ticket.entity.js';
 export { TokenQuotaResetEntity } from './core/token-quota-reset.entity.js';
 export { TOKEN_STORE, LockBusyError } from './core/token-store.js';
+/**
+ * Reading the fetch log (`token_fetch_attempt`): how the refresh policy treats
+ * a failed call, by errcode (what retries, what waits, what needs an
+ * operator), and how long a call without a recorded result may still be under way.
+ */
+export { classifyFailure } from './core/refresh-policy.js';
+export type { FailureClass } from './core/refresh-policy.js';
+export { callSettleMs } from './core/credential-refresher.js';
 export type {
   AttemptOutcome,
   StoredTicket,
@@ -65,8 +73,13 @@ export type {
 export { CLOCK } from './core/clock.js';
 export type { Clock } from './core/clock.js';
 export { isStaleTokenAnswer, STALE_TOKEN_ERRCODES } from './core/stale-token.js';
-/** WeChat's protocol: errcodes, errmsg texts (without the " rid: …" WeChat appends), the 40164 text naming an IP. */
+/**
+ * WeChat's protocol: errcodes, errmsg texts (without the " rid: …" WeChat
+ * appends), the 40164 text naming an IP, and what an operator should do
+ * about a failed call (the `hint` of `lastError`, for a row of the fetch log).
+ */
 export {
+  failureHint,
   invalidIpErrmsg,
   JSSDK_INVALID_SIGNATURE,
   WechatErrcode,

@@ -60,6 +60,17 @@ const SECOND = 1000;
  */
 export const SEND_DEADLINE_MS = 1000;
 
+/**
+ * From a call's start until WeChat can no longer act on it: the time to send
+ * it, the HTTP timeout, and how late WeChat may still answer after that. A
+ * call without a recorded result younger than this may still be under way.
+ */
+export function callSettleMs(
+  options: Pick<ResolvedWechatTokenOptions, 'httpTimeoutMs' | 'lateAnswerMs'>,
+): number {
+  return SEND_DEADLINE_MS + options.httpTimeoutMs + options.lateAnswerMs;
+}
+
 /** One call to WeChat, as far as it went. */
 interface CallResult {
   attemptId: string;
@@ -121,7 +132,7 @@ export class CredentialRefresher {
   get timing(): FetchTiming {
     return {
       overlapMs: this.options.overlapSeconds * SECOND,
-      settleMs: SEND_DEADLINE_MS + this.options.httpTimeoutMs + this.options.lateAnswerMs,
+      settleMs: callSettleMs(this.options),
     };
   }
 

@@ -82,6 +82,11 @@ export class SandboxTokenLedger<Kind extends string = SandboxEndpoint> {
       .reverse();
   }
 
+  /** Every value issued and still remembered (dead ones for a day), oldest first per appid and kind. */
+  values(): string[] {
+    return [...this.histories.values()].flatMap((history) => history.map((token) => token.value));
+  }
+
   /** A token as issued, with its times as they stand now (a copy); undefined for a token never issued or forgotten. */
   find(value: string): IssuedToken<Kind> | undefined {
     const token = this.byValue.get(value);

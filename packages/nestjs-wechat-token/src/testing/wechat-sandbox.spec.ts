@@ -178,6 +178,15 @@ describe('/cgi-bin/token', () => {
     expect(sandbox.latestToken(APP.appId)).toBe(d);
   });
 
+  it('lists every token and ticket it issued, dead ones too (for leak checks)', async () => {
+    const a = (await fetchToken()).access_token as string;
+    const b = (await fetchToken()).access_token as string;
+    const c = (await fetchStable()).access_token as string;
+    const ticket = (await fetchTicket(b)).ticket as string;
+    expect(sandbox.issuedTokens().sort()).toEqual([a, b, c].sort());
+    expect(sandbox.issuedTickets()).toEqual([ticket]);
+  });
+
   it('tells when each token was issued, expires and is killed (tokenLife)', async () => {
     const a = (await fetchToken()).access_token as string;
     expect(sandbox.tokenLife(a)).toEqual({

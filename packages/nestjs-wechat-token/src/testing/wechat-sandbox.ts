@@ -298,6 +298,14 @@ export class WechatSandbox {
     return { appId, endpoint: kind, issuedAt, expiresAt, diesAt };
   }
 
+  /**
+   * Every token the sandbox issued (dead ones for a day after they died),
+   * whatever the endpoint and account: what a leak check looks for.
+   */
+  issuedTokens(): string[] {
+    return this.ledger.values();
+  }
+
   /** The most recently issued token of an appid and endpoint, whatever its state. */
   latestToken(appId: string, endpoint: SandboxEndpoint = 'token'): string | undefined {
     return this.ledger.newest(endpoint, appId)?.value;
@@ -323,6 +331,11 @@ export class WechatSandbox {
     if (!issued) return undefined;
     const { appId, kind, issuedAt, expiresAt, diesAt } = issued;
     return { appId, type: kind, issuedAt, expiresAt, diesAt };
+  }
+
+  /** Every ticket the sandbox issued (dead ones for a day after they died), whatever the account and type. */
+  issuedTickets(): string[] {
+    return this.tickets.values();
   }
 
   /** The most recently issued ticket of an appid and type, whatever its state. */
