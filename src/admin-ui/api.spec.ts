@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiError, createApi, errorMessage, failureOf, parseRetryAfter } from './public/api.js';
+import {
+  ApiError,
+  createApi,
+  errorMessage,
+  failureOf,
+  parseRetryAfter,
+  wellFormedKey,
+} from './public/api.js';
+import { KEY_MALFORMED } from './public/messages.js';
 
 interface Sent {
   url: string;
@@ -132,15 +140,112 @@ describe('createApi', () => {
     });
   });
 
-  it('answers null for a 204 and for a body that is not JSON', async () => {
-    const { fetch } = fakeFetch((sent) =>
-      sent.method === 'DELETE'
-        ? new Response(null, { status: 204 })
-        : new Response('<html>', { status: 200, headers: { 'content-type': 'text/html' } }),
-    );
+  it('answers null for a 204 (no content)', async () => {
+    const { fetch } = fakeFetch(() => new Response(null, { status: 204 }));
     const api = createApi({ base, getKey: () => 'k', fetch, now: () => 0 });
     await expect(api.delete('clients/3')).resolves.toBeNull();
-    await expect(api.get('accounts')).resolves.toBeNull();
+  });
+
+  it("refuses a successful answer that is not JSON (a proxy's page answered with 200) instead of answering null", async () => {
+    const { fetch } = fakeFetch((sent) =>
+      sent.url.endsWith('/accounts')
+        ? new Response('<html>Sign in to the Wi-Fi</html>', {
+            status: 200,
+            headers: { 'content-type': 'text/html' },
+          })
+        : new Response('{"appId": "wx1", ', { status: 200, headers: { 'content-type': 'application/json' } }),
+    );
+    const api = createApi({ base, getKey: () => 'k', fetch, now: () => 0 });
+    for (const path of ['accounts', 'accounts/wx1/timeline']) {
+      const error = await api.get(path).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ApiError);
+      expect(failureOf(error)).toEqual({
+        status: 200,
+        message: 'The server answered something other than JSON',
+        body: null,
+        retryAfter: null,
+      });
+    }
+  });
+
+  it('reports a successful answer whose body could not be read (timeout, dropped connection) as no answer', async () => {
+    const cutOff = () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('[{"appId":'));
+          },
+          pull(controller) {
+            controller.error(new DOMException('The operation timed out.', 'TimeoutError'));
+          },
+        }),
+        { status: 200, headers: { 'content-type': 'application/json' } },
+      );
+    const { fetch } = fakeFetch(cutOff);
+    const api = createApi({ base, getKey: () => 'k', fetch, now: () => 0 });
+    const error = await api.get('accounts').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(failureOf(error)).toEqual({
+      status: 0,
+      message: 'The server could not be reached.',
+      body: null,
+      retryAfter: null,
+    });
+  });
+
+  it('keeps the status of an error answer whose body is not JSON, or cut off', async () => {
+    const { fetch } = fakeFetch((sent) =>
+      sent.method === 'GET'
+        ? new Response('<html>Bad Gateway</html>', { status: 502, headers: { 'content-type': 'text/html' } })
+        : new Response(
+            new ReadableStream({
+              pull(controller) {
+                controller.error(new TypeError('terminated'));
+              },
+            }),
+            { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '7' } },
+          ),
+    );
+    const api = createApi({ base, getKey: () => 'k', fetch, now: () => 0 });
+    await expect(api.get('accounts')).rejects.toMatchObject({
+      status: 502,
+      message: 'The server answered HTTP 502.',
+      body: null,
+    });
+    await expect(api.post('accounts/wx1/refresh', {})).rejects.toMatchObject({
+      status: 503,
+      message: 'The server answered HTTP 503.',
+      body: null,
+      retryAfter: 7,
+    });
+  });
+
+  it('never sends a key that is not printable ASCII (fetch would throw on the header): it is refused as malformed', async () => {
+    const signedOut: [string, string][] = [];
+    let stored: string | null = 'admin-key-１２３';
+    const { fetch, sent } = fakeFetch(() => json(200, []));
+    const api = createApi({
+      base,
+      getKey: () => stored,
+      fetch,
+      now: () => 0,
+      onUnauthorized: (key, message) => signedOut.push([key, message]),
+    });
+    // The session's key (stored by hand, or by an older page): refused, and the session ends with the reason.
+    await expect(api.get('accounts')).rejects.toMatchObject({ status: 401, message: KEY_MALFORMED });
+    expect(signedOut).toEqual([['admin-key-１２３', KEY_MALFORMED]]);
+    // A key being tried (sign-in): refused the same way, the caller says so; no sign-out.
+    stored = null;
+    for (const typed of ['pasted-key…', 'two words', 'tab\tkey', 'ｋｅｙ']) {
+      await expect(api.get('accounts', { key: typed })).rejects.toMatchObject({
+        status: 401,
+        message: KEY_MALFORMED,
+      });
+    }
+    expect(signedOut).toHaveLength(1);
+    expect(sent).toHaveLength(0);
+    expect(wellFormedKey('wtk_AZaz09-._~!#$%&*+/=?^`{|}')).toBe(true);
+    expect(wellFormedKey('')).toBe(false);
   });
 
   it("tells what each answer's Date header says of the server's clock", async () => {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { ATTEMPT_CLASSES } from './public/messages.js';
-import { barSegments, GEOMETRY, layoutTimeline, markStyle, packRows } from './public/timeline-layout.js';
+import {
+  assignSubRows,
+  barSegments,
+  GEOMETRY,
+  layoutTimeline,
+  markStyle,
+  packRows,
+  subRowKey,
+} from './public/timeline-layout.js';
 import { attempt, bar, HOUR, MINUTE, NOW, replacedBar, timeline } from './timeline.fake.js';
 
 /** 24 h + 2 h of future over 1190 px (1210 wide, 10 px each side): a round 1190 / 26 px per hour. */
@@ -164,6 +172,59 @@ describe('layoutTimeline', () => {
     expect(lane.bars[2].y).toBe(lane.bars[0].y);
   });
 
+  it('keeps every bar on its sub-row when the oldest leaves the window, and hands the assignment on', () => {
+    const credentials = (bars: ReturnType<typeof bar>[]) => [
+      { kind: 'access_token' as const, bars, truncated: false },
+    ];
+    const one = replacedBar('1', 6 * HOUR, 110 * MINUTE);
+    const two = replacedBar('2', 4 * HOUR, 110 * MINUTE);
+    const three = replacedBar('3', 2 * HOUR, 110 * MINUTE);
+    const four = bar('4', 10 * MINUTE);
+    const first = layoutTimeline(timeline({ credentials: credentials([one, two, three]) }), WIDTH);
+    expect(first.lanes[0].bars.map((placed) => placed.subRow)).toEqual([0, 1, 0]);
+    expect([...first.subRows]).toEqual([
+      [subRowKey('access_token', '1'), 0],
+      [subRowKey('access_token', '2'), 1],
+      [subRowKey('access_token', '3'), 0],
+    ]);
+
+    // A reload: "1" left the window, "4" came. By position "2" would move up to sub-row 0.
+    const previous = first.subRows;
+    const second = layoutTimeline(
+      timeline({ credentials: credentials([two, three, four]) }),
+      WIDTH,
+      previous,
+    );
+    expect(second.lanes[0].bars.map((placed) => [placed.bar.id, placed.subRow])).toEqual([
+      ['2', 1],
+      ['3', 0],
+      ['4', 1],
+    ]);
+    expect(second.lanes[0].bars[0].y).toBe(first.lanes[0].bars[1].y);
+    // Pure: what came in is not changed; what goes out has every value seen.
+    expect([...previous.keys()]).toHaveLength(3);
+    expect(second.subRows.get(subRowKey('access_token', '4'))).toBe(1);
+    expect(second.subRows.get(subRowKey('access_token', '1'))).toBe(0);
+  });
+
+  it('keeps the sub-rows of each credential apart (ids are unique per credential only)', () => {
+    const previous = new Map([[subRowKey('access_token', '7'), 1 as const]]);
+    const layout = layoutTimeline(
+      timeline({
+        credentials: [
+          { kind: 'access_token', bars: [bar('7', 3 * HOUR)], truncated: false },
+          { kind: 'jsapi', bars: [bar('7', 3 * HOUR)], truncated: false },
+        ],
+      }),
+      WIDTH,
+      previous,
+    );
+    expect(layout.lanes.map((lane) => [lane.kind, lane.bars[0].subRow])).toEqual([
+      ['access_token', 1],
+      ['jsapi', 0],
+    ]);
+  });
+
   it('draws the overlap where the next value replaced this one, at least 2 px wide even on a 7-day axis', () => {
     const replaced = replacedBar('1', 3 * HOUR, 110 * MINUTE);
     const wide = layoutTimeline(
@@ -289,5 +350,47 @@ describe('layoutTimeline', () => {
     const overlap = layout.lanes[0].bars[0].segments.find((segment) => segment.part === 'overlap');
     // 5 of the 65 minutes drawn (the hour and its twelfth of future).
     expect(overlap && overlap.x1 - overlap.x0).toBeCloseTo((plotWidth * 5) / 65);
+  });
+});
+
+describe('assignSubRows', () => {
+  const ids = (...list: string[]) => list.map((id) => ({ id }));
+  const known = (entries: [string, 0 | 1][]) =>
+    new Map(entries.map(([id, row]) => [subRowKey('access_token', id), row]));
+
+  it('starts the first drawing on sub-row 0 and alternates', () => {
+    expect(assignSubRows('access_token', ids('a', 'b', 'c'), new Map())).toEqual([0, 1, 0]);
+    expect(assignSubRows('access_token', [], new Map())).toEqual([]);
+  });
+
+  it('keeps the sub-row of a value seen before; a new value takes the one opposite to the value before it', () => {
+    expect(
+      assignSubRows(
+        'access_token',
+        ids('b', 'c', 'd'),
+        known([
+          ['b', 1],
+          ['c', 0],
+        ]),
+      ),
+    ).toEqual([1, 0, 1]);
+    expect(assignSubRows('access_token', ids('c', 'd', 'e'), known([['c', 0]]))).toEqual([0, 1, 0]);
+  });
+
+  it('puts values older than every known one (a wider range) opposite to the value after them', () => {
+    expect(
+      assignSubRows(
+        'access_token',
+        ids('x', 'y', 'b', 'c'),
+        known([
+          ['b', 1],
+          ['c', 0],
+        ]),
+      ),
+    ).toEqual([1, 0, 1, 0]);
+  });
+
+  it("reads only the credential's own values", () => {
+    expect(assignSubRows('jsapi', ids('b', 'c'), known([['b', 1]]))).toEqual([0, 1]);
   });
 });

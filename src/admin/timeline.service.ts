@@ -12,6 +12,8 @@ import {
   type CredentialKind,
   type FetchEndpoint,
   type ResolvedWechatTokenOptions,
+  type TicketType,
+  TICKET_TYPES,
   type TokenSource,
   WECHAT_TOKEN_OPTIONS,
 } from 'nestjs-wechat-token';
@@ -140,6 +142,37 @@ interface AttemptRow {
 }
 
 /**
+ * The rows of one credential that may reach into the window, newest first,
+ * each with when the next one was fetched: `$1` the account, `$2` the
+ * window's start, `$3` how many, `$4` the ticket type. Only rows fetched
+ * after the newest one fetched a day before the window are read (found
+ * walking the account's index back from its newest row): WeChat's tokens
+ * and tickets live 2 hours, so older rows cannot reach into the window, and
+ * an account's long history is never scanned. `lead` runs before the window
+ * is cut: the value after one in the window need not expire in it (a
+ * stable_token answer carries the token's remaining life).
+ */
+function valuesSql(table: string, kind: string, preview: string, sameType: string): string {
+  return `SELECT * FROM (
+      SELECT id, ${kind} AS kind, ${preview} AS preview, fetched_at, expires_at, source, instance_id,
+        reported_dead_at, lead(fetched_at) OVER (ORDER BY id) AS replaced_at
+      FROM ${table}
+      WHERE app_id = $1 ${sameType} AND id >= coalesce((
+        SELECT id FROM ${table} WHERE app_id = $1 ${sameType} AND fetched_at <= $2::timestamptz - interval '1 day'
+        ORDER BY id DESC LIMIT 1), 0)) t
+    WHERE expires_at > $2 ORDER BY id DESC LIMIT $3`;
+}
+
+/** Where each credential's values are: the access_token, then each ticket type. */
+const CREDENTIAL_TABLES: readonly { type?: TicketType; sql: string }[] = [
+  { sql: valuesSql('access_token', "'access_token'", 'token_preview', '') },
+  ...TICKET_TYPES.map((type) => ({
+    type,
+    sql: valuesSql('wechat_ticket', 'type', 'ticket_preview', 'AND type = $4'),
+  })),
+];
+
+/**
  * Reads an account's timeline straight from the library's tables
  * (`access_token`, `wechat_ticket`, `token_fetch_attempt`; their schema is
  * the library's migrations'), in one transaction so that the three reads and
@@ -208,27 +241,11 @@ export class TimelineService {
         `SELECT now() AS now, now() - make_interval(secs => $1) AS from`,
         [rangeSeconds],
       );
-      // `lead` runs over all of the account's rows, then the window is cut:
-      // the value after one in the window need not expire in it (a
-      // stable_token answer carries the token's remaining life).
-      const tokens: ValueRow[] = await manager.query(
-        `SELECT * FROM (
-           SELECT id, 'access_token' AS kind, token_preview AS preview, fetched_at, expires_at, source,
-             instance_id, reported_dead_at, lead(fetched_at) OVER (ORDER BY id) AS replaced_at
-           FROM access_token WHERE app_id = $1) t
-         WHERE expires_at > $2 ORDER BY id DESC LIMIT $3`,
-        [appId, from, TIMELINE_MAX_BARS + 1],
-      );
-      const tickets: ValueRow[] = await manager.query(
-        `SELECT * FROM (
-           SELECT t.*, row_number() OVER (PARTITION BY kind ORDER BY id DESC) AS newest FROM (
-             SELECT id, type AS kind, ticket_preview AS preview, fetched_at, expires_at, source, instance_id,
-               reported_dead_at, lead(fetched_at) OVER (PARTITION BY type ORDER BY id) AS replaced_at
-             FROM wechat_ticket WHERE app_id = $1) t
-           WHERE expires_at > $2) w
-         WHERE newest <= $3 ORDER BY id DESC`,
-        [appId, from, TIMELINE_MAX_BARS + 1],
-      );
+      const values: ValueRow[] = [];
+      for (const credential of CREDENTIAL_TABLES) {
+        const params = [appId, from, TIMELINE_MAX_BARS + 1, ...(credential.type ? [credential.type] : [])];
+        values.push(...(await manager.query(credential.sql, params)));
+      }
       const attempts: AttemptRow[] = await manager.query(
         `SELECT id, kind, attempted_at, endpoint, source, force_refresh, outcome, errcode, errmsg, latency_ms,
            instance_id
@@ -236,7 +253,7 @@ export class TimelineService {
          ORDER BY id DESC LIMIT $3`,
         [appId, from, TIMELINE_MAX_ATTEMPTS + 1],
       );
-      return { now, from, values: [...tokens, ...tickets], attempts };
+      return { now, from, values, attempts };
     });
   }
 

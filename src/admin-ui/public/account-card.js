@@ -106,7 +106,10 @@ export class AccountCard {
     this.account = null;
     /** Server-clock ms the snapshot's relative numbers (servedExpiresIn) count from. */
     this.snapshotMs = 0;
-    /** @type {{ message: string, seconds: number, untilLocalMs: number } | null} a 429's countdown */
+    /**
+     * A 429's countdown, and the copy of its sentence that ticks (hidden from screen readers).
+     * @type {{ message: string, seconds: number, untilLocalMs: number, shown: HTMLElement } | null}
+     */
     this.retry = null;
     /** Whether a refresh of this account is under way (a second one is not started). */
     this.busy = false;
@@ -325,9 +328,17 @@ export class AccountCard {
     }
 
     if (this.retry) {
-      const left = Math.max(0, Math.ceil((this.retry.untilLocalMs - localNowMs) / 1000));
-      showMessage(this.message, retryText(this.retry.message, left, this.retry.seconds), 'retry');
-      if (left === 0) this.retry = null;
+      const { message, seconds, untilLocalMs, shown } = this.retry;
+      const left = Math.max(0, Math.ceil((untilLocalMs - localNowMs) / 1000));
+      if (left === 0) {
+        // The end is news: the whole line is replaced, and said once.
+        this.retry = null;
+        showMessage(this.message, retryText(message, 0, seconds), 'retry');
+      } else {
+        // Only the copy hidden from screen readers ticks: a live region rewritten every second is read out every second.
+        const text = retryText(message, left, seconds);
+        if (shown.textContent !== text) shown.textContent = text;
+      }
     }
   }
 
@@ -337,14 +348,24 @@ export class AccountCard {
    * @param {number} localNowMs
    */
   say(message, localNowMs) {
-    this.retry = message.retry
-      ? {
-          message: message.retry.message,
-          seconds: message.retry.seconds,
-          untilLocalMs: localNowMs + message.retry.seconds * 1000,
-        }
-      : null;
-    showMessage(this.message, message.text, message.kind);
+    this.retry = null;
+    if (!message.retry || message.retry.seconds <= 0) {
+      showMessage(this.message, message.text, message.kind);
+      return;
+    }
+    // A 429's wait: the sentence read out (once, as it appears) stays as it is, with the clock time
+    // the wait ends; the one on screen counts down, hidden from screen readers (tick).
+    const untilLocalMs = localNowMs + message.retry.seconds * 1000;
+    const shown = el('span', { attrs: { 'aria-hidden': 'true' }, text: message.text });
+    this.message.replaceChildren(
+      el('span', {
+        className: 'visually-hidden',
+        text: `${message.text} That is at ${formatClock(untilLocalMs)}.`,
+      }),
+      shown,
+    );
+    this.message.dataset.kind = message.kind;
+    this.retry = { message: message.retry.message, seconds: message.retry.seconds, untilLocalMs, shown };
   }
 }
 

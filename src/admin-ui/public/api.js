@@ -6,12 +6,24 @@
 // has no global state and is unit-tested (api.spec.ts).
 
 import { offsetBounds } from './clock.js';
-import { KEY_REFUSED, UNREACHABLE } from './messages.js';
+import { KEY_MALFORMED, KEY_REFUSED, NOT_JSON, UNREACHABLE } from './messages.js';
 
 /** @typedef {import('./clock.js').OffsetBounds} OffsetBounds */
 
 /** An answer slower than this is given up (a poll must not hang the page's updates for good). */
 export const REQUEST_TIMEOUT_MS = 15_000;
+
+/**
+ * Whether `key` can be an admin key at all: printable ASCII without spaces
+ * (what the server's keys are made of). Anything else (a full-width letter
+ * from an IME, a pasted "…") could not even be sent: `fetch` throws on such
+ * a header, which would read as "the server could not be reached".
+ * @param {string} key
+ * @returns {boolean}
+ */
+export function wellFormedKey(key) {
+  return /^[\x21-\x7e]+$/.test(key);
+}
 
 /** A refused or failed call: what outcomes.js turns into a message. */
 export class ApiError extends Error {
@@ -71,9 +83,10 @@ export function errorMessage(status, body) {
  * @property {typeof fetch} fetch
  * @property {() => number} now the browser's clock (ms)
  * @property {(bounds: OffsetBounds) => void} [onClock] told what each answer says of the server's clock
- * @property {(key: string) => void} [onUnauthorized] called on a 401 to a request sent with the key
- *   the session still holds (it was refused: sign out); not for a key being tried, nor for a late
- *   answer to a request of an earlier session (signed out, or signed in again with another key)
+ * @property {(key: string, message: string) => void} [onUnauthorized] called on a 401 to a request
+ *   sent with the key the session still holds (it was refused: sign out; `message` says why), and
+ *   when that key is malformed (not sent); not for a key being tried, nor for a late answer to a
+ *   request of an earlier session (signed out, or signed in again with another key)
  */
 
 /**
@@ -100,6 +113,11 @@ export function createApi(options) {
     /** @type {Record<string, string>} */
     const headers = { accept: 'application/json' };
     const key = requestOptions.key ?? options.getKey();
+    if (key && !wellFormedKey(key)) {
+      // Refused without asking: the server takes printable ASCII keys only, and fetch could not send it.
+      if (requestOptions.key === undefined) options.onUnauthorized?.(key, KEY_MALFORMED);
+      throw new ApiError(401, KEY_MALFORMED, null, null);
+    }
     if (key) headers.authorization = `Bearer ${key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const sentAt = options.now();
@@ -122,8 +140,8 @@ export function createApi(options) {
     const dateHeader = response.headers.get('date');
     const bounds = offsetBounds(dateHeader, sentAt, receivedAt);
     if (bounds) options.onClock?.(bounds);
-    const parsed = await readJson(response);
-    if (response.ok) return parsed;
+    if (response.ok) return readAnswer(response);
+    const parsed = await readErrorBody(response);
     const serverNow = dateHeader ? Date.parse(dateHeader) : receivedAt;
     const retryAfter = parseRetryAfter(
       response.headers.get('retry-after'),
@@ -133,7 +151,7 @@ export function createApi(options) {
     // A key being tried (sign-in) is not the session's: its refusal is the caller's to show. And a
     // refusal of a key no longer stored belongs to a session that is over: it must not end this one.
     if (response.status === 401 && requestOptions.key === undefined && key && options.getKey() === key) {
-      options.onUnauthorized?.(key);
+      options.onUnauthorized?.(key, error.message);
     }
     throw error;
   }
@@ -162,21 +180,48 @@ export function createApi(options) {
 /** @typedef {ReturnType<typeof createApi>} Api */
 
 /**
- * The JSON body of an answer; null for an empty or non-JSON one (a 204, a
- * proxy's HTML error page: the status then speaks for itself).
+ * The JSON body of a successful answer; null for a 204 (no content). A body
+ * that cannot be read to its end (the timeout firing while it arrives, a
+ * dropped connection) is no answer: status 0, "could not be reached". A body
+ * that is not JSON (a proxy's HTML page answered with 200) is a failure
+ * too: the callers expect the API's answer and must not get null instead.
  * @param {Response} response
  * @returns {Promise<any>}
  */
-async function readJson(response) {
+async function readAnswer(response) {
   if (response.status === 204) return null;
-  const type = response.headers.get('content-type') ?? '';
-  if (!/json/i.test(type)) {
-    // Read the body anyway, so the connection is freed.
-    await response.text().catch(() => '');
-    return null;
-  }
+  /** @type {string} */
+  let text;
   try {
-    return await response.json();
+    text = await response.text();
+  } catch {
+    throw new ApiError(0, UNREACHABLE, null, null);
+  }
+  const type = response.headers.get('content-type') ?? '';
+  if (/json/i.test(type)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Not JSON after all: as below.
+    }
+  }
+  throw new ApiError(response.status, NOT_JSON, null, null);
+}
+
+/**
+ * The JSON body of an error answer, or null when it has none that can be
+ * read (a proxy's HTML error page, a cut-off body): the status then speaks
+ * for itself.
+ * @param {Response} response
+ * @returns {Promise<Record<string, unknown> | null>}
+ */
+async function readErrorBody(response) {
+  const type = response.headers.get('content-type') ?? '';
+  try {
+    const text = await response.text();
+    if (!/json/i.test(type)) return null;
+    const parsed = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? parsed : null;
   } catch {
     return null;
   }

@@ -3,12 +3,12 @@
 // accounts while someone looks, and the one-second tick of the countdowns.
 // Each panel's behaviour lives in its own module; this file wires them.
 
-import { ApiError, createApi, failureOf } from './api.js';
+import { ApiError, createApi, failureOf, wellFormedKey } from './api.js';
 import { narrowOffset, offsetMs } from './clock.js';
 import { closeDialogs } from './dialogs.js';
 import { byId, byTestId, showMessage } from './dom.js';
 import { formatAgo } from './format.js';
-import { KEY_REFUSED, UNREACHABLE } from './messages.js';
+import { KEY_MALFORMED, UNREACHABLE } from './messages.js';
 import { pollProblemText } from './outcomes.js';
 import { Overview } from './overview.js';
 import { reportBug, watchPageErrors } from './page-error.js';
@@ -50,7 +50,7 @@ const api = createApi({
     clockBounds = narrowOffset(clockBounds, bounds);
   },
   // Only ever for the key still stored (api.js checks): a late 401 of an earlier session does nothing.
-  onUnauthorized: () => signOut(KEY_REFUSED),
+  onUnauthorized: (_key, message) => signOut(message),
 });
 
 const signinSection = byId('signin');
@@ -179,6 +179,13 @@ signinForm.addEventListener('submit', (event) => {
     showMessage(signinError, 'Enter an admin key.', 'error');
     return;
   }
+  // Not sent: fetch cannot put such a key in a header (and the server would refuse it anyway).
+  if (!wellFormedKey(key)) {
+    showMessage(signinError, KEY_MALFORMED, 'error');
+    keyInput.focus();
+    keyInput.select();
+    return;
+  }
   signinSubmit.disabled = true;
   showMessage(signinError, '');
   api
@@ -195,7 +202,7 @@ signinForm.addEventListener('submit', (event) => {
       const text =
         error instanceof ApiError
           ? error.status === 401
-            ? KEY_REFUSED
+            ? error.message
             : error.status === 0
               ? `${UNREACHABLE} Check that it is running, then try again.`
               : `The server answered ${error.status}: ${error.message}`

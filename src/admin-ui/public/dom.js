@@ -113,3 +113,16 @@ export function showMessage(line, text, kind = 'info') {
   if (text) line.dataset.kind = kind;
   else delete line.dataset.kind;
 }
+
+/**
+ * Whether the focus is still where an action of `button` left it: on the
+ * button itself (even removed from the page by a redraw of its list), or
+ * nowhere (the body, where a removed element's focus falls). Anywhere else,
+ * the admin has moved on and a redraw must not take the focus away.
+ * @param {HTMLElement} button
+ * @returns {boolean}
+ */
+export function focusWasLost(button) {
+  const active = document.activeElement;
+  return active === null || active === document.body || active === button;
+}

@@ -5,7 +5,7 @@
 
 import { ApiError, failureOf } from './api.js';
 import { confirmAction } from './dialogs.js';
-import { byId, byTestId, el } from './dom.js';
+import { byId, byTestId, el, focusWasLost } from './dom.js';
 import { formatDateTime } from './format.js';
 import { kindLabel } from './messages.js';
 import { actionFailed } from './outcomes.js';
@@ -40,7 +40,8 @@ export class AccountsAdmin {
       const body = this.read();
       // Whatever comes of it (sent, refused, not sent while another add runs): the secret leaves the field now.
       this.secretInput.value = '';
-      this.add(body).catch((error) => this.fail(error, this.form));
+      const generation = this.generation;
+      this.add(body).catch((error) => this.fail(error, this.form, generation));
     });
   }
 
@@ -83,7 +84,8 @@ export class AccountsAdmin {
         attrs: { type: 'button', 'aria-haspopup': 'dialog', 'aria-label': `Disable ${account.appId}…` },
       });
       button.addEventListener('click', () => {
-        this.disable(account.appId, button).catch((error) => this.fail(error, this.list));
+        const generation = this.generation;
+        this.disable(account.appId, button).catch((error) => this.fail(error, this.list, generation));
       });
       action = button;
     } else {
@@ -93,7 +95,8 @@ export class AccountsAdmin {
         attrs: { type: 'button', 'aria-label': `Enable ${account.appId}` },
       });
       button.addEventListener('click', () => {
-        this.enable(account.appId).catch((error) => this.fail(error, this.list));
+        const generation = this.generation;
+        this.enable(account.appId, button).catch((error) => this.fail(error, this.list, generation));
       });
       action = button;
     }
@@ -170,6 +173,7 @@ export class AccountsAdmin {
    * @param {HTMLButtonElement} button
    */
   async disable(appId, button) {
+    const generation = this.generation;
     const confirmed = await confirmAction(
       {
         title: `Disable ${appId}?`,
@@ -178,45 +182,59 @@ export class AccountsAdmin {
       },
       button,
     );
-    if (!confirmed) return;
+    if (!confirmed || generation !== this.generation) return;
     await this.options.api.delete(`accounts/${encodeURIComponent(appId)}`);
+    // Signed out meanwhile: nothing of it may come back into the page.
+    if (generation !== this.generation) return;
     this.options.say(`Account ${appId} disabled.`, 'ok', this.list);
     this.options.afterChange();
     await this.load();
-    this.focusRow(appId);
+    if (generation === this.generation) this.focusRow(appId, button);
   }
 
   /**
    * Enable (PATCH /admin/accounts/:appId {enabled: true}).
    * @param {string} appId
+   * @param {HTMLButtonElement} button the row's "Enable" (gone once the list is read again)
    */
-  async enable(appId) {
+  async enable(appId, button) {
+    const generation = this.generation;
     await this.options.api.patch(`accounts/${encodeURIComponent(appId)}`, { enabled: true });
+    // Signed out meanwhile: nothing of it may come back into the page.
+    if (generation !== this.generation) return;
     this.options.say(`Account ${appId} enabled.`, 'ok', this.list);
     this.options.afterChange();
     await this.load();
-    this.focusRow(appId);
+    if (generation === this.generation) this.focusRow(appId, button);
   }
 
   /**
-   * The list was rebuilt under the focused button: focus the same row's new button.
+   * The list was rebuilt under the button that acted: focus the same row's
+   * new button, but only if the focus went nowhere else meanwhile (it is on
+   * the removed button, or fell back to the body); an admin who went on to
+   * type in the form keeps the focus there.
    * @param {string} appId
+   * @param {HTMLButtonElement} button
    * @private
    */
-  focusRow(appId) {
+  focusRow(appId, button) {
+    if (!focusWasLost(button)) return;
     for (const row of this.list.querySelectorAll('[data-testid="account-row"]')) {
       if (row instanceof HTMLElement && row.dataset.appId === appId) row.querySelector('button')?.focus();
     }
   }
 
   /**
-   * Says what went wrong, next to where it happened (a 401 signs out instead).
+   * Says what went wrong, next to where it happened (a 401 signs out instead);
+   * nothing when the session that acted is over (signed out meanwhile).
    * @param {unknown} error
    * @param {Element} near
+   * @param {number} generation `this.generation` when the action began
    */
-  fail(error, near) {
+  fail(error, near, generation) {
     if (error instanceof ApiError && error.status === 401) return;
     reportBug(error);
+    if (generation !== this.generation) return;
     this.options.say(actionFailed(failureOf(error)).text, 'error', near);
   }
 

@@ -5,7 +5,7 @@
 import { ApiError, failureOf } from './api.js';
 import { ClientKeyDialog } from './client-key-dialog.js';
 import { confirmAction } from './dialogs.js';
-import { byId, byTestId, el } from './dom.js';
+import { byId, byTestId, el, focusWasLost } from './dom.js';
 import { formatAgo, formatDateTime } from './format.js';
 import { actionFailed } from './outcomes.js';
 import { reportBug } from './page-error.js';
@@ -44,7 +44,8 @@ export class ClientsAdmin {
     this.generation = 0;
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
-      this.create().catch((error) => this.fail(error, this.form));
+      const generation = this.generation;
+      this.create().catch((error) => this.fail(error, this.form, generation));
     });
   }
 
@@ -118,7 +119,8 @@ export class ClientsAdmin {
         },
       });
       button.addEventListener('click', () => {
-        this.revoke(client, button).catch((error) => this.fail(error, this.list));
+        const generation = this.generation;
+        this.revoke(client, button).catch((error) => this.fail(error, this.list, generation));
       });
       action = button;
     } else {
@@ -181,6 +183,7 @@ export class ClientsAdmin {
    * @param {HTMLButtonElement} button
    */
   async revoke(client, button) {
+    const generation = this.generation;
     const confirmed = await confirmAction(
       {
         title: `Revoke the key of ${client.name}?`,
@@ -189,20 +192,27 @@ export class ClientsAdmin {
       },
       button,
     );
-    if (!confirmed) return;
+    if (!confirmed || generation !== this.generation) return;
     await this.options.api.delete(`clients/${encodeURIComponent(String(client.id))}`);
+    // Signed out meanwhile: nothing of it may come back into the page.
+    if (generation !== this.generation) return;
     this.options.say(`The key of ${client.name} is revoked.`, 'ok', this.list);
     await this.load();
-    this.list.focus();
+    // The list was rebuilt under the button: the focus goes to the list, unless the admin moved on.
+    if (generation === this.generation && focusWasLost(button)) this.list.focus();
   }
 
   /**
+   * Says what went wrong, next to where it happened (a 401 signs out instead);
+   * nothing when the session that acted is over (signed out meanwhile).
    * @param {unknown} error
    * @param {Element} near
+   * @param {number} generation `this.generation` when the action began
    */
-  fail(error, near) {
+  fail(error, near, generation) {
     if (error instanceof ApiError && error.status === 401) return;
     reportBug(error);
+    if (generation !== this.generation) return;
     this.options.say(actionFailed(failureOf(error)).text, 'error', near);
   }
 

@@ -19,6 +19,8 @@ export class ManagePanel {
   constructor(options) {
     this.message = byTestId('manage-message');
     this.panel = byId('panel-manage');
+    /** Counts sign-outs (`clear`), so a late failure of a signed-out session says nothing. */
+    this.generation = 0;
     /** @type {import('./manage-accounts.js').Say} */
     const say = (text, kind, near) => {
       // After the form or list it concerns (its section's end when it is a form or list).
@@ -37,9 +39,11 @@ export class ManagePanel {
   /** The tab was opened: read both lists. */
   open() {
     showMessage(this.message, '');
+    const generation = this.generation;
     Promise.all([this.accounts.load(), this.clients.load()]).catch((error) => {
       if (error instanceof ApiError && error.status === 401) return;
       reportBug(error);
+      if (generation !== this.generation) return;
       const text = `The lists could not be read: ${actionFailed(failureOf(error)).text}`;
       this.panel.prepend(this.message);
       showMessage(this.message, text, 'error');
@@ -48,6 +52,7 @@ export class ManagePanel {
 
   /** Forgets everything (sign-out). */
   clear() {
+    this.generation++;
     this.accounts.clear();
     this.clients.clear();
     showMessage(this.message, '');

@@ -227,3 +227,12 @@ export function overlapText(overlapSeconds) {
 export const UNREACHABLE = 'The server could not be reached.';
 /** Shown when the admin key stops being accepted (wrong, or removed by a reload of the keys). */
 export const KEY_REFUSED = 'The admin key was refused.';
+/**
+ * Shown for a key that cannot be an admin key (admin keys are printable ASCII
+ * without spaces; the server refuses anything else): typed with an input
+ * method on (full-width letters), or pasted with a "…" or curly quotes.
+ */
+export const KEY_MALFORMED =
+  'That is not an admin key: admin keys are printable ASCII letters, digits and signs, without spaces (check the input method and what was pasted).';
+/** Shown when a successful answer is not the API's JSON (a proxy's or a portal's page). */
+export const NOT_JSON = 'The server answered something other than JSON';

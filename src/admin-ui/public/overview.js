@@ -122,11 +122,14 @@ export class Overview {
         `accounts/${encodeURIComponent(appId)}/refresh`,
         choice === 'force' ? { force: true } : {},
       );
+      // Signed out meanwhile (clear() dropped the card): the answer belongs to a session that is over.
+      if (this.cards.get(appId) !== card) return;
       card.say(refreshDone(result), Date.now());
     } catch (error) {
       // A refused key signs out: nothing to say in a card that is gone.
       if (error instanceof ApiError && error.status === 401) return;
       reportBug(error);
+      if (this.cards.get(appId) !== card) return;
       card.say(actionFailed(failureOf(error)), Date.now());
     } finally {
       card.busy = false;

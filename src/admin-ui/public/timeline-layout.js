@@ -2,7 +2,9 @@
 // lane per credential (its values as bars on two alternating sub-rows, its
 // calls to WeChat as marks below them), the ticks, the "now" line. Only
 // numbers and the answer's own objects come out: timeline-chart.js turns
-// them into SVG. No DOM here (timeline-layout.spec.ts).
+// them into SVG. No DOM and no state here (timeline-layout.spec.ts): the
+// sub-rows of earlier drawings come in as an argument and go out in the
+// result, for the caller to keep.
 
 import { attemptClassInfo } from './messages.js';
 import { tickStepMinutes, ticks, timeScale, timelineDomain } from './timeline-scale.js';
@@ -126,6 +128,52 @@ export function packRows(marks, gap, maxRows) {
 }
 
 /**
+ * Which sub-row each value was drawn on, by `subRowKey` (a value keeps its
+ * sub-row from one reload to the next).
+ * @typedef {ReadonlyMap<string, 0 | 1>} SubRows
+ */
+
+/**
+ * A value's key in `SubRows`: ids are unique per credential only (a token
+ * and a ticket may share one).
+ * @param {string} kind
+ * @param {string} id
+ * @returns {string}
+ */
+export function subRowKey(kind, id) {
+  return `${kind}:${id}`;
+}
+
+/**
+ * The sub-row of each value of one credential (oldest first), so that
+ * consecutive values sit on different sub-rows and a value stays where it
+ * was drawn before: a value in `previous` keeps its sub-row; a new one takes
+ * the sub-row opposite to the value before it (opposite to the one after
+ * it when it comes before every known value, e.g. a wider range); when none
+ * is known, the first takes sub-row 0. (Alternating by position in the
+ * window instead would flip every bar whenever the oldest left the window.)
+ * @param {string} kind
+ * @param {readonly Pick<TimelineBar, 'id'>[]} bars oldest first
+ * @param {SubRows} previous
+ * @returns {(0 | 1)[]}
+ */
+export function assignSubRows(kind, bars, previous) {
+  const known = bars.map((bar) => previous.get(subRowKey(kind, bar.id)));
+  const firstKnown = known.findIndex((row) => row !== undefined);
+  /** @type {(row: 0 | 1) => 0 | 1} */
+  const other = (row) => (row === 0 ? 1 : 0);
+  if (firstKnown === -1) return bars.map((_, index) => (index % 2 === 0 ? 0 : 1));
+  /** @type {(0 | 1)[]} */
+  const rows = new Array(bars.length);
+  rows[firstKnown] = /** @type {0 | 1} */ (known[firstKnown]);
+  for (let index = firstKnown - 1; index >= 0; index--) rows[index] = other(rows[index + 1]);
+  for (let index = firstKnown + 1; index < bars.length; index++) {
+    rows[index] = known[index] ?? other(rows[index - 1]);
+  }
+  return rows;
+}
+
+/**
  * @typedef {object} BarLayout
  * @property {TimelineBar} bar
  * @property {0 | 1} subRow consecutive values alternate, so where one ends and the next begins stays visible
@@ -171,15 +219,18 @@ export function packRows(marks, gap, maxRows) {
  * @property {number} nowX
  * @property {{ ms: number, x: number, dayStart: boolean, anchor: 'start' | 'middle' | 'end' }[]} ticks
  * @property {LaneLayout[]} lanes
+ * @property {SubRows} subRows `previous` with the sub-row of every value of this answer: pass it to
+ *   the next layout of the same account
  */
 
 /**
  * The whole drawing for a timeline answer at `width` px.
  * @param {Timeline} timeline
  * @param {number} width
+ * @param {SubRows} [previous] the `subRows` of the last layout of this account (none: a first drawing)
  * @returns {TimelineLayout}
  */
-export function layoutTimeline(timeline, width) {
+export function layoutTimeline(timeline, width, previous = new Map()) {
   const g = GEOMETRY;
   const domain = timelineDomain(Date.parse(timeline.from), Date.parse(timeline.to));
   const left = g.side;
@@ -195,12 +246,17 @@ export function layoutTimeline(timeline, width) {
 
   /** @type {LaneLayout[]} */
   const lanes = [];
+  /** @type {Map<string, 0 | 1>} */
+  const subRows = new Map(previous);
   let top = g.top;
   for (const kind of kinds) {
     const credential = timeline.credentials.find((c) => c.kind === kind);
     const barsTop = top + g.labelHeight;
-    const bars = (credential?.bars ?? [])
-      .map((bar, index) => layoutBar(bar, /** @type {0 | 1} */ (index % 2), barsTop, x, clipX, domain))
+    const values = credential?.bars ?? [];
+    const rowsOfBars = assignSubRows(kind, values, previous);
+    values.forEach((bar, index) => subRows.set(subRowKey(kind, bar.id), rowsOfBars[index]));
+    const bars = values
+      .map((bar, index) => layoutBar(bar, rowsOfBars[index], barsTop, x, clipX, domain))
       .filter((bar) => bar !== null);
     const marksTop = barsTop + 2 * g.barHeight + g.subRowGap + g.marksGap;
     const attempts = timeline.attempts
@@ -249,6 +305,7 @@ export function layoutTimeline(timeline, width) {
       };
     }),
     lanes,
+    subRows,
   };
 }
 

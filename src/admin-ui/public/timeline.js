@@ -21,8 +21,9 @@ import { accountToShow, pickerChanged, pickerOptions } from './timeline-picker.j
 /** @typedef {import('./api.js').Api} Api */
 
 /**
- * A read of the timeline, answered or failed: what the poll's throttle
- * (reload-policy.js) counts from.
+ * The last read of the timeline that was answered: what the poll's throttle
+ * (reload-policy.js) counts from. A failed read is not one: the next poll
+ * reads again.
  * @typedef {{ appId: string, range: TimelineRange, fingerprint: string, atMs: number }} TimelineRead
  */
 
@@ -73,6 +74,14 @@ export class TimelineView {
     this.stale = false;
     /** @type {number | null} WeChat's overlap (s) in the last answer: the refresh dialog names it */
     this.overlapSeconds = null;
+    /**
+     * The sub-row of each value drawn so far, for the account in `subRowsAppId`: a value keeps its
+     * sub-row from one reload to the next (timeline-layout.js, assignSubRows).
+     * @type {import('./timeline-layout.js').SubRows}
+     */
+    this.subRows = new Map();
+    /** @type {string | null} */
+    this.subRowsAppId = null;
 
     this.select.addEventListener('change', () => {
       this.appId = this.select.value || null;
@@ -167,6 +176,8 @@ export class TimelineView {
     this.lastRead = null;
     this.reading = null;
     this.overlapSeconds = null;
+    this.subRows = new Map();
+    this.subRowsAppId = null;
     this.fingerprints.clear();
     this.select.replaceChildren();
     this.clearChart();
@@ -235,7 +246,6 @@ export class TimelineView {
     this.section.setAttribute('aria-busy', 'true');
     const done = () => {
       if (sequence !== this.sequence) return false;
-      this.lastRead = { appId, range, fingerprint, atMs: Date.now() };
       this.reading = null;
       this.section.removeAttribute('aria-busy');
       return true;
@@ -244,6 +254,7 @@ export class TimelineView {
       .get(`accounts/${encodeURIComponent(appId)}/timeline?range=${range}`)
       .then((/** @type {Timeline} */ data) => {
         if (!done()) return;
+        this.lastRead = { appId, range, fingerprint, atMs: Date.now() };
         this.data = data;
         this.overlapSeconds = data.overlapSeconds;
         this.chartBox.classList.remove('outdated');
@@ -259,9 +270,10 @@ export class TimelineView {
         reportBug(error);
         // A failed switch to another account or range: the old chart must not stand under the new choice.
         if (!this.showsView(appId, range)) this.clearChart();
-        // Not retried at once. The failed read counts as a read for the throttle: the polls read
-        // again after a minute, or sooner (15 s; 60 s for 7 days) once the account's status changes;
-        // a range button, a card's "Timeline" button or another account in the picker reads at once.
+        // Not retried at once, and not counted as a read by the throttle (lastRead stays the last
+        // answered one): the next poll (5 s) reads again, one read at a time (loadIfDue skips a view
+        // whose read is under way), until one is answered; so a failed switch of account or range
+        // does not leave the chart empty until the throttle's 15 or 60 s are over.
         const failure = actionFailed(failureOf(error));
         showMessage(this.message, `The timeline could not be read: ${failure.text}`, 'error');
       });
@@ -301,9 +313,18 @@ export class TimelineView {
     // Hidden (another tab): drawn when shown, by the resize observer.
     if (width === 0) return;
     this.drawnWidth = width;
-    drawChart(this.chart, layoutTimeline(data, Math.max(MIN_WIDTH, width)));
+    // Another account's values are no guide to this one's sub-rows.
+    if (this.subRowsAppId !== data.appId) this.subRows = new Map();
+    const layout = layoutTimeline(data, Math.max(MIN_WIDTH, width), this.subRows);
+    this.subRows = layout.subRows;
+    this.subRowsAppId = data.appId;
+    drawChart(this.chart, layout);
     this.chart.setAttribute('aria-label', `Timeline of ${data.appId} over ${rangeText(data.range)}`);
     this.renderTable(data);
+    // drawChart gave the focus back to the bar or mark that had it: its description stays too.
+    const focused = document.activeElement;
+    if (focused && focused !== this.chart && this.chart.contains(focused)) this.describe(focused);
+    else this.detail.textContent = '';
     const values = data.credentials.reduce((sum, credential) => sum + credential.bars.length, 0);
     if (values === 0 && data.attempts.length === 0) {
       showMessage(this.message, 'No value and no call to WeChat in this window.', 'info');
@@ -346,7 +367,6 @@ export class TimelineView {
       total === 0
         ? 'No call to WeChat in this window.'
         : `The newest ${shown} of ${total} calls in this window${cut}.`;
-    this.detail.textContent = '';
   }
 
   /**
@@ -359,6 +379,7 @@ export class TimelineView {
     if (!(target instanceof Element)) return;
     const item = target.closest('[data-testid="token-bar"], [data-testid="attempt-mark"]');
     const title = item?.querySelector(':scope > title')?.textContent;
-    if (title) this.detail.textContent = title;
+    // Unchanged, it is left alone: rewriting the live line would read it out again at every reload.
+    if (title && this.detail.textContent !== title) this.detail.textContent = title;
   }
 }
