@@ -1,11 +1,9 @@
 // The Audit tab: admin writes, newest first (GET /admin/audit?limit=50), and
 // "Older" for the next page (`before` = the previous page's `nextBefore`).
 
-import { ApiError, failureOf } from './api.js';
 import { byId, byTestId, el, showMessage } from './dom.js';
 import { formatDateTime, formatDetails } from './format.js';
-import { actionFailed } from './outcomes.js';
-import { reportBug } from './page-error.js';
+import { failureMessage } from './page-error.js';
 
 /** @typedef {import('./types.js').AuditPage} AuditPage */
 /** @typedef {import('./types.js').AuditRecord} AuditRecord */
@@ -57,13 +55,8 @@ export class AuditPanel {
         showMessage(this.message, count ? '' : 'No admin writes recorded yet.', 'info');
       })
       .catch((error) => {
-        if (error instanceof ApiError && error.status === 401) return;
-        reportBug(error);
-        showMessage(
-          this.message,
-          `The audit could not be read: ${actionFailed(failureOf(error)).text}`,
-          'error',
-        );
+        const failure = failureMessage(error);
+        if (failure) showMessage(this.message, `The audit could not be read: ${failure.text}`, 'error');
       })
       .finally(() => {
         this.more.disabled = false;

@@ -3,13 +3,11 @@
 // adds one. Accounts of WECHAT_ACCOUNTS are changed in the environment only:
 // their rows say so instead of offering buttons the server would refuse.
 
-import { ApiError, failureOf } from './api.js';
 import { confirmAction } from './dialogs.js';
 import { byId, byTestId, el, focusWasLost } from './dom.js';
 import { formatDateTime } from './format.js';
 import { kindLabel } from './messages.js';
-import { actionFailed } from './outcomes.js';
-import { reportBug } from './page-error.js';
+import { failureMessage } from './page-error.js';
 
 /** @typedef {import('./types.js').AccountSettings} AccountSettings */
 /** @typedef {import('./api.js').Api} Api */
@@ -232,10 +230,8 @@ export class AccountsAdmin {
    * @param {number} generation `this.generation` when the action began
    */
   fail(error, near, generation) {
-    if (error instanceof ApiError && error.status === 401) return;
-    reportBug(error);
-    if (generation !== this.generation) return;
-    this.options.say(actionFailed(failureOf(error)).text, 'error', near);
+    const failure = failureMessage(error);
+    if (failure && generation === this.generation) this.options.say(failure.text, 'error', near);
   }
 
   /** Forgets the list and empties the form (sign-out). */

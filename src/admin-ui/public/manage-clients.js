@@ -2,13 +2,11 @@
 // form that creates one. The new key is handed to the client-key dialog
 // (client-key-dialog.js) the moment it arrives, and kept nowhere else.
 
-import { ApiError, failureOf } from './api.js';
 import { ClientKeyDialog } from './client-key-dialog.js';
 import { confirmAction } from './dialogs.js';
 import { byId, byTestId, el, focusWasLost } from './dom.js';
 import { formatAgo, formatDateTime } from './format.js';
-import { actionFailed } from './outcomes.js';
-import { reportBug } from './page-error.js';
+import { failureMessage } from './page-error.js';
 
 /** @typedef {import('./types.js').TokenClient} TokenClient */
 /** @typedef {import('./types.js').CreatedTokenClient} CreatedTokenClient */
@@ -210,10 +208,8 @@ export class ClientsAdmin {
    * @param {number} generation `this.generation` when the action began
    */
   fail(error, near, generation) {
-    if (error instanceof ApiError && error.status === 401) return;
-    reportBug(error);
-    if (generation !== this.generation) return;
-    this.options.say(actionFailed(failureOf(error)).text, 'error', near);
+    const failure = failureMessage(error);
+    if (failure && generation === this.generation) this.options.say(failure.text, 'error', near);
   }
 
   /** Forgets everything (sign-out). */

@@ -2,12 +2,10 @@
 // one message line that moves next to the action it reports on (the tests
 // find it by one data-testid; a reader finds it where they acted).
 
-import { ApiError, failureOf } from './api.js';
 import { byId, byTestId, showMessage } from './dom.js';
 import { AccountsAdmin } from './manage-accounts.js';
 import { ClientsAdmin } from './manage-clients.js';
-import { actionFailed } from './outcomes.js';
-import { reportBug } from './page-error.js';
+import { failureMessage } from './page-error.js';
 
 /** @typedef {import('./api.js').Api} Api */
 
@@ -41,10 +39,9 @@ export class ManagePanel {
     showMessage(this.message, '');
     const generation = this.generation;
     Promise.all([this.accounts.load(), this.clients.load()]).catch((error) => {
-      if (error instanceof ApiError && error.status === 401) return;
-      reportBug(error);
-      if (generation !== this.generation) return;
-      const text = `The lists could not be read: ${actionFailed(failureOf(error)).text}`;
+      const failure = failureMessage(error);
+      if (!failure || generation !== this.generation) return;
+      const text = `The lists could not be read: ${failure.text}`;
       this.panel.prepend(this.message);
       showMessage(this.message, text, 'error');
     });

@@ -3,10 +3,10 @@
 // action behind each card's "Refresh…" button.
 
 import { AccountCard } from './account-card.js';
-import { ApiError, failureOf } from './api.js';
+import { failureOf } from './api.js';
 import { askRefresh } from './dialogs.js';
 import { actionFailed, refreshDone } from './outcomes.js';
-import { reportBug } from './page-error.js';
+import { failureMessage, reportBug } from './page-error.js';
 
 /** @typedef {import('./types.js').AccountStatus} AccountStatus */
 /** @typedef {import('./trouble.js').Trouble} Trouble */
@@ -127,10 +127,8 @@ export class Overview {
       card.say(refreshDone(result), Date.now());
     } catch (error) {
       // A refused key signs out: nothing to say in a card that is gone.
-      if (error instanceof ApiError && error.status === 401) return;
-      reportBug(error);
-      if (this.cards.get(appId) !== card) return;
-      card.say(actionFailed(failureOf(error)), Date.now());
+      const failure = failureMessage(error);
+      if (failure && this.cards.get(appId) === card) card.say(failure, Date.now());
     } finally {
       card.busy = false;
     }

@@ -5,8 +5,11 @@
 // its own message line hands a bug on with `reportBug`, so a bug is not
 // mistaken for a refusal of the server or an unreachable network.
 
-import { ApiError } from './api.js';
+import { ApiError, failureOf } from './api.js';
 import { showMessage } from './dom.js';
+import { actionFailed } from './outcomes.js';
+
+/** @typedef {import('./outcomes.js').ActionMessage} ActionMessage */
 
 /**
  * Shows every uncaught error and unhandled rejection of the page in `line`.
@@ -38,4 +41,17 @@ export function reportBug(error) {
     });
   }
   return true;
+}
+
+/**
+ * What the page shows of a failed call, or null when it shows nothing: a
+ * 401 (api.js has signed the page out). Anything that is not an answer of
+ * the API, or the lack of one, is a bug of the page: reported too (`reportBug`).
+ * @param {unknown} error
+ * @returns {ActionMessage | null}
+ */
+export function failureMessage(error) {
+  if (error instanceof ApiError && error.status === 401) return null;
+  reportBug(error);
+  return actionFailed(failureOf(error));
 }

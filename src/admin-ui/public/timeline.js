@@ -3,12 +3,10 @@
 // the container's width, the detail line for the focused bar or mark, and
 // the attempts table (the chart's content for keyboard and screen readers).
 
-import { ApiError, failureOf } from './api.js';
 import { byId, byTestId, el, showMessage } from './dom.js';
 import { formatDateTime } from './format.js';
 import { attemptClassInfo, kindLabel, rangeText, sourceLabel } from './messages.js';
-import { actionFailed } from './outcomes.js';
-import { reportBug } from './page-error.js';
+import { failureMessage } from './page-error.js';
 import { timelineDue, timelineFingerprint } from './reload-policy.js';
 import { drawChart } from './timeline-chart.js';
 import { layoutTimeline } from './timeline-layout.js';
@@ -266,15 +264,14 @@ export class TimelineView {
       })
       .catch((error) => {
         if (!done()) return;
-        if (error instanceof ApiError && error.status === 401) return;
-        reportBug(error);
+        const failure = failureMessage(error);
+        if (!failure) return;
         // A failed switch to another account or range: the old chart must not stand under the new choice.
         if (!this.showsView(appId, range)) this.clearChart();
         // Not retried at once, and not counted as a read by the throttle (lastRead stays the last
         // answered one): the next poll (5 s) reads again, one read at a time (loadIfDue skips a view
         // whose read is under way), until one is answered; so a failed switch of account or range
         // does not leave the chart empty until the throttle's 15 or 60 s are over.
-        const failure = actionFailed(failureOf(error));
         showMessage(this.message, `The timeline could not be read: ${failure.text}`, 'error');
       });
   }
