@@ -6,13 +6,11 @@ import {
   WechatApiError,
   type ResolvedWechatTokenOptions,
 } from 'nestjs-wechat-token';
-import { ClientKeyring } from '../clients/client-keyring.js';
-import { formatClientKey, newClientSecret } from '../clients/client-key.js';
-import type { ClientRepository } from '../clients/client-repository.js';
+import type { ClientKeyring } from '../clients/client-keyring.js';
+import { clientWithKey, memoryKeyring } from '../clients/client-keyring.fake.js';
 import type { HandoutRecorder } from '../clients/handout-recorder.js';
 import type { ClientCredential } from '../clients/token-client.js';
 import { ServedCounts, type ServedRoute } from '../metrics/served-counts.js';
-import type { RuntimeSync } from '../runtime-sync/runtime-sync.service.js';
 import { AccountSecrets } from './account-secrets.js';
 import { CompatTokenService } from './compat-token.service.js';
 import { FakeTokenService } from './token-service.fake.js';
@@ -26,25 +24,12 @@ const CLIENT_IP = '10.1.2.3';
 
 Logger.overrideLogger(false);
 
-/** A client of the keyring and its key. */
+/** A client of the keyring, for APP_ID unless `fields` say otherwise, and its key. */
 function client(
   id: number,
   fields: Partial<ClientCredential> = {},
 ): { key: string; credential: ClientCredential } {
-  const { secret, salt, digest } = newClientSecret();
-  return {
-    key: formatClientKey(id, secret),
-    credential: {
-      id,
-      name: `client-${id}`,
-      keySalt: salt,
-      keyDigest: digest,
-      appIds: [APP_ID],
-      cidrs: [],
-      enabled: true,
-      ...fields,
-    },
-  };
+  return clientWithKey(id, { appIds: [APP_ID], ...fields });
 }
 
 let tokens: FakeTokenService;
@@ -83,10 +68,7 @@ function countsOf(served: ServedCounts): Record<string, number> {
 
 beforeEach(() => {
   tokens = new FakeTokenService([APP_ID]);
-  keyring = new ClientKeyring(
-    {} as ClientRepository,
-    { register: () => undefined } as unknown as RuntimeSync,
-  );
+  keyring = memoryKeyring();
   handouts = [];
   counts = new ServedCounts();
   service = compatService(true);

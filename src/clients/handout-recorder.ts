@@ -1,12 +1,8 @@
-import {
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { describeError } from 'nestjs-wechat-token';
 import type { DataSource } from 'typeorm';
+import { PeriodicWriter } from '../common/periodic-writer.js';
 
 /** How often the handouts counted in memory are written. */
 export const HANDOUT_FLUSH_MS = 5000;
@@ -49,15 +45,14 @@ const FLUSH_SQL = `
  * to the next one. Times are this replica's clock, to the millisecond.
  */
 @Injectable()
-export class HandoutRecorder implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class HandoutRecorder extends PeriodicWriter {
   private readonly logger = new Logger('HandoutRecorder');
   /** client id → token id → handouts. */
   private pending = new Map<number, Map<string, PendingHandout>>();
-  private timer?: NodeJS.Timeout;
-  /** The flush under way; flushes run one after the other. */
-  private flushing: Promise<void> = Promise.resolve();
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    super(HANDOUT_FLUSH_MS);
+  }
 
   /** Counts one handout of token `tokenId` to client `clientId`, now. */
   record(clientId: number, tokenId: string): void {
@@ -73,24 +68,7 @@ export class HandoutRecorder implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
-  /** Writes what was counted since the last write (nothing when nothing was). Never throws: a failure is logged and retried. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
-  }
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.flush(), HANDOUT_FLUSH_MS);
-    this.timer.unref();
-  }
-
-  /** The last write, while the database connection is still open (TypeORM closes it on shutdown). */
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush();
-  }
-
-  private async write(): Promise<void> {
+  protected async write(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();

@@ -7,10 +7,8 @@ import {
 } from 'nestjs-wechat-token';
 import { AccountSecrets } from '../cgi-bin/account-secrets.js';
 import { FakeTokenService } from '../cgi-bin/token-service.fake.js';
-import { formatClientKey, newClientSecret } from '../clients/client-key.js';
-import { ClientKeyring } from '../clients/client-keyring.js';
-import type { ClientRepository } from '../clients/client-repository.js';
-import type { RuntimeSync } from '../runtime-sync/runtime-sync.service.js';
+import type { ClientKeyring } from '../clients/client-keyring.js';
+import { clientWithKey, memoryKeyring } from '../clients/client-keyring.fake.js';
 import { PassthroughGate, type PassthroughDecision } from './passthrough-gate.js';
 
 const APP_ID = 'wx1234567890abcdef';
@@ -41,28 +39,14 @@ function decide(url: string, allowAppSecretClients = true, ip = IP): Promise<Pas
 }
 
 function clientKey(fields: { appIds?: string[]; cidrs?: string[]; enabled?: boolean } = {}): string {
-  const { secret, salt, digest } = newClientSecret();
-  keyring.replace([
-    {
-      id: 7,
-      name: 'billing',
-      keySalt: salt,
-      keyDigest: digest,
-      appIds: [APP_ID],
-      cidrs: [],
-      enabled: true,
-      ...fields,
-    },
-  ]);
-  return formatClientKey(7, secret);
+  const { key, credential } = clientWithKey(7, { name: 'billing', appIds: [APP_ID], ...fields });
+  keyring.replace([credential]);
+  return key;
 }
 
 beforeEach(() => {
   tokens = new FakeTokenService([APP_ID]);
-  keyring = new ClientKeyring(
-    {} as ClientRepository,
-    { register: () => undefined } as unknown as RuntimeSync,
-  );
+  keyring = memoryKeyring();
 });
 
 describe('PassthroughGate: calls with an access_token', () => {

@@ -1,12 +1,8 @@
-import {
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { describeError } from 'nestjs-wechat-token';
 import type { DataSource } from 'typeorm';
+import { PeriodicWriter } from '../common/periodic-writer.js';
 
 /** What happened to one passed-through call, as counted per client. */
 export type UsageKind = 'forwarded' | 'healed' | 'replayed' | 'refused';
@@ -82,17 +78,16 @@ const FLUSH_SQL = `
  * counts wait, further clients are counted together under `USAGE_OVERFLOW_IP`.
  */
 @Injectable()
-export class PassthroughUsage implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class PassthroughUsage extends PeriodicWriter {
   private readonly logger = new Logger('PassthroughUsage');
   private pending: PendingUsage = new Map();
   /** How many counts `pending` holds (its leaves). */
   private pendingKeys = 0;
-  private timer?: NodeJS.Timeout;
-  /** The flush under way; flushes run one after the other. */
-  private flushing: Promise<void> = Promise.resolve();
   private overflowWarnedAt = -Infinity;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    super(USAGE_FLUSH_MS);
+  }
 
   /** Counts one call, now. Never throws, never waits. */
   record(entry: UsageEntry): void {
@@ -106,23 +101,6 @@ export class PassthroughUsage implements OnApplicationBootstrap, BeforeApplicati
     );
     counts[entry.kind]++;
     counts.lastAt = now;
-  }
-
-  /** Writes what was counted since the last write (nothing when nothing was). Never throws: a failure is logged and retried. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
-  }
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.flush(), USAGE_FLUSH_MS);
-    this.timer.unref();
-  }
-
-  /** The last write, while the database connection is still open (TypeORM closes it on shutdown). */
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush();
   }
 
   /**
@@ -168,7 +146,7 @@ export class PassthroughUsage implements OnApplicationBootstrap, BeforeApplicati
     );
   }
 
-  private async write(): Promise<void> {
+  protected async write(): Promise<void> {
     if (this.pendingKeys === 0) return;
     const batch = this.pending;
     this.pending = new Map();
