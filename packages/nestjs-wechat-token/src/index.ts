@@ -62,7 +62,7 @@ export { TOKEN_STORE, LockBusyError } from './core/token-store.js';
  */
 export { classifyFailure } from './core/refresh-policy.js';
 export type { FailureClass } from './core/refresh-policy.js';
-export { callSettleMs } from './core/credential-refresher.js';
+export { callSettleMs } from './core/token-life.js';
 export type {
   AttemptOutcome,
   StoredTicket,

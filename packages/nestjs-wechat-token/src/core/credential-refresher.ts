@@ -15,7 +15,7 @@ import {
 } from './refresh-decisions.js';
 import { quotaDayStart, STABLE_FORCE_MIN_INTERVAL_SECONDS } from './refresh-policy.js';
 import { isStaleTokenAnswer } from './stale-token.js';
-import { settledAt, tokenLife, type FetchTiming } from './token-life.js';
+import { callSettleMs, SEND_DEADLINE_MS, settledAt, tokenLife, type FetchTiming } from './token-life.js';
 import {
   LockBusyError,
   TOKEN_STORE,
@@ -53,23 +53,6 @@ export interface RefreshOutcome {
 }
 
 const SECOND = 1000;
-/**
- * A call goes out at most this long after it was logged; past it (a slow
- * database, a frozen process) it is given up, so that it cannot reach WeChat
- * later than the other replicas expect.
- */
-export const SEND_DEADLINE_MS = 1000;
-
-/**
- * From a call's start until WeChat can no longer act on it: the time to send
- * it, the HTTP timeout, and how late WeChat may still answer after that. A
- * call without a recorded result younger than this may still be under way.
- */
-export function callSettleMs(
-  options: Pick<ResolvedWechatTokenOptions, 'httpTimeoutMs' | 'lateAnswerMs'>,
-): number {
-  return SEND_DEADLINE_MS + options.httpTimeoutMs + options.lateAnswerMs;
-}
 
 /** One call to WeChat, as far as it went. */
 interface CallResult {
@@ -177,18 +160,22 @@ export class CredentialRefresher {
   }
 
   private async refreshLocked(job: Pass, locked: LockedCredential): Promise<RefreshOutcome> {
-    const { account, spec, intent } = job;
+    const { account, spec } = job;
+    let { intent } = job;
     const now = this.clock.now();
     const timing = this.timing;
     const mode = spec.lifeMode(account);
     let latest = await locked.latest();
-    if (
-      intent.deadToken !== undefined &&
-      latest?.value === intent.deadToken &&
-      latest.reportedDeadAt === null
-    ) {
-      latest = await locked.markDead(latest.id);
-      this.logger.warn(MESSAGES.tokenRejected(account.appId, mask(latest.value) ?? ''));
+    if (intent.deadToken !== undefined && latest?.value === intent.deadToken) {
+      if (latest.reportedDeadAt === null) {
+        latest = await locked.markDead(latest.id);
+        this.logger.warn(MESSAGES.tokenRejected(account.appId, mask(latest.value) ?? ''));
+      } else {
+        // Reported (and its replacement begun) before: the replacement's own
+        // retries, with their backoff, finish it. Another report must not
+        // skip that backoff and call WeChat at once while it is failing.
+        intent = { ...intent, force: false };
+      }
     }
     const fetches = await locked.fetchesSince(
       new Date((latest?.fetchedAt.getTime() ?? now) - timing.settleMs),

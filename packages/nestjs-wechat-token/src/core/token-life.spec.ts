@@ -3,6 +3,7 @@ import { plannedRefreshAt } from './refresh-policy.js';
 import {
   outcomeUnknown,
   promisedUntil,
+  SEND_DEADLINE_MS,
   servedExpiresIn,
   servedMarginMs,
   settledAt,
@@ -60,11 +61,14 @@ describe('token life (what the fetch log says of the served token)', () => {
     });
   });
 
-  it('one unknown call U: promised until U + overlap/2, when the next fetch is due, before WeChat can kill it at U + overlap', () => {
+  it('one unknown call U: promised until U + send deadline + overlap/2, when the next fetch is due, before WeChat can kill it at U + overlap', () => {
     const t = token();
     const u = T0 + 6600 * S;
     const life = tokenLife(t, 'token', [call(u, 'timeout')], TIMING);
-    expect(life).toEqual({ certainUntil: u + 150 * S, holdFetchUntil: u + 150 * S, recovering: true });
+    // A replica that had not heard of U yet promised up to overlap/2 past when U's row
+    // was committed, which is at most the send deadline after U was logged.
+    const next = u + SEND_DEADLINE_MS + 150 * S;
+    expect(life).toEqual({ certainUntil: next, holdFetchUntil: next, recovering: true });
   });
 
   it('one unknown call close to expiry: the next fetch comes at expiry, not past it, but never before U has settled', () => {
@@ -102,7 +106,7 @@ describe('token life (what the fetch log says of the served token)', () => {
     const t = token('2', T0);
     const life = tokenLife(t, 'token', [call(T0 - 5 * S, 'timeout')], TIMING);
     expect(life.recovering).toBe(true);
-    expect(life.certainUntil).toBe(T0 + 150 * S);
+    expect(life.certainUntil).toBe(T0 + SEND_DEADLINE_MS + 150 * S);
     // Long before (settled before the token was fetched): irrelevant.
     expect(tokenLife(t, 'token', [call(T0 - 20 * S, 'timeout')], TIMING).recovering).toBe(false);
   });

@@ -1,6 +1,6 @@
 import type { StoredCredential } from './credential.js';
 import type { AttemptOutcome, LoggedFetch } from './token-store.js';
-import type { TokenMode } from './wechat-token.options.js';
+import type { ResolvedWechatTokenOptions, TokenMode } from './wechat-token.options.js';
 
 /**
  * How long a token may be promised, from WeChat's rules and the cluster's
@@ -52,6 +52,25 @@ export interface TokenLife {
   holdFetchUntil: number;
   /** Whether a new token must be fetched as soon as `holdFetchUntil` allows (not at the planned time). */
   recovering: boolean;
+}
+
+/**
+ * A call goes out at most this long after it was logged; past it (a slow
+ * database, a frozen process) it is given up, so that it cannot reach WeChat
+ * later than the other replicas expect. So a call's row is committed, and can
+ * be heard of, at most this long after its `attemptedAt`.
+ */
+export const SEND_DEADLINE_MS = 1000;
+
+/**
+ * From a call's start until WeChat can no longer act on it: the time to send
+ * it, the HTTP timeout, and how late WeChat may still answer after that. A
+ * call without a recorded result younger than this may still be under way.
+ */
+export function callSettleMs(
+  options: Pick<ResolvedWechatTokenOptions, 'httpTimeoutMs' | 'lateAnswerMs'>,
+): number {
+  return SEND_DEADLINE_MS + options.httpTimeoutMs + options.lateAnswerMs;
 }
 
 const UNKNOWN_OUTCOMES: ReadonlySet<AttemptOutcome | null> = new Set([
@@ -109,9 +128,14 @@ export function tokenLife(
   }
   // One unknown call: if it issued a token, this one dies `overlap` after it.
   // The next fetch would kill it at once, so it waits until the promises made
-  // before the unknown call was known (at most half the overlap) have run out.
+  // before the unknown call was known have run out: at most half the overlap
+  // past the moment its row was committed, which is at most the send deadline
+  // after the call was logged (a replica hears of it no sooner).
   const unknownAt = Math.max(after[first].attemptedAt.getTime(), fetchedAt);
-  const next = Math.max(unknownAt + timing.settleMs, Math.min(unknownAt + timing.overlapMs / 2, expiresAt));
+  const next = Math.max(
+    unknownAt + timing.settleMs,
+    Math.min(unknownAt + SEND_DEADLINE_MS + timing.overlapMs / 2, expiresAt),
+  );
   return {
     certainUntil: Math.min(expiresAt, unknownAt + timing.overlapMs, next),
     holdFetchUntil: Math.max(settled, next),

@@ -1,5 +1,6 @@
 import { isTicketType, TICKET_TYPES, type TicketType } from './credential.js';
 import type { SecretBoxKeys } from './secret-box.js';
+import { callSettleMs } from './token-life.js';
 
 /** How an account fetches its token from WeChat. */
 export type TokenMode = 'token' | 'stable';
@@ -171,6 +172,29 @@ export function resolveOptions(
     }
   }
   return resolved;
+}
+
+/**
+ * Why these timing options cannot recover from a lost call before WeChat may
+ * kill the token served, if they cannot (logged as a warning at start). After
+ * a call of unknown outcome U the center fetches again once U has settled
+ * (1 s to send it, `httpTimeoutMs`, `lateAnswerMs`), planned for half the
+ * overlap after U; settling later than that leaves little or no time before
+ * `U + overlap`, and the token is then not served until the new one is in.
+ * Safe either way: no token is promised past what WeChat honours.
+ */
+export function lostCallRecoveryWarning(
+  options: Pick<ResolvedWechatTokenOptions, 'overlapSeconds' | 'httpTimeoutMs' | 'lateAnswerMs'>,
+): string | undefined {
+  const settleMs = callSettleMs(options);
+  if (settleMs <= (options.overlapSeconds * 1000) / 2) return undefined;
+  return (
+    `\`overlapSeconds\` (${options.overlapSeconds}) is less than twice the time a lost call may still ` +
+    `act at WeChat (1 s + \`httpTimeoutMs\` ${options.httpTimeoutMs} ms + \`lateAnswerMs\` ` +
+    `${options.lateAnswerMs} ms = ${settleMs / 1000} s): after a call of unknown outcome, the token may ` +
+    `go unserved until that call has settled and a new one is fetched. WeChat's overlap is 300 s; ` +
+    `lower \`httpTimeoutMs\` / \`lateAnswerMs\` to match a shorter one.`
+  );
 }
 
 /**

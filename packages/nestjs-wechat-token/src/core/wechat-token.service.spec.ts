@@ -25,7 +25,7 @@ import {
   UnknownAccountError,
   WechatApiError,
 } from './wechat-token.errors.js';
-import { InvalidOptionsError, resolveOptions } from './wechat-token.options.js';
+import { InvalidOptionsError, lostCallRecoveryWarning, resolveOptions } from './wechat-token.options.js';
 import { WechatTokenEvents, type WechatTokenEvent } from './wechat-token.events.js';
 import { WechatTokenService } from './wechat-token.service.js';
 
@@ -197,6 +197,15 @@ class FakeApi {
   }
 }
 
+/** Waits (real time) until `done()` holds, or fails after `timeoutMs`. */
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`not done within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function setup(appIds = ['wx0000000000000001'], mode: 'token' | 'stable' = 'token') {
   let now = Date.UTC(2026, 10, 21, 2, 0, 0);
   const clock: Clock & { advance(s: number): void } = { now: () => now, advance: (s) => (now += s * 1000) };
@@ -243,6 +252,22 @@ describe('WechatTokenService (fake store)', () => {
     );
     expect(() => resolveOptions({ accounts: [{ ...account, secret: '' }] }, 'x')).toThrow(/no secret/);
     expect(() => resolveOptions({ accounts: [account], httpTimeoutMs: 0 }, 'x')).toThrow(/httpTimeoutMs/);
+  });
+
+  it('warns when a lost call settles later than half the overlap (the recovery could not come in time)', () => {
+    // WeChat's figures: 1 s + 5 s + 10 s = 16 s settle, 150 s half overlap.
+    expect(lostCallRecoveryWarning(resolveOptions({ accounts: [] }, 'x'))).toBeUndefined();
+    expect(
+      lostCallRecoveryWarning({ overlapSeconds: 32, httpTimeoutMs: 5000, lateAnswerMs: 10_000 }),
+    ).toBeUndefined();
+    const warning = lostCallRecoveryWarning({
+      overlapSeconds: 31,
+      httpTimeoutMs: 5000,
+      lateAnswerMs: 10_000,
+    });
+    expect(warning).toMatch(
+      /`overlapSeconds` \(31\).*1 s \+ `httpTimeoutMs` 5000 ms \+ `lateAnswerMs` 10000 ms = 16 s/,
+    );
   });
 
   it('keeps accounts added, changed and removed at runtime', async () => {
@@ -390,6 +415,73 @@ describe('WechatTokenService (fake store)', () => {
     api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
     await expect(service.refresh('wx0000000000000001')).rejects.toMatchObject({ reason: 'check_failed' });
     expect(api.calls).toBe(1);
+    await service.beforeApplicationShutdown();
+  });
+
+  it('checks a reported token again until WeChat answers, and replaces it then if WeChat rejects it', async () => {
+    const { service, api, store } = setup();
+    const token = await service.getAccessToken();
+    api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
+    await expect(service.refresh('wx0000000000000001', { staleToken: token })).rejects.toMatchObject({
+      reason: 'check_failed',
+    });
+    // A second report while the first waits to be checked again adds no second loop.
+    await expect(service.refresh('wx0000000000000001', { staleToken: token })).rejects.toMatchObject({
+      reason: 'check_failed',
+    });
+    expect(api.checks).toBe(2);
+    api.verdict = { verdict: 'dead', errcode: 40001 };
+    await waitFor(() => store.tokens.length === 2, 3000);
+    expect(api.checks).toBe(3);
+    expect(store.tokens[0].reportedDeadAt).toBeInstanceOf(Date);
+    expect(await service.getAccessToken()).not.toBe(token);
+    await service.beforeApplicationShutdown();
+  });
+
+  it('stops checking a reported token again once WeChat says it works', async () => {
+    const { service, api, store } = setup();
+    const token = await service.getAccessToken();
+    api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
+    await expect(service.refresh('wx0000000000000001', { staleToken: token })).rejects.toMatchObject({
+      reason: 'check_failed',
+    });
+    api.verdict = { verdict: 'works' };
+    await waitFor(() => api.checks === 2, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect({ checks: api.checks, fetches: api.calls, rows: store.tokens.length }).toEqual({
+      checks: 2,
+      fetches: 1,
+      rows: 1,
+    });
+    await service.beforeApplicationShutdown();
+  });
+
+  it('checks the token other replicas serve when this one holds none yet, and fetches nothing while it works', async () => {
+    const { service, api, store, clock } = setup();
+    const now = clock.now();
+    store.tokens.push({
+      id: '1',
+      appId: 'wx0000000000000001',
+      accessToken: 'served-by-another-replica-0000',
+      fetchedAt: new Date(now - 60_000),
+      expiresAt: new Date(now + 7_140_000),
+      source: 'schedule',
+      mode: 'token',
+      instanceId: 'another:1',
+      reportedDeadAt: null,
+    });
+    expect(await service.refresh('wx0000000000000001')).toMatchObject({
+      refresh: 'still_works',
+      tokenId: '1',
+    });
+    expect({ checks: api.checks, fetches: api.calls }).toEqual({ checks: 1, fetches: 0 });
+  });
+
+  it('fetches what is missing, as no override, when no token exists anywhere to check', async () => {
+    const { service, api, store } = setup();
+    expect(await service.refresh('wx0000000000000001')).toMatchObject({ refresh: 'fetched', tokenId: '1' });
+    expect({ checks: api.checks, fetches: api.calls }).toEqual({ checks: 0, fetches: 1 });
+    expect(store.attempts.map((attempt) => attempt.source)).toEqual(['forced']);
   });
 
   it("cuts the held token's promise as soon as its own call goes out, without hearing of it from the table", async () => {
@@ -494,7 +586,12 @@ describe('WechatTokenService (fake store)', () => {
     seen.length = 0;
     api.verdict = { verdict: 'unknown', detail: 'WeChat did not answer within 5000 ms.' };
     api.failure = undefined;
-    await expect(service.refresh(appId)).rejects.toMatchObject({ reason: 'check_failed' });
+    // (The current token is known dead now: a report of it is not checked again.)
+    await expect(
+      service.refresh(appId, { staleToken: 'a-token-this-replica-never-held' }),
+    ).rejects.toMatchObject({
+      reason: 'check_failed',
+    });
     expect(seen).toEqual([{ type: 'stale_report', appId, verdict: 'unknown' }]);
 
     // Nothing reaches WeChat: the lock held elsewhere, then the database gone.

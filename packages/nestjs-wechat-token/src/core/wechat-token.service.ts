@@ -29,11 +29,11 @@ import {
 } from './jsapi-signature.js';
 import { MESSAGES } from './messages.js';
 import { QuotaResumer } from './quota-resume.js';
-import type { RefreshIntent } from './refresh-decisions.js';
 import { quotaDayStart } from './refresh-policy.js';
 import { isStaleTokenAnswer } from './stale-token.js';
 import { TOKEN_STORE, type TokenStore } from './token-store.js';
 import { WechatApiClient, type TokenCheck } from './wechat-api.client.js';
+import { WechatErrcode } from './wechat-protocol.js';
 import {
   describeError,
   InvalidTicketTypeError,
@@ -48,11 +48,16 @@ import {
 } from './wechat-token.events.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
 import {
+  lostCallRecoveryWarning,
   resolveAccount,
   type ResolvedWechatAccount,
   type ResolvedWechatTokenOptions,
   type WechatAccount,
 } from './wechat-token.options.js';
+
+/** A reported token WeChat did not say anything of is checked again after this, then twice as late each time, up to the cap. */
+const RECHECK_FIRST_DELAY_MS = 1000;
+const RECHECK_MAX_DELAY_MS = 60_000;
 
 export type { AccountStatus, CredentialStatus, HeldCredential, TicketStatus } from './credential-status.js';
 export type { LastError, TokenRisk } from './credential-state.js';
@@ -141,6 +146,9 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   private readonly tickets = new Map<string, Record<TicketType, CredentialState | undefined>>();
   /** Checks of a token at WeChat under way, so concurrent reports of one token share one. */
   private readonly checks = new Map<string, Promise<TokenCheck>>();
+  /** Reported tokens whose check at WeChat failed, to be checked again (`recheckLater`). */
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  private shuttingDown = false;
   private warmUp?: Promise<void>;
   /** When `accountOfAccessToken` last read the table for a token it did not know (cluster clock). */
   private lastMissReadMs = -Infinity;
@@ -266,28 +274,92 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       this.staleReported(appId, 'already_replaced');
       return { ...(await this.status(appId)), refresh: 'already_replaced' };
     }
-    const suspect = staleToken ?? state.current?.value;
-    let deadToken: string | undefined;
-    if (suspect !== undefined) {
-      const check = await this.checkToken(suspect);
-      if (check.verdict === 'works') {
-        this.staleReported(appId, 'still_works');
-        return { ...(await this.status(appId)), refresh: 'still_works' };
-      }
-      if (check.verdict === 'unknown') {
-        this.staleReported(appId, 'unknown');
-        throw new RefreshRefusedError(appId, 'check_failed', 5, MESSAGES.checkFailed(appId, check.detail));
-      }
-      this.staleReported(appId, 'dead');
-      deadToken = suspect;
+    if (staleToken === undefined && !state.current) {
+      // Nothing held here (a replica just started, an account just added, a
+      // database blip): what other replicas serve is read first, so that it is
+      // checked like any other, never replaced unchecked.
+      await this.engine.sync.syncOne(state).catch(() => undefined);
     }
-    const intent: RefreshIntent = {
-      source: staleToken !== undefined ? 'stale_report' : 'forced',
-      force: true,
-      deadToken,
-    };
-    const refresh = refreshAction(before, await this.engine.joinOrStartRefresh(state, intent));
-    return { ...(await this.status(appId)), refresh };
+    const suspect = staleToken ?? state.current?.value;
+    if (suspect === undefined) {
+      // No token anywhere to check: fetches what is missing, never an override.
+      const outcome = await this.engine.joinOrStartRefresh(state, { source: 'forced', force: false });
+      return { ...(await this.status(appId)), refresh: refreshAction(before, outcome) };
+    }
+    const check = await this.checkSuspect(state, suspect);
+    if (check.verdict === 'works') {
+      this.staleReported(appId, 'still_works');
+      return { ...(await this.status(appId)), refresh: 'still_works' };
+    }
+    if (check.verdict === 'unknown') {
+      this.staleReported(appId, 'unknown');
+      this.recheckLater(state, suspect, RECHECK_FIRST_DELAY_MS);
+      throw new RefreshRefusedError(appId, 'check_failed', 5, MESSAGES.checkFailed(appId, check.detail));
+    }
+    this.staleReported(appId, 'dead');
+    return this.replaceDead(state, suspect, staleToken !== undefined ? 'stale_report' : 'forced', before);
+  }
+
+  /**
+   * Marks `deadToken` dead for every replica (if it is still the newest) and
+   * replaces it, under the lock; a transient failure of the replacement is
+   * retried with backoff by whichever replica holds the lock next.
+   */
+  private async replaceDead(
+    state: CredentialState,
+    deadToken: string,
+    source: 'stale_report' | 'forced',
+    before: string | undefined,
+  ): Promise<RefreshResult> {
+    const outcome = await this.engine.joinOrStartRefresh(state, { source, force: true, deadToken });
+    return { ...(await this.status(state.appId)), refresh: refreshAction(before, outcome) };
+  }
+
+  /** Checks a reported token at WeChat, unless this replica already knows it dead. */
+  private checkSuspect(state: CredentialState, suspect: string): Promise<TokenCheck> {
+    const current = state.current;
+    if (current?.value === suspect && current.reportedDeadAt !== null) {
+      return Promise.resolve({ verdict: 'dead', errcode: WechatErrcode.INVALID_CREDENTIAL });
+    }
+    return this.checkToken(suspect);
+  }
+
+  /**
+   * A report whose check WeChat did not answer is not dropped: the token is
+   * checked again in the background (1 s, 2 s, 4 s… up to a minute) until
+   * WeChat says whether it works, and replaced if it does not; it stops once
+   * the token is no longer the one served here (replaced, or marked dead).
+   */
+  private recheckLater(state: CredentialState, suspect: string, delayMs: number): void {
+    if (this.rechecks.has(suspect) || this.shuttingDown) return;
+    const stillServed = () =>
+      this.tokens.get(state.appId) === state &&
+      state.current?.value === suspect &&
+      state.current.reportedDeadAt === null;
+    const timer = setTimeout(() => {
+      void (async () => {
+        if (!stillServed()) return;
+        const check = await this.checkToken(suspect);
+        if (!stillServed()) return;
+        if (check.verdict === 'unknown') {
+          this.rechecks.delete(suspect);
+          return this.recheckLater(state, suspect, Math.min(delayMs * 2, RECHECK_MAX_DELAY_MS));
+        }
+        this.staleReported(state.appId, check.verdict === 'works' ? 'still_works' : 'dead');
+        if (check.verdict === 'dead')
+          await this.replaceDead(state, suspect, 'stale_report', state.current?.id);
+      })()
+        .catch((error) =>
+          this.logger.warn(
+            `Checking a reported token of ${state.appId} again failed: ${describeError(error)}`,
+          ),
+        )
+        .finally(() => {
+          if (this.rechecks.get(suspect) === timer) this.rechecks.delete(suspect);
+        });
+    }, delayMs);
+    timer.unref();
+    this.rechecks.set(suspect, timer);
   }
 
   /**
@@ -544,6 +616,8 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    const slowRecovery = lostCallRecoveryWarning(this.options);
+    if (slowRecovery) this.logger.warn(slowRecovery);
     // Fetch what is missing or due in the background: the app starts even when WeChat is down.
     this.warmUp = (await this.engine.start()).warmUp;
   }
@@ -554,6 +628,9 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
    * may close its pool first (it waits forever for a borrowed connection).
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const timer of this.rechecks.values()) clearTimeout(timer);
+    this.rechecks.clear();
     await this.engine.stop(this.warmUp);
   }
 
