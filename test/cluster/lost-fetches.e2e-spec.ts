@@ -201,7 +201,9 @@ describe('lost fetches (3 server processes)', () => {
     // Backoff: about 1 s, then about 2 s (jittered down to half).
     const gaps = calls.slice(1).map((call, i) => (call.at - calls[i].at) / SECOND);
     expect(gaps[0]).toBeGreaterThanOrEqual(0.5);
+    expect(gaps[0]).toBeLessThan(2);
     expect(gaps[1]).toBeGreaterThanOrEqual(1);
+    expect(gaps[1]).toBeLessThan(3.5);
     const rows = await cluster.query<{ reported_dead_at: Date | null; source: string }>(
       'SELECT reported_dead_at, source FROM access_token ORDER BY id',
     );
