@@ -6,6 +6,7 @@ import { CredentialState, RETRY_AFTER_TROUBLE_MS } from './credential-state.js';
 import { CredentialSync, type SyncTarget } from './credential-sync.js';
 import { mask } from './mask.js';
 import { MESSAGES } from './messages.js';
+import { Permits } from './permits.js';
 import { SecretBoxError } from './secret-box.js';
 import type { RefreshIntent } from './refresh-decisions.js';
 import { LockBusyError, TOKEN_STORE, type TokenStore } from './token-store.js';
@@ -46,6 +47,14 @@ export class CredentialEngine implements SyncTarget {
    */
   private readonly warming = new Set<Promise<unknown>>();
   /**
+   * The passes through a lock this replica makes at once, whoever starts them
+   * (the schedule, wake-ups, callers, tickets, warm-ups). Each holds a pooled
+   * connection for its locked transaction and needs a second one to log its
+   * call: unbounded, a burst of passes took every connection of the pool for
+   * locks and waited for a second one until Postgres ended the transactions.
+   */
+  private readonly passes: Permits;
+  /**
    * Reports an access_token a ticket fetch saw rejected (the cluster-wide
    * compare-and-refresh of the token). Set by the service, which owns that rule.
    */
@@ -58,6 +67,7 @@ export class CredentialEngine implements SyncTarget {
     private readonly refresher: CredentialRefresher,
   ) {
     this.sync = new CredentialSync(store, clock, this, refresher.timing.settleMs, this.logger);
+    this.passes = new Permits(Math.max(1, Math.floor(options.concurrency)));
   }
 
   /** Starts keeping `spec`'s credential of `account`. */
@@ -301,12 +311,16 @@ export class CredentialEngine implements SyncTarget {
     const { appId } = state;
     let outcome: RefreshOutcome;
     try {
-      outcome = await this.refresher.refresh({
-        account: state.account,
-        spec: state.spec,
-        intent,
-        onCall: (fetch) => this.lifeUpdated(state, state.noteCall(fetch)),
-      });
+      // Nothing in a pass waits for another pass of this replica (a ticket took its
+      // access_token before), so a permit is always given back.
+      outcome = await this.passes.run(() =>
+        this.refresher.refresh({
+          account: state.account,
+          spec: state.spec,
+          intent,
+          onCall: (fetch) => this.lifeUpdated(state, state.noteCall(fetch)),
+        }),
+      );
     } catch (error) {
       const now = this.clock.now();
       if (error instanceof LockBusyError) {

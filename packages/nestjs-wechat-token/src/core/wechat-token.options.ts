@@ -76,7 +76,15 @@ export interface WechatTokenModuleOptions {
   forceRefreshMinIntervalSeconds?: number | undefined;
   /** Seconds between full re-reads of the table (NOTIFY is only a hint). Default 60. */
   resyncIntervalSeconds?: number | undefined;
-  /** How many accounts are fetched at once at start-up and per tick. Default 4. */
+  /**
+   * How many passes through a credential's lock this replica makes at once,
+   * whoever starts them (start-up, ticks, callers, tickets); the others wait
+   * their turn. Default 4. Each pass uses two pooled connections of the
+   * DataSource (the locked transaction, and the call logged before it is
+   * made), and listening holds one more: the pool must have more than
+   * `2 × concurrency + 1` connections besides what the host app holds (pg's
+   * default pool has 10).
+   */
   concurrency?: number | undefined;
   /** Listen for other replicas' new tokens with Postgres LISTEN/NOTIFY. Default true. */
   listen?: boolean | undefined;
