@@ -9,9 +9,11 @@ import {
   type StoredCredential,
   type TicketType,
 } from './credential.js';
+import { outcomeUnknown } from './token-life.js';
 import {
   LockBusyError,
   tokenDigest,
+  type AttemptOutcome,
   type AttemptResult,
   type AttemptSummary,
   type CredentialView,
@@ -57,8 +59,34 @@ const TOKEN_COLUMNS = `id, app_id, 'access_token' AS kind, access_token AS value
 const TICKET_COLUMNS = `id, app_id, type AS kind, ticket AS value, fetched_at, expires_at, source, 'token' AS mode, instance_id, reported_dead_at`;
 /** The fetch log's columns; a call points at its row in `token_id` (tokens) or `ticket_id` (tickets). */
 const FETCH_COLUMNS = `id, attempted_at, outcome, force_refresh, COALESCE(token_id, ticket_id) AS token_id`;
-/** The most calls a view or `fetchesSince` reads: more than any sane window holds. */
+/** The most calls of known outcome a view or `fetchesSince` reads (see `callsOfWindow`). */
 const FETCH_LIMIT = 50;
+/**
+ * The outcomes that say what WeChat did with a call (`outcomeUnknown` is
+ * false for them): the only calls a read of the fetch log may leave out. Any
+ * other (none yet, a timeout, a cut connection…, or one added later) is read.
+ */
+const KNOWN_OUTCOMES = (
+  ['ok', 'unchanged', 'errcode', 'not_sent'] as const satisfies readonly AttemptOutcome[]
+)
+  .filter((outcome) => !outcomeUnknown(outcome))
+  .map((outcome) => `'${outcome}'`)
+  .join(', ');
+
+/**
+ * The calls of a credential's window (`where`: its account, kind and start)
+ * as the served-token rules need them, in no order: every call of unknown
+ * outcome (any of them may have killed the token), and of the others, the
+ * newest `FETCH_LIMIT`, so that what followed an unknown call is never cut
+ * off, however long WeChat's trouble lasted.
+ */
+function callsOfWindow(where: string): string {
+  return `(SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt WHERE ${where} AND outcome IN (${KNOWN_OUTCOMES})
+           ORDER BY attempted_at DESC, id DESC LIMIT ${FETCH_LIMIT})
+          UNION ALL
+          SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
+          WHERE ${where} AND (outcome IS NULL OR outcome NOT IN (${KNOWN_OUTCOMES}))`;
+}
 /** The account `$1`'s last quota reset (`quota_reset_at`, null when none): one probe of the index. */
 const LAST_QUOTA_RESET = `SELECT max(reset_at) AS quota_reset_at FROM token_quota_reset WHERE app_id = $1`;
 
@@ -268,6 +296,9 @@ export class PostgresTokenStore implements TokenStore {
     const { columns, from } = rowsOf(kind, '$3');
     // Per account: the newest row (one index probe), and the calls from a
     // little before it on, as JSON so one round trip serves every account.
+    const calls = callsOfWindow(
+      'app_id = a.app_id AND kind = $3 AND attempted_at > t.fetched_at - make_interval(secs => $2::float8 / 1000)',
+    );
     const rows: (Partial<CredentialRow> & {
       account: string;
       fetches: FetchRow[] | null;
@@ -278,12 +309,7 @@ export class PostgresTokenStore implements TokenStore {
            SELECT ${columns} FROM ${from.replace('$1', 'a.app_id')} ORDER BY id DESC LIMIT 1
          ) t ON true
          LEFT JOIN LATERAL (
-           SELECT json_agg(x ORDER BY x.attempted_at, x.id) AS fetches FROM (
-             SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
-             WHERE app_id = a.app_id AND kind = $3
-               AND attempted_at > t.fetched_at - make_interval(secs => $2::float8 / 1000)
-             ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}
-           ) x
+           SELECT json_agg(x ORDER BY x.attempted_at, x.id) AS fetches FROM (${calls}) x
          ) f ON true
          LEFT JOIN LATERAL (${LAST_QUOTA_RESET.replace('$1', 'a.app_id')}) q ON true`,
       [appIds, sinceMs, kind],
@@ -509,8 +535,8 @@ class LockedPostgresCredential implements LockedCredential {
 
   async fetchesSince(since: Date): Promise<LoggedFetch[]> {
     const rows: FetchRow[] = await this.manager.query(
-      `SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
-       WHERE app_id = $1 AND kind = $3 AND attempted_at >= $2 ORDER BY attempted_at, id LIMIT ${FETCH_LIMIT}`,
+      `SELECT * FROM (${callsOfWindow('app_id = $1 AND kind = $3 AND attempted_at >= $2')}) x
+       ORDER BY attempted_at, id`,
       [this.key.appId, since, this.key.kind],
     );
     return rows.map(toFetch);

@@ -110,7 +110,11 @@ export interface LoggedFetch {
 export interface CredentialView {
   appId: string;
   token: StoredCredential | null;
-  /** Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest first. Empty without a token. */
+  /**
+   * Calls started after `token.fetchedAt - sinceMs` (see `views()`), oldest
+   * first: every one of unknown outcome, the others may be cut to the newest
+   * few dozen. Empty without a token.
+   */
   fetches: LoggedFetch[];
   /**
    * The account's last quota reset (`AttemptSummary.quotaResetAt`); null:
@@ -171,7 +175,11 @@ export interface LockedCredential {
   latest(): Promise<StoredCredential | null>;
   /** The account's fetch log summed up; `dayStart` starts the quota day, `now` is the cluster clock. */
   summary(dayStart: Date, now: Date): Promise<AttemptSummary>;
-  /** Calls to WeChat started at or after `since`, oldest first (at most a few dozen). */
+  /**
+   * Calls to WeChat started at or after `since`, oldest first: every one of
+   * unknown outcome (`outcomeUnknown`), and of the others at least the newest
+   * few dozen (a store may leave older ones out).
+   */
   fetchesSince(since: Date): Promise<LoggedFetch[]>;
   /** Records the result of a call logged with `TokenStore.logAttempt` (committed with the lock's transaction). */
   completeAttempt(attemptId: string, result: AttemptResult): Promise<void>;
@@ -237,7 +245,8 @@ export interface TokenStore {
   /**
    * Each account's newest credential of `kind` with the calls to WeChat for
    * it started after `fetchedAt - sinceMs` (a call started a little before
-   * the row's own may still have reached WeChat after it).
+   * the row's own may still have reached WeChat after it): every one of
+   * unknown outcome, and of the others at least the newest few dozen.
    */
   views(kind: CredentialKind, appIds: readonly string[], sinceMs: number): Promise<CredentialView[]>;
   /**
