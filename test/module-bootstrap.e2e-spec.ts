@@ -58,10 +58,11 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
   /** A Postgres DataSource as a host declares it: entities auto-loaded, these migrations run at start. */
   function postgres(
     url: string,
-    options: { name?: string; migrations?: Array<new () => MigrationInterface> } = {},
+    options: { name?: string; migrations?: Array<new () => MigrationInterface>; poolMax?: number } = {},
   ): DynamicModule {
     return TypeOrmModule.forRoot({
       ...(options.name ? { name: options.name } : {}),
+      ...(options.poolMax ? { extra: { max: options.poolMax } } : {}),
       type: 'postgres',
       url,
       autoLoadEntities: true,
@@ -236,6 +237,29 @@ describe('WechatTokenModule in a host app: start-up checks, named DataSource, ho
         new RegExp(`^LOG New access_token for ${account.appId} \\(startup\\): .* WechatTokenRefresher$`),
       ),
     );
+  });
+
+  it('warns at start when the pool cannot hold the refresh passes it allows at once, and works all the same', async () => {
+    const url = await createTestDatabase('boot');
+    const warnings = async (poolMax: number | undefined, concurrency: number | undefined) => {
+      const logger = new CaptureLogger();
+      const app = await listen(
+        [
+          ScheduleModule.forRoot(),
+          postgres(url, poolMax === undefined ? {} : { poolMax }),
+          WechatTokenModule.forRoot({ ...moduleOptions(), concurrency }),
+        ],
+        logger,
+      );
+      expect(await tokenWorks(await app.get(WechatTokenService).getAccessToken(account.appId))).toBe(true);
+      return logger.lines.filter((line) => line.includes('has a pool of'));
+    };
+    // pg's default pool (10) holds the default concurrency (4): 2 × 4 + 2.
+    expect(await warnings(undefined, undefined)).toEqual([]);
+    expect(await warnings(5, undefined)).toEqual([
+      expect.stringMatching(/pool of 5 connections.* 4 refresh passes.*at least 10 .*extra: \{ max: 10 \}/),
+    ]);
+    expect(await warnings(5, 1)).toEqual([]);
   });
 
   it('takes options that may be undefined from a host compiled with exactOptionalPropertyTypes', () => {

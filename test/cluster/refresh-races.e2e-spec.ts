@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { AccountStatus, RefreshResult } from 'nestjs-wechat-token';
+import { SEND_DEADLINE_MS, type AccountStatus, type RefreshResult } from 'nestjs-wechat-token';
 import {
   Cluster,
   clusterAccount,
@@ -37,6 +37,8 @@ async function lockHolderMidFetch(cluster: Cluster): Promise<Replica> {
 const LOST = {
   overlap: 12,
   settleMs: 1000 + 1000 + 1000,
+  /** How long after a lost call the recovery fetch is held: half the overlap past the send deadline. */
+  holdMs: SEND_DEADLINE_MS + (12 / 2) * 1000,
   answerAfterMs: 1500,
 };
 
@@ -255,11 +257,12 @@ describe('replicas racing for refreshes (3 server processes)', () => {
     expect(fresh).toBe(cluster.sandbox.latestToken(account.appId));
     expect(cluster.sandbox.tokenState(fresh)).toBe('live');
     // The recovery came not at once (the lock was free), but once the lost call had settled and the
-    // promises made on the first token (up to half the overlap after the call) had run out; and
+    // promises made on the first token (up to half the overlap after the call was heard of, at
+    // most the 1 s send deadline after it was logged) had run out; and
     // before the orphan ended it: the first token died at the recovery fetch.
     const waited = recovery.at - (await lostCallStart(cluster));
-    expect(waited).toBeGreaterThanOrEqual(Math.max(LOST.settleMs, (LOST.overlap / 2) * SECOND) - 100);
-    expect(waited).toBeLessThanOrEqual((LOST.overlap / 2) * SECOND + 2500);
+    expect(waited).toBeGreaterThanOrEqual(Math.max(LOST.settleMs, LOST.holdMs) - 100);
+    expect(waited).toBeLessThanOrEqual(LOST.holdMs + 2500);
     expect(recovery.at).toBeLessThan(orphanLife.issuedAt + LOST.overlap * SECOND);
     expect(diedAfter(cluster, first, recovery)).toBeGreaterThanOrEqual(0);
     expect(diedAfter(cluster, first, recovery)).toBeLessThan(100);
@@ -339,7 +342,7 @@ describe('replicas racing for refreshes (3 server processes)', () => {
     expect(tallies.every((tally) => tally.tokens > 0)).toBe(true);
     // The others recovered not at once, but before the orphan ended the first token: it died at the recovery.
     expect(recovery.at - (await lostCallStart(cluster))).toBeGreaterThanOrEqual(
-      Math.max(LOST.settleMs, (LOST.overlap / 2) * SECOND) - 100,
+      Math.max(LOST.settleMs, LOST.holdMs) - 100,
     );
     expect(recovery.at).toBeLessThan(orphanLife.issuedAt + LOST.overlap * SECOND);
     expect(recovery.at - frozenAt).toBeLessThan(LOST.overlap * SECOND);

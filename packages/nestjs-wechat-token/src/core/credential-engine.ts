@@ -313,14 +313,19 @@ export class CredentialEngine implements SyncTarget {
     try {
       // Nothing in a pass waits for another pass of this replica (a ticket took its
       // access_token before), so a permit is always given back.
-      outcome = await this.passes.run(() =>
-        this.refresher.refresh({
-          account: state.account,
-          spec: state.spec,
-          intent,
-          onCall: (fetch) => this.lifeUpdated(state, state.noteCall(fetch)),
-        }),
+      const passed = await this.passes.run(async () =>
+        // Stopping while it waited for a permit: no call to WeChat the shutdown would have to wait for.
+        this.stopped
+          ? undefined
+          : this.refresher.refresh({
+              account: state.account,
+              spec: state.spec,
+              intent,
+              onCall: (fetch) => this.lifeUpdated(state, state.noteCall(fetch)),
+            }),
       );
+      if (!passed) return { token: state.current ?? null, calledWechat: false };
+      outcome = passed;
     } catch (error) {
       const now = this.clock.now();
       if (error instanceof LockBusyError) {

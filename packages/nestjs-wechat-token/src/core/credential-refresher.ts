@@ -160,22 +160,18 @@ export class CredentialRefresher {
   }
 
   private async refreshLocked(job: Pass, locked: LockedCredential): Promise<RefreshOutcome> {
-    const { account, spec } = job;
-    let { intent } = job;
+    const { account, spec, intent } = job;
     const now = this.clock.now();
     const timing = this.timing;
     const mode = spec.lifeMode(account);
     let latest = await locked.latest();
+    // A report of a token marked dead before: its replacement is under way, with its own retries.
+    let reportedBefore = false;
     if (intent.deadToken !== undefined && latest?.value === intent.deadToken) {
       if (latest.reportedDeadAt === null) {
         latest = await locked.markDead(latest.id);
         this.logger.warn(MESSAGES.tokenRejected(account.appId, mask(latest.value) ?? ''));
-      } else {
-        // Reported (and its replacement begun) before: the replacement's own
-        // retries, with their backoff, finish it. Another report must not
-        // skip that backoff and call WeChat at once while it is failing.
-        intent = { ...intent, force: false };
-      }
+      } else reportedBefore = true;
     }
     const fetches = await locked.fetchesSince(
       new Date((latest?.fetchedAt.getTime() ?? now) - timing.settleMs),
@@ -191,6 +187,7 @@ export class CredentialRefresher {
       life,
       now,
       refreshAheadSeconds: this.options.refreshAheadSeconds,
+      reportedBefore,
     };
     if (alreadyDone(input)) return { token: latest, calledWechat: false };
 
@@ -212,12 +209,15 @@ export class CredentialRefresher {
       this.logger.warn(MESSAGES.overrideRefresh(account.appId, this.options.overlapSeconds, spec.label));
     }
 
-    if (intent.force && mode === 'stable' && intent.deadToken !== undefined) {
+    // A stable token WeChat rejects (reported now or before: the retries of its
+    // replacement too) is replaced by forcing, since a normal call may hand it back.
+    const deadValue = latest?.reportedDeadAt ? latest.value : undefined;
+    if (mode === 'stable' && deadValue !== undefined) {
       // A normal stable_token call first: after someone else's force_refresh it
       // already returns the new token, while forcing would use one of WeChat's
       // 20 forces a day.
       const normal = await this.fetchFromWechat(job, false, locked);
-      if (!normal.fetched || normal.fetched.value !== intent.deadToken) {
+      if (!normal.fetched || normal.fetched.value !== deadValue) {
         return this.recordFetch(job, locked, latest, normal);
       }
       this.noteCall(job, normal, 'unchanged', null);
@@ -231,7 +231,7 @@ export class CredentialRefresher {
       const limited = stableForceRefusal(account.appId, summary, this.clock.now());
       if (limited) return { token: latest, calledWechat: true, refusal: limited, lastFailure };
     }
-    const forceRefresh = intent.force && mode === 'stable';
+    const forceRefresh = mode === 'stable' && (intent.force || deadValue !== undefined);
     return this.recordFetch(job, locked, latest, await this.fetchFromWechat(job, forceRefresh, locked));
   }
 

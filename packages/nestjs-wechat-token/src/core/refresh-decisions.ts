@@ -76,6 +76,12 @@ export interface DecisionInput {
   life: TokenLife | undefined;
   now: number;
   refreshAheadSeconds: number;
+  /**
+   * `intent.deadToken` was marked dead before this pass: its replacement is
+   * under way and retried with the backoff of its failures, which another
+   * report of it must not skip (a call to WeChat per report while WeChat fails).
+   */
+  reportedBefore?: boolean;
 }
 
 /** Whether the newest row already answers the intent, so WeChat need not be called. */
@@ -134,7 +140,14 @@ export function refusalOf(
     const limited = stableForceRefusal(appId, summary, now);
     if (limited) return limited;
   }
-  const gate = nextAllowedFetch(appId, summary, now, limits.dailyQuota, intent.force, input.kind);
+  const gate = nextAllowedFetch(
+    appId,
+    summary,
+    now,
+    limits.dailyQuota,
+    forcedPastBackoff(input, summary),
+    input.kind,
+  );
   if (!gate || retryPastStaleToken(input, summary, gate.reason)) return undefined;
   const until = new Date(gate.at).toISOString();
   return refuse(
@@ -142,6 +155,21 @@ export function refusalOf(
     gate.at,
     gate.reason === 'quota' ? MESSAGES.quotaExhausted(subject, until) : MESSAGES.backoff(subject, until),
   );
+}
+
+/**
+ * Whether the refresh is forced as far as the backoff goes. A report of a
+ * token already marked dead waits for the backoff of transient failures (its
+ * replacement's retries come anyway); after a refused configuration
+ * (whitelist, secret) it still tries at once, since the operator may just
+ * have fixed it.
+ */
+function forcedPastBackoff(input: DecisionInput, summary: AttemptSummary): boolean {
+  if (!input.intent.force) return false;
+  if (!input.reportedBefore) return true;
+  const last = summary.failuresSinceSuccess[0];
+  const failure = last ? classifyFailure(last.errcode, input.kind) : undefined;
+  return failure !== 'transient' && failure !== 'stale_token';
 }
 
 /**

@@ -7,7 +7,9 @@ import {
   WECHAT_TOKEN_DATA_SOURCE,
   WECHAT_TOKEN_DATA_SOURCE_NAME,
   WECHAT_TOKEN_ENTITIES,
+  WECHAT_TOKEN_OPTIONS,
 } from './wechat-token.module-definition.js';
+import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
 /** A table the module reads and writes, with the columns it must have. */
 export interface ExpectedTable {
@@ -68,6 +70,7 @@ export class SetupCheck implements OnModuleInit {
   constructor(
     @Inject(WECHAT_TOKEN_DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(WECHAT_TOKEN_DATA_SOURCE_NAME) private readonly dataSourceName: string,
+    @Inject(WECHAT_TOKEN_OPTIONS) private readonly options: ResolvedWechatTokenOptions,
     @Optional() private readonly registry?: SchedulerRegistry,
   ) {}
 
@@ -78,6 +81,13 @@ export class SetupCheck implements OnModuleInit {
     const type = String(this.dataSource.options.type);
     if (type !== 'postgres') {
       throw new WechatTokenSetupError('not_postgres', MESSAGES.notPostgres(this.dataSourceName, type));
+    }
+    const poolMax = poolSizeOf(this.dataSource);
+    const poolNeeded = 2 * this.options.concurrency + 2;
+    if (poolMax !== undefined && poolMax < poolNeeded) {
+      this.logger.warn(
+        MESSAGES.poolTooSmall(this.dataSourceName, poolMax, this.options.concurrency, poolNeeded),
+      );
     }
     const expected = expectedSchema();
     let found: FoundTable[];
@@ -109,4 +119,15 @@ export class SetupCheck implements OnModuleInit {
     );
     return rows.map((row) => ({ table: row.table_name, present: row.present, columns: row.columns }));
   }
+}
+
+/**
+ * The connections of the DataSource's pg pool (`extra.max`, pg's default 10),
+ * or undefined when it cannot be told (not a pg pool).
+ */
+export function poolSizeOf(dataSource: DataSource): number | undefined {
+  const pool = (dataSource.driver as unknown as { master?: { options?: { max?: unknown } } }).master;
+  if (!pool?.options) return undefined;
+  const max = pool.options.max;
+  return typeof max === 'number' && Number.isFinite(max) ? max : 10;
 }

@@ -1,6 +1,6 @@
 import { isTicketType, TICKET_TYPES, type TicketType } from './credential.js';
 import type { SecretBoxKeys } from './secret-box.js';
-import { callSettleMs } from './token-life.js';
+import { callSettleMs, SEND_DEADLINE_MS } from './token-life.js';
 
 /** How an account fetches its token from WeChat. */
 export type TokenMode = 'token' | 'stable';
@@ -186,8 +186,8 @@ export function resolveOptions(
  * Why these timing options cannot recover from a lost call before WeChat may
  * kill the token served, if they cannot (logged as a warning at start). After
  * a call of unknown outcome U the center fetches again once U has settled
- * (1 s to send it, `httpTimeoutMs`, `lateAnswerMs`), planned for half the
- * overlap after U; settling later than that leaves little or no time before
+ * (1 s to send it, `httpTimeoutMs`, `lateAnswerMs`), planned for 1 s plus half
+ * the overlap after U; settling later than that leaves little or no time before
  * `U + overlap`, and the token is then not served until the new one is in.
  * Safe either way: no token is promised past what WeChat honours.
  */
@@ -195,12 +195,12 @@ export function lostCallRecoveryWarning(
   options: Pick<ResolvedWechatTokenOptions, 'overlapSeconds' | 'httpTimeoutMs' | 'lateAnswerMs'>,
 ): string | undefined {
   const settleMs = callSettleMs(options);
-  if (settleMs <= (options.overlapSeconds * 1000) / 2) return undefined;
+  if (settleMs <= SEND_DEADLINE_MS + (options.overlapSeconds * 1000) / 2) return undefined;
   return (
-    `\`overlapSeconds\` (${options.overlapSeconds}) is less than twice the time a lost call may still ` +
-    `act at WeChat (1 s + \`httpTimeoutMs\` ${options.httpTimeoutMs} ms + \`lateAnswerMs\` ` +
-    `${options.lateAnswerMs} ms = ${settleMs / 1000} s): after a call of unknown outcome, the token may ` +
-    `go unserved until that call has settled and a new one is fetched. WeChat's overlap is 300 s; ` +
+    `\`overlapSeconds\` (${options.overlapSeconds}) is short for the time a lost call may still act at ` +
+    `WeChat (1 s + \`httpTimeoutMs\` ${options.httpTimeoutMs} ms + \`lateAnswerMs\` ${options.lateAnswerMs} ms ` +
+    `= ${settleMs / 1000} s): after a call of unknown outcome the next fetch waits for it to settle, later than ` +
+    `1 s + half the overlap, so the token may go unserved until a new one is in. WeChat's overlap is 300 s; ` +
     `lower \`httpTimeoutMs\` / \`lateAnswerMs\` to match a shorter one.`
   );
 }

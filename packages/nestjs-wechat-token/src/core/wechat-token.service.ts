@@ -280,11 +280,15 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       // checked like any other, never replaced unchecked.
       await this.engine.sync.syncOne(state).catch(() => undefined);
     }
-    const suspect = staleToken ?? state.current?.value;
+    let suspect = staleToken ?? state.current?.value;
     if (suspect === undefined) {
-      // No token anywhere to check: fetches what is missing, never an override.
+      // No token to check: fetches what is missing, never an override.
       const outcome = await this.engine.joinOrStartRefresh(state, { source: 'forced', force: false });
-      return { ...(await this.status(appId)), refresh: refreshAction(before, outcome) };
+      if (outcome?.calledWechat || outcome?.refusal || outcome?.failure || !state.current) {
+        return { ...(await this.status(appId)), refresh: refreshAction(before, outcome) };
+      }
+      // The table had one after all (the re-read above failed): checked like any other.
+      suspect = state.current.value;
     }
     const check = await this.checkSuspect(state, suspect);
     if (check.verdict === 'works') {
@@ -297,7 +301,18 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       throw new RefreshRefusedError(appId, 'check_failed', 5, MESSAGES.checkFailed(appId, check.detail));
     }
     this.staleReported(appId, 'dead');
-    return this.replaceDead(state, suspect, staleToken !== undefined ? 'stale_report' : 'forced', before);
+    try {
+      return await this.replaceDead(
+        state,
+        suspect,
+        staleToken !== undefined ? 'stale_report' : 'forced',
+        before,
+      );
+    } catch (error) {
+      // Not even marked dead (another replica held the lock, the database blinked): not dropped.
+      if (this.stillServed(state, suspect)) this.recheckLater(state, suspect, RECHECK_FIRST_DELAY_MS);
+      throw error;
+    }
   }
 
   /**
@@ -325,41 +340,51 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
-   * A report whose check WeChat did not answer is not dropped: the token is
-   * checked again in the background (1 s, 2 s, 4 s… up to a minute) until
-   * WeChat says whether it works, and replaced if it does not; it stops once
-   * the token is no longer the one served here (replaced, or marked dead).
+   * A report whose check WeChat did not answer (or whose token could not be
+   * marked dead) is not dropped: the token is checked again in the background
+   * (1 s, 2 s, 4 s… up to a minute) until WeChat says whether it works, and
+   * replaced if it does not; it stops once the token is no longer the one
+   * served here (replaced, or marked dead), or at shutdown.
    */
   private recheckLater(state: CredentialState, suspect: string, delayMs: number): void {
     if (this.rechecks.has(suspect) || this.shuttingDown) return;
-    const stillServed = () =>
-      this.tokens.get(state.appId) === state &&
-      state.current?.value === suspect &&
-      state.current.reportedDeadAt === null;
     const timer = setTimeout(() => {
-      void (async () => {
-        if (!stillServed()) return;
-        const check = await this.checkToken(suspect);
-        if (!stillServed()) return;
-        if (check.verdict === 'unknown') {
-          this.rechecks.delete(suspect);
-          return this.recheckLater(state, suspect, Math.min(delayMs * 2, RECHECK_MAX_DELAY_MS));
-        }
-        this.staleReported(state.appId, check.verdict === 'works' ? 'still_works' : 'dead');
-        if (check.verdict === 'dead')
-          await this.replaceDead(state, suspect, 'stale_report', state.current?.id);
-      })()
-        .catch((error) =>
+      void this.recheck(state, suspect)
+        .catch((error) => {
           this.logger.warn(
             `Checking a reported token of ${state.appId} again failed: ${describeError(error)}`,
-          ),
-        )
-        .finally(() => {
+          );
+          return false;
+        })
+        .then((settled) => {
           if (this.rechecks.get(suspect) === timer) this.rechecks.delete(suspect);
+          if (!settled && this.stillServed(state, suspect)) {
+            this.recheckLater(state, suspect, Math.min(delayMs * 2, RECHECK_MAX_DELAY_MS));
+          }
         });
     }, delayMs);
     timer.unref();
     this.rechecks.set(suspect, timer);
+  }
+
+  /** One more check of a reported token: whether that settled it (it works, or it is dead and was replaced). */
+  private async recheck(state: CredentialState, suspect: string): Promise<boolean> {
+    if (!this.stillServed(state, suspect)) return true;
+    const check = await this.checkToken(suspect);
+    if (!this.stillServed(state, suspect) || check.verdict === 'unknown') return false;
+    this.staleReported(state.appId, check.verdict === 'works' ? 'still_works' : 'dead');
+    if (check.verdict === 'dead') await this.replaceDead(state, suspect, 'stale_report', state.current?.id);
+    return true;
+  }
+
+  /** Whether `suspect` is the token this replica serves, not marked dead, and the service is running. */
+  private stillServed(state: CredentialState, suspect: string): boolean {
+    return (
+      !this.shuttingDown &&
+      this.tokens.get(state.appId) === state &&
+      state.current?.value === suspect &&
+      state.current.reportedDeadAt === null
+    );
   }
 
   /**
