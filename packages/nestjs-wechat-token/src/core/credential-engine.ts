@@ -175,9 +175,7 @@ export class CredentialEngine implements SyncTarget {
     const due = [...this.byKey.values()].filter(
       (state) => !state.inflight && now >= state.nextAttemptAtMs && now >= state.dueAt(),
     );
-    await this.forEachBounded(due, (state) =>
-      this.joinOrStartRefresh(state, { source: 'schedule', force: false }),
-    );
+    await this.forEachBounded(due, (state) => this.joinOrStartRefresh(state, scheduledIntent(state)));
     return { due: due.length };
   }
 
@@ -232,6 +230,15 @@ export class CredentialEngine implements SyncTarget {
       );
     }
     for (const listener of this.changeListeners) listener({ appId: row.appId, kind: state.spec.kind });
+  }
+
+  /**
+   * WeChat rejects `value`, the current value, and the table could not be
+   * told: not served here from now on, and reported by this replica's next
+   * pass (`scheduledIntent`), which marks it dead for every replica.
+   */
+  rejectedHere(state: CredentialState, value: string): void {
+    this.lifeUpdated(state, state.rejectedHere(value, this.clock.now()));
   }
 
   lifeUpdated(state: CredentialState, died: boolean): void {
@@ -396,7 +403,7 @@ export class CredentialEngine implements SyncTarget {
       () => {
         state.wakeTimer = undefined;
         if (state.inflight || this.clock.now() < state.nextAttemptAtMs) return this.armWake(state);
-        this.joinOrStartRefresh(state, { source: 'schedule', force: false }).catch((error) => {
+        this.joinOrStartRefresh(state, scheduledIntent(state)).catch((error) => {
           // A ticket without a token to fetch it with, say: try again a little later, not at the next tick.
           this.logger.warn(describeError(error));
           state.retryLater(this.clock.now());
@@ -427,4 +434,17 @@ export class CredentialEngine implements SyncTarget {
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, items.length) }, worker));
   }
+}
+
+/**
+ * What a scheduled pass or a wake-up asks for: a refresh when due, or, when
+ * WeChat rejected the current value and the table could not be told, the
+ * report of it (marked dead for every replica, and replaced).
+ */
+function scheduledIntent(state: CredentialState): RefreshIntent {
+  const dead = state.deadUnrecorded;
+  if (dead !== undefined && state.current?.value === dead) {
+    return { source: 'stale_report', force: true, deadToken: dead };
+  }
+  return { source: 'schedule', force: false };
 }

@@ -167,9 +167,11 @@ export class CredentialRefresher {
     let latest = await locked.latest();
     // A report of a token marked dead before: its replacement is under way, with its own retries.
     let reportedBefore = false;
+    let markedNow = false;
     if (intent.deadToken !== undefined && latest?.value === intent.deadToken) {
       if (latest.reportedDeadAt === null) {
         latest = await locked.markDead(latest.id);
+        markedNow = true;
         this.logger.warn(MESSAGES.tokenRejected(account.appId, mask(latest.value) ?? ''));
       } else reportedBefore = true;
     }
@@ -212,6 +214,12 @@ export class CredentialRefresher {
     // A stable token WeChat rejects (reported now or before: the retries of its
     // replacement too) is replaced by forcing, since a normal call may hand it back.
     const deadValue = latest?.reportedDeadAt ? latest.value : undefined;
+    if (mode === 'stable' && deadValue !== undefined && !markedNow) {
+      // Its replacement was tried before (a report, or this is a retry): a normal
+      // call, which may hand it back, is not made again until a force may follow it.
+      const limited = stableForceRefusal(account.appId, summary, now);
+      if (limited) return { token: latest, calledWechat: false, refusal: limited, lastFailure };
+    }
     if (mode === 'stable' && deadValue !== undefined) {
       // A normal stable_token call first: after someone else's force_refresh it
       // already returns the new token, while forcing would use one of WeChat's

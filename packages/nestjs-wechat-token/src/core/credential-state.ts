@@ -70,6 +70,8 @@ export class CredentialState {
   promiseFloorMs = -Infinity;
   /** The row `current` replaced, if any: stale reports of it need no lock, and it lives on for the overlap. */
   replaced?: StoredCredential;
+  /** The current value WeChat rejects, not yet marked dead in the table (`rejectedHere`). */
+  deadUnrecorded?: string;
 
   /** No call to WeChat (or to the lock) before this: backoff, quota, or another replica busy. */
   nextAttemptAtMs = 0;
@@ -132,6 +134,7 @@ export class CredentialState {
     const replaced = this.current;
     this.replaced = replaced;
     this.current = row;
+    this.deadUnrecorded = undefined;
     this.expiresAtMs = row.expiresAt.getTime();
     this.refreshAtMs = plannedRefreshAt(row, this.refreshAheadSeconds, row.mode);
     this.marginMs = servedMarginMs(row, this.timing.overlapMs);
@@ -173,7 +176,10 @@ export class CredentialState {
     // Reads of one row may finish out of order (a slow periodic re-read after the one a NOTIFY
     // asked for): a call the other read saw must not vanish, so the two are merged.
     this.fetches = mergeFetches(this.fetches, fetches);
-    this.current = row;
+    // Rejected here but not yet marked in the table: stays dead here until it is.
+    if (row.reportedDeadAt) this.deadUnrecorded = undefined;
+    this.current =
+      this.deadUnrecorded === row.value ? { ...row, reportedDeadAt: this.current.reportedDeadAt } : row;
     return this.updateLife() ? 'died' : 'same';
   }
 
@@ -186,6 +192,19 @@ export class CredentialState {
    */
   noteCall(fetch: LoggedFetch): boolean {
     this.fetches = mergeFetches(this.fetches, [fetch]);
+    return this.updateLife();
+  }
+
+  /**
+   * WeChat was seen rejecting the current value, and the table could not be
+   * told (another replica held the lock, the database was down): it is not
+   * served here meanwhile, and this replica's next pass reports it
+   * (`deadUnrecorded`). Returns whether it just became unservable.
+   */
+  rejectedHere(value: string, now: number): boolean {
+    if (this.current?.value !== value || this.current.reportedDeadAt) return false;
+    this.deadUnrecorded = value;
+    this.current = { ...this.current, reportedDeadAt: new Date(now) };
     return this.updateLife();
   }
 

@@ -32,7 +32,7 @@ export const MESSAGES = {
   columnsMissing: (dataSource: string, columns: readonly string[]) =>
     `WechatTokenModule: ${quotedNames('column', columns)} missing in DataSource "${dataSource}": the module's migrations are not all run (${RUN_MIGRATIONS}).`,
   poolTooSmall: (dataSource: string, max: number, concurrency: number, needed: number) =>
-    `DataSource "${dataSource}" has a pool of ${max} connections; each of the module's ${concurrency} refresh passes at once (\`concurrency\`) holds two, and its listener one: give the pool at least ${needed} (TypeORM \`extra: { max: ${needed} }\`) or lower \`concurrency\`, else refreshes wait for connections.`,
+    `DataSource "${dataSource}" has a pool of ${max} connections; each of the module's ${concurrency} refresh passes at once (\`concurrency\`) holds two, its listener one, and reads need one: give the pool at least ${needed} (TypeORM \`extra: { max: ${needed} }\`) or lower \`concurrency\`, else refreshes wait for connections.`,
   schemaUnchecked: (dataSource: string, detail: string) =>
     `Could not check the module's tables in DataSource "${dataSource}" (${detail}); starting anyway.`,
   unknownAccount: (appId: string) =>

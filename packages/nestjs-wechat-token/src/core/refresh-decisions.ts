@@ -140,14 +140,7 @@ export function refusalOf(
     const limited = stableForceRefusal(appId, summary, now);
     if (limited) return limited;
   }
-  const gate = nextAllowedFetch(
-    appId,
-    summary,
-    now,
-    limits.dailyQuota,
-    forcedPastBackoff(input, summary),
-    input.kind,
-  );
+  const gate = nextAllowedFetch(appId, summary, now, limits.dailyQuota, forcedPastBackoff(input), input.kind);
   if (!gate || retryPastStaleToken(input, summary, gate.reason)) return undefined;
   const until = new Date(gate.at).toISOString();
   return refuse(
@@ -158,18 +151,13 @@ export function refusalOf(
 }
 
 /**
- * Whether the refresh is forced as far as the backoff goes. A report of a
- * token already marked dead waits for the backoff of transient failures (its
- * replacement's retries come anyway); after a refused configuration
- * (whitelist, secret) it still tries at once, since the operator may just
- * have fixed it.
+ * Whether the refresh is forced as far as the backoff goes: not a report of
+ * a token already marked dead, whose replacement is retried with the backoff
+ * of its failures anyway (after a refused whitelist or secret, say, an
+ * operator's `force: true` tries again at once).
  */
-function forcedPastBackoff(input: DecisionInput, summary: AttemptSummary): boolean {
-  if (!input.intent.force) return false;
-  if (!input.reportedBefore) return true;
-  const last = summary.failuresSinceSuccess[0];
-  const failure = last ? classifyFailure(last.errcode, input.kind) : undefined;
-  return failure !== 'transient' && failure !== 'stale_token';
+function forcedPastBackoff(input: DecisionInput): boolean {
+  return input.intent.force && !input.reportedBefore;
 }
 
 /**

@@ -82,12 +82,13 @@ export class SetupCheck implements OnModuleInit {
     if (type !== 'postgres') {
       throw new WechatTokenSetupError('not_postgres', MESSAGES.notPostgres(this.dataSourceName, type));
     }
+    // Each pass through a lock holds two connections (the lock's, and one to log its
+    // call); the listener one; and one is left for reads.
     const poolMax = poolSizeOf(this.dataSource);
-    const poolNeeded = 2 * this.options.concurrency + 2;
+    const passes = Math.max(1, Math.floor(this.options.concurrency));
+    const poolNeeded = 2 * passes + (this.options.listen ? 1 : 0) + 1;
     if (poolMax !== undefined && poolMax < poolNeeded) {
-      this.logger.warn(
-        MESSAGES.poolTooSmall(this.dataSourceName, poolMax, this.options.concurrency, poolNeeded),
-      );
+      this.logger.warn(MESSAGES.poolTooSmall(this.dataSourceName, poolMax, passes, poolNeeded));
     }
     const expected = expectedSchema();
     let found: FoundTable[];

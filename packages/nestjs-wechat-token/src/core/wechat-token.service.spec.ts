@@ -438,8 +438,8 @@ describe('WechatTokenService (fake store)', () => {
     await service.beforeApplicationShutdown();
   });
 
-  it('keeps at a token WeChat rejects until it is marked dead, when the lock is held elsewhere meanwhile', async () => {
-    const { service, api, store } = setup();
+  it('does not serve a token WeChat rejects while the lock is held elsewhere, and reports it at its next pass', async () => {
+    const { service, api, store, clock } = setup();
     const token = await service.getAccessToken();
     api.verdict = { verdict: 'dead', errcode: 40001 };
     store.lockBusy = true;
@@ -447,13 +447,17 @@ describe('WechatTokenService (fake store)', () => {
       reason: 'lock_busy',
     });
     expect(store.tokens[0].reportedDeadAt).toBeNull();
-    // Still busy at the first check again (after about 1 s), free at the next (2 s later).
-    await waitFor(() => api.checks === 2, 3000);
+    // Not served here, although the table (read again on the way) does not know yet.
+    await expect(service.getAccessToken()).rejects.toBeInstanceOf(TokenUnavailableError);
     store.lockBusy = false;
-    await waitFor(() => store.tokens.length === 2, 4000);
+    clock.advance(6);
+    await service.refreshDue();
     expect(store.tokens[0].reportedDeadAt).toBeInstanceOf(Date);
+    expect(store.tokens).toHaveLength(2);
     expect(await service.getAccessToken()).not.toBe(token);
-    await service.beforeApplicationShutdown();
+    // WeChat was asked once whether it works; the report went to the table without asking again.
+    expect({ checks: api.checks, fetches: api.calls }).toEqual({ checks: 1, fetches: 2 });
+    expect(store.attempts.map((attempt) => attempt.source)).toEqual(['on_demand', 'stale_report']);
   });
 
   it('stops checking a reported token again once WeChat says it works', async () => {

@@ -39,6 +39,7 @@ import {
   InvalidTicketTypeError,
   RefreshRefusedError,
   TicketNotConfiguredError,
+  TokenUnavailableError,
   UnknownAccountError,
 } from './wechat-token.errors.js';
 import {
@@ -284,9 +285,10 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     if (suspect === undefined) {
       // No token to check: fetches what is missing, never an override.
       const outcome = await this.engine.joinOrStartRefresh(state, { source: 'forced', force: false });
-      if (outcome?.calledWechat || outcome?.refusal || outcome?.failure || !state.current) {
+      if (outcome?.calledWechat || outcome?.refusal || outcome?.failure) {
         return { ...(await this.status(appId)), refresh: refreshAction(before, outcome) };
       }
+      if (!state.current) throw new TokenUnavailableError(appId, state.lastError, state.riskReason());
       // The table had one after all (the re-read above failed): checked like any other.
       suspect = state.current.value;
     }
@@ -301,18 +303,7 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
       throw new RefreshRefusedError(appId, 'check_failed', 5, MESSAGES.checkFailed(appId, check.detail));
     }
     this.staleReported(appId, 'dead');
-    try {
-      return await this.replaceDead(
-        state,
-        suspect,
-        staleToken !== undefined ? 'stale_report' : 'forced',
-        before,
-      );
-    } catch (error) {
-      // Not even marked dead (another replica held the lock, the database blinked): not dropped.
-      if (this.stillServed(state, suspect)) this.recheckLater(state, suspect, RECHECK_FIRST_DELAY_MS);
-      throw error;
-    }
+    return this.replaceDead(state, suspect, staleToken !== undefined ? 'stale_report' : 'forced', before);
   }
 
   /**
@@ -326,7 +317,17 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     source: 'stale_report' | 'forced',
     before: string | undefined,
   ): Promise<RefreshResult> {
-    const outcome = await this.engine.joinOrStartRefresh(state, { source, force: true, deadToken });
+    let outcome: RefreshOutcome | undefined;
+    try {
+      outcome = await this.engine.joinOrStartRefresh(state, { source, force: true, deadToken });
+    } catch (error) {
+      // Perhaps not marked dead in the table (another replica held the lock, the
+      // database blinked): not served here meanwhile, and reported by this
+      // replica's next pass.
+      this.engine.rejectedHere(state, deadToken);
+      throw error;
+    }
+    if (outcome?.refusal?.reason === 'lock_busy') this.engine.rejectedHere(state, deadToken);
     return { ...(await this.status(state.appId)), refresh: refreshAction(before, outcome) };
   }
 
@@ -340,21 +341,20 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
-   * A report whose check WeChat did not answer (or whose token could not be
-   * marked dead) is not dropped: the token is checked again in the background
-   * (1 s, 2 s, 4 s… up to a minute) until WeChat says whether it works, and
-   * replaced if it does not; it stops once the token is no longer the one
-   * served here (replaced, or marked dead), or at shutdown.
+   * A report whose check WeChat did not answer is not dropped: the token is
+   * checked again in the background (1 s, 2 s, 4 s… up to a minute) until
+   * WeChat says whether it works, and reported dead if it does not; it stops
+   * once the token is no longer the one served here (replaced, or known
+   * dead), or at shutdown.
    */
   private recheckLater(state: CredentialState, suspect: string, delayMs: number): void {
     if (this.rechecks.has(suspect) || this.shuttingDown) return;
     const timer = setTimeout(() => {
       void this.recheck(state, suspect)
         .catch((error) => {
-          this.logger.warn(
-            `Checking a reported token of ${state.appId} again failed: ${describeError(error)}`,
-          );
-          return false;
+          // The report went through to the lock (the token is known dead here now): the engine finishes it.
+          this.logger.warn(`A reported token of ${state.appId}, found dead: ${describeError(error)}`);
+          return true;
         })
         .then((settled) => {
           if (this.rechecks.get(suspect) === timer) this.rechecks.delete(suspect);
@@ -367,17 +367,18 @@ export class WechatTokenService implements OnApplicationBootstrap, BeforeApplica
     this.rechecks.set(suspect, timer);
   }
 
-  /** One more check of a reported token: whether that settled it (it works, or it is dead and was replaced). */
+  /** One more check of a reported token: whether WeChat said (it works, or it is dead and was reported). */
   private async recheck(state: CredentialState, suspect: string): Promise<boolean> {
     if (!this.stillServed(state, suspect)) return true;
     const check = await this.checkToken(suspect);
-    if (!this.stillServed(state, suspect) || check.verdict === 'unknown') return false;
+    if (!this.stillServed(state, suspect)) return true;
+    if (check.verdict === 'unknown') return false;
     this.staleReported(state.appId, check.verdict === 'works' ? 'still_works' : 'dead');
     if (check.verdict === 'dead') await this.replaceDead(state, suspect, 'stale_report', state.current?.id);
     return true;
   }
 
-  /** Whether `suspect` is the token this replica serves, not marked dead, and the service is running. */
+  /** Whether `suspect` is the token this replica serves, not known dead, and the service is running. */
   private stillServed(state: CredentialState, suspect: string): boolean {
     return (
       !this.shuttingDown &&
