@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { LoggedCall } from './call-matching.js';
 
 /** An advisory lock granted in the soak's database, and the connection holding it. */
 export interface HeldLock {
@@ -8,16 +9,6 @@ export interface HeldLock {
   backendPid: number;
   classid: number;
   objid: number;
-}
-
-/** What the fetch log says of one account. */
-export interface FetchLogCounts {
-  /** Rows of calls that may have reached WeChat: all but `not_sent` ones (given up before sending). */
-  sent: number;
-  /** Of which WeChat may have acted without the replica knowing how: outcome NULL, timeout, network, http, body. */
-  unknown: number;
-  /** Of which WeChat answered without a new token: an errcode, or the same stable token (`unchanged`). */
-  noNewToken: number;
 }
 
 /** A `token_fetch_attempt` row. */
@@ -91,18 +82,21 @@ export class DatabaseProbe {
     return rows[0]?.holder;
   }
 
-  /** The fetch log of each account, by app_id. */
-  async fetchLog(): Promise<Map<string, FetchLogCounts>> {
-    const { rows } = await this.pool.query<{ app_id: string } & FetchLogCounts>(
-      `SELECT app_id,
-              count(*) FILTER (WHERE outcome IS DISTINCT FROM 'not_sent')::int AS sent,
-              count(*) FILTER (WHERE outcome IS NULL OR outcome IN ('timeout', 'network', 'http', 'body'))::int AS unknown,
-              count(*) FILTER (WHERE outcome IN ('errcode', 'unchanged'))::int AS "noNewToken"
-       FROM token_fetch_attempt GROUP BY app_id`,
-    );
-    return new Map(
-      rows.map(({ app_id, sent, unknown, noNewToken }) => [app_id, { sent, unknown, noNewToken }]),
-    );
+  /** The fetch log of each account, by app_id, oldest first: when each call was logged, where to, and its outcome. */
+  async fetchLog(): Promise<Map<string, LoggedCall[]>> {
+    const { rows } = await this.pool.query<{
+      app_id: string;
+      attempted_at: Date;
+      endpoint: string;
+      outcome: string | null;
+    }>(`SELECT app_id, attempted_at, endpoint, outcome FROM token_fetch_attempt ORDER BY attempted_at, id`);
+    const log = new Map<string, LoggedCall[]>();
+    for (const row of rows) {
+      const calls = log.get(row.app_id) ?? [];
+      calls.push({ attemptedAt: row.attempted_at.getTime(), endpoint: row.endpoint, outcome: row.outcome });
+      log.set(row.app_id, calls);
+    }
+    return log;
   }
 
   /** The account's fetch log and token rows, oldest first, for `--trace`. */

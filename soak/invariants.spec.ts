@@ -1,17 +1,32 @@
 import { describe, expect, it } from '@jest/globals';
 import { judge, renderInvariants, type AccountFacts, type SoakFacts } from './invariants.js';
 
+const START = Date.UTC(2025, 0, 1, 2, 0, 0);
+const PERIOD_MS = 28_000;
+
+/** `count` calls a refresh period apart, from 1 s into the run, each logged 50 ms before it arrived. */
+function traffic(count: number, outcome: (index: number) => string | null = () => 'ok') {
+  const calls = Array.from({ length: count }, (_, i) => ({
+    at: START + 1000 + i * PERIOD_MS,
+    endpoint: 'token',
+  }));
+  const attempts = calls.map((call, i) => ({
+    attemptedAt: call.at - 50,
+    endpoint: 'token',
+    outcome: outcome(i),
+  }));
+  return { calls, attempts };
+}
+
 const account = (facts: Partial<AccountFacts> = {}): AccountFacts => ({
   mode: 'token',
-  upstreamCalls: 5,
-  loggedCalls: 5,
-  unknownCalls: 0,
-  noNewTokenCalls: 0,
+  ...traffic(5),
   activeMs: 120_000,
   ...facts,
 });
 
 const facts = (overrides: Partial<SoakFacts> = {}): SoakFacts => ({
+  startedAt: START,
   served: {
     answers: 100,
     tokens: 5,
@@ -34,9 +49,10 @@ const facts = (overrides: Partial<SoakFacts> = {}): SoakFacts => ({
     replicaFailures: [],
   },
   kills: 2,
-  refreshPeriodMs: 28_000,
+  refreshPeriodMs: PERIOD_MS,
   minAnsweredShare: 0.9,
   rssLimitMB: 400,
+  clockSlackMs: 250,
   ...overrides,
 });
 
@@ -53,17 +69,37 @@ describe('soak invariants', () => {
 
   it('allow one call per refresh period, one more per unknown or refused call, and the first fetch', () => {
     // 120 s / 28 s = 4 whole periods: 5 calls with the first.
-    expect(failed(facts({ accounts: [account({ upstreamCalls: 5 })] }))).toEqual([]);
-    expect(failed(facts({ accounts: [account({ upstreamCalls: 6, loggedCalls: 6 })] }))).toEqual([
+    expect(failed(facts({ accounts: [account(traffic(5))] }))).toEqual([]);
+    expect(failed(facts({ accounts: [account(traffic(6))] }))).toEqual([
       'upstream calls within one per refresh period',
     ]);
-    const retried = account({ upstreamCalls: 7, loggedCalls: 7, unknownCalls: 1, noNewTokenCalls: 1 });
-    expect(failed(facts({ accounts: [retried] }))).toEqual([]);
+    const retried = traffic(7, (i) => ({ 1: 'timeout', 2: 'errcode' })[i] ?? 'ok');
+    expect(failed(facts({ accounts: [account(retried)] }))).toEqual([]);
   });
 
-  it('want a fetch-log row for every call that reached the sandbox', () => {
-    expect(failed(facts({ accounts: [account({ upstreamCalls: 5, loggedCalls: 4 })] }))).toEqual([
-      'every upstream call has a fetch-log row',
+  it('want a fetch-log row of its own for every call that reached the sandbox, and say when the others came', () => {
+    const { calls, attempts } = traffic(5);
+    const withoutRow = judge(facts({ accounts: [account({ calls, attempts: attempts.slice(1, 4) })] }));
+    expect(withoutRow.filter((row) => !row.ok)).toEqual([
+      expect.objectContaining({
+        name: 'every upstream call has its own fetch-log row',
+        value: 'token: 3 of 5 calls matched (3 rows), without a row: 1.0 s, 113.0 s',
+      }),
+    ]);
+    // As many rows as calls, but one logged 2 s before its call: longer than a call may wait to go out.
+    const early = attempts.map((row, i) => (i === 2 ? { ...row, attemptedAt: row.attemptedAt - 2000 } : row));
+    expect(failed(facts({ accounts: [account({ calls, attempts: early })] }))).toEqual([
+      'every upstream call has its own fetch-log row',
+    ]);
+    // Or logged after the call arrived, past the clocks' slack.
+    const late = attempts.map((row, i) => (i === 2 ? { ...row, attemptedAt: calls[2].at + 251 } : row));
+    expect(failed(facts({ accounts: [account({ calls, attempts: late })] }))).toEqual([
+      'every upstream call has its own fetch-log row',
+    ]);
+    // A call given up before it went out is no row for a call that came.
+    const notSent = attempts.map((row, i) => (i === 2 ? { ...row, outcome: 'not_sent' } : row));
+    expect(failed(facts({ accounts: [account({ calls, attempts: notSent })] }))).toEqual([
+      'every upstream call has its own fetch-log row',
     ]);
   });
 

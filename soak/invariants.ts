@@ -1,23 +1,27 @@
+import { SEND_DEADLINE_MS, unmatchedCalls, type LoggedCall, type ReceivedCall } from './call-matching.js';
 import type { MonitorFindings } from './monitor.js';
 import type { ServedVerdict } from './served-tokens.js';
 
-/** One account's upstream traffic: the sandbox's count beside the fetch log's. */
+/** One account's upstream traffic: the sandbox's calls beside the fetch log. */
 export interface AccountFacts {
   mode: 'token' | 'stable';
   /** Token-issuing calls the sandbox received for the account (all replicas, all outcomes). */
-  upstreamCalls: number;
-  /** Fetch-log rows of calls that may have reached WeChat (`not_sent` ones left out). */
-  loggedCalls: number;
-  /** Of which with an unknown result (outcome NULL, timeout, network, http, body). */
-  unknownCalls: number;
-  /** Of which answered without a new token (errcode, or the same stable token). */
-  noNewTokenCalls: number;
+  calls: ReceivedCall[];
+  /** The account's fetch-log rows (`token_fetch_attempt`), `not_sent` ones too. */
+  attempts: LoggedCall[];
   /** From the account's first upstream call to the end of the run, ms. */
   activeMs: number;
 }
 
+/** Outcomes of calls WeChat may have acted on without the replica knowing how (a NULL outcome too). */
+const UNKNOWN_OUTCOMES = new Set(['timeout', 'network', 'http', 'body']);
+/** Outcomes of calls WeChat answered without a new token: an errcode, or the stable token held. */
+const NO_NEW_TOKEN_OUTCOMES = new Set(['errcode', 'unchanged']);
+
 /** Everything the verdict is drawn from. */
 export interface SoakFacts {
+  /** Start of the run, epoch ms: times in the table are counted from it. */
+  startedAt: number;
   served: ServedVerdict;
   accounts: AccountFacts[];
   /** Asks sent to a replica that was up and stayed up until the answer, and how many got a token. */
@@ -29,6 +33,8 @@ export interface SoakFacts {
   refreshPeriodMs: number;
   minAnsweredShare: number;
   rssLimitMB: number;
+  /** How far the replicas' clocks and the sandbox's may disagree when matching a call to its row. */
+  clockSlackMs: number;
 }
 
 /** One row of the final table. */
@@ -45,7 +51,8 @@ export interface InvariantRow {
  *
  * - Every token a replica hands out is live at the sandbox when the client
  *   gets it, and lives at least `expires_in` seconds from then.
- * - Every call that reached the sandbox has its fetch-log row.
+ * - Every call that reached the sandbox has a fetch-log row of its own,
+ *   logged before the call arrived and at most the send deadline earlier.
  * - Upstream calls stay within one per refresh period, plus one for every
  *   call that brought no token the replicas could use (an unknown or refused
  *   result makes a retry legitimate), plus the first fetch.
@@ -57,10 +64,21 @@ export function judge(facts: SoakFacts): InvariantRow[] {
   const { served, monitor } = facts;
   const byMode = (render: (account: AccountFacts) => string) =>
     facts.accounts.map((account) => `${account.mode}: ${render(account)}`).join('; ');
+  const unknownCalls = (account: AccountFacts) =>
+    account.attempts.filter((row) => row.outcome === null || UNKNOWN_OUTCOMES.has(row.outcome)).length;
+  const noNewTokenCalls = (account: AccountFacts) =>
+    account.attempts.filter((row) => row.outcome !== null && NO_NEW_TOKEN_OUTCOMES.has(row.outcome)).length;
   const budget = (account: AccountFacts) => {
     const periods = Math.floor(account.activeMs / facts.refreshPeriodMs);
-    return { periods, allowed: periods + account.unknownCalls + account.noNewTokenCalls + 1 };
+    return { periods, allowed: periods + unknownCalls(account) + noNewTokenCalls(account) + 1 };
   };
+  const unmatched = new Map(
+    facts.accounts.map((account) => [
+      account,
+      unmatchedCalls(account.calls, account.attempts, { slackMs: facts.clockSlackMs }),
+    ]),
+  );
+  const at = (ms: number) => `${((ms - facts.startedAt) / 1000).toFixed(1)} s`;
   const share = facts.asksWhileUp === 0 ? 0 : facts.tokensWhileUp / facts.asksWhileUp;
   return [
     {
@@ -80,19 +98,25 @@ export function judge(facts: SoakFacts): InvariantRow[] {
       ok: served.brokenPromises === 0,
     },
     {
-      name: 'every upstream call has a fetch-log row',
-      value: byMode((a) => `${a.loggedCalls} rows / ${a.upstreamCalls} calls`),
-      limit: 'rows >= calls',
-      ok: facts.accounts.every((a) => a.loggedCalls >= a.upstreamCalls),
+      name: 'every upstream call has its own fetch-log row',
+      value: byMode((a) => {
+        const missing = unmatched.get(a)!;
+        const matched = `${a.calls.length - missing.length} of ${a.calls.length} calls matched (${a.attempts.length} rows)`;
+        if (missing.length === 0) return matched;
+        const first = missing.slice(0, 4).map((call) => at(call.at));
+        return `${matched}, without a row: ${first.join(', ')}${missing.length > first.length ? ', ...' : ''}`;
+      }),
+      limit: `one row per call, logged 0-${SEND_DEADLINE_MS / 1000} s before it (+-${facts.clockSlackMs / 1000} s)`,
+      ok: [...unmatched.values()].every((missing) => missing.length === 0),
     },
     {
       name: 'upstream calls within one per refresh period',
       value: byMode((a) => {
         const { periods, allowed } = budget(a);
-        return `${a.upstreamCalls} <= ${periods} + ${a.unknownCalls} unknown + ${a.noNewTokenCalls} refused + 1 = ${allowed}`;
+        return `${a.calls.length} <= ${periods} + ${unknownCalls(a)} unknown + ${noNewTokenCalls(a)} refused + 1 = ${allowed}`;
       }),
       limit: `periods of ${facts.refreshPeriodMs / 1000} s + unknown + refused + 1`,
-      ok: facts.accounts.every((a) => a.upstreamCalls <= budget(a).allowed),
+      ok: facts.accounts.every((a) => a.calls.length <= budget(a).allowed),
     },
     {
       name: 'asks answered with a token (replica up)',

@@ -232,18 +232,15 @@ async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
   await monitor.stop();
 
   const fetchLog = await probe.fetchLog();
-  const accountFacts = accounts.map((account): AccountFacts => {
-    const log = fetchLog.get(account.appId) ?? { sent: 0, unknown: 0, noNewToken: 0 };
-    return {
-      mode: account.mode,
-      upstreamCalls: sandbox.fetchCount(account.appId),
-      loggedCalls: log.sent,
-      unknownCalls: log.unknown,
-      noNewTokenCalls: log.noNewToken,
-      activeMs: endedAt - firstCallAt.get(account.appId)!,
-    };
-  });
+  const sandboxLog = sandbox.stats().log;
+  const accountFacts = accounts.map((account): AccountFacts => ({
+    mode: account.mode,
+    calls: sandboxLog.filter((call) => call.appId === account.appId && call.endpoint === endpointOf(account)),
+    attempts: fetchLog.get(account.appId) ?? [],
+    activeMs: endedAt - firstCallAt.get(account.appId)!,
+  }));
   const rows = judge({
+    startedAt: timeline.startedAt,
     served: served.verdict(),
     accounts: accountFacts,
     asksWhileUp: driver.counts.whileUp,
@@ -253,6 +250,7 @@ async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
     refreshPeriodMs: refreshPeriodMs(),
     minAnsweredShare: SOAK.minAnsweredShare,
     rssLimitMB: SOAK.rssLimitMB,
+    clockSlackMs: SOAK.clockSlackMs,
   });
 
   if (trace) await printTrace(accounts, sandbox, probe, replicas, timeline);

@@ -26,6 +26,14 @@ export const SOAK = {
   rssLimitMB: 400,
   /** Share of the asks (to replicas up at the time) that must come back with a token. */
   minAnsweredShare: 0.9,
+  /**
+   * How far a call's arrival at the sandbox may be from the window its fetch-log row allows
+   * (logged before it, at most the send deadline earlier). The replicas' clock is the
+   * database's (ClusterClock: an offset measured over loopback) and the sandbox's is this
+   * process's, on one machine; the rest is the way from the deadline check to the sandbox's
+   * handler through four busy event loops on a small machine.
+   */
+  clockSlackMs: 250,
   /** A lock still held this long after its holder died counts as held by a dead process. */
   deadLockGraceMs: 2000,
   /** Pause between two chaos actions, drawn uniformly. */

@@ -1,0 +1,69 @@
+import { callSettleMs } from 'nestjs-wechat-token';
+
+/**
+ * How long after its fetch-log row a call can still go out: a replica logs a
+ * call (`attempted_at`) before it sends it, and gives it up unsent (outcome
+ * `not_sent`) once this has passed. The library's SEND_DEADLINE_MS
+ * (credential-refresher.ts), read through its public `callSettleMs`, which
+ * adds the HTTP timeout and the late-answer time to it.
+ */
+export const SEND_DEADLINE_MS = callSettleMs({ httpTimeoutMs: 0, lateAnswerMs: 0 });
+
+/** A token-issuing call as WeChat (the sandbox) received it. */
+export interface ReceivedCall {
+  /** Arrival, epoch ms. */
+  at: number;
+  endpoint: string;
+}
+
+/** A `token_fetch_attempt` row of the same account. */
+export interface LoggedCall {
+  /** `attempted_at`, epoch ms: when the replica logged the call, before sending it. */
+  attemptedAt: number;
+  endpoint: string;
+  outcome: string | null;
+}
+
+/** How far apart a call and its row may be. */
+export interface MatchWindow {
+  /** How much the replica's clock (`attempted_at`) and WeChat's (`at`) may disagree, plus the way to WeChat. */
+  slackMs: number;
+  /** How long after its row a call may go out; the library's send deadline unless a test says otherwise. */
+  sendDeadlineMs?: number;
+}
+
+/**
+ * The calls WeChat received that have no fetch-log row of their own (issue
+ * 9: every upstream call has an attempt row). Each call is matched to a
+ * distinct row of its endpoint logged before it arrived, at most the send
+ * deadline earlier (both give or take `slackMs`). A `not_sent` row says its
+ * call never went out, so it matches none. Pass one account's calls and rows.
+ *
+ * Calls in order of arrival, each taking the earliest free row in its window:
+ * every window is as long as the others, so no other pairing matches more.
+ */
+export function unmatchedCalls<Call extends ReceivedCall>(
+  calls: readonly Call[],
+  rows: readonly LoggedCall[],
+  { slackMs, sendDeadlineMs = SEND_DEADLINE_MS }: MatchWindow,
+): Call[] {
+  const candidates = rows
+    .filter((row) => row.outcome !== 'not_sent')
+    .sort((a, b) => a.attemptedAt - b.attemptedAt);
+  const taken = candidates.map(() => false);
+  const unmatched: Call[] = [];
+  for (const call of [...calls].sort((a, b) => a.at - b.at)) {
+    const earliest = call.at - sendDeadlineMs - slackMs;
+    const latest = call.at + slackMs;
+    const index = candidates.findIndex(
+      (row, i) =>
+        !taken[i] &&
+        row.endpoint === call.endpoint &&
+        row.attemptedAt >= earliest &&
+        row.attemptedAt <= latest,
+    );
+    if (index < 0) unmatched.push(call);
+    else taken[index] = true;
+  }
+  return unmatched;
+}
