@@ -21,6 +21,7 @@ function traffic(count: number, outcome: (index: number) => string | null = () =
 const account = (facts: Partial<AccountFacts> = {}): AccountFacts => ({
   mode: 'token',
   ...traffic(5),
+  fetches: 5,
   activeMs: 120_000,
   ...facts,
 });
@@ -67,14 +68,31 @@ describe('soak invariants', () => {
     expect(renderInvariants(judge(facts()))).toContain('| OK ');
   });
 
-  it('allow one call per refresh period, one more per unknown or refused call, and the first fetch', () => {
-    // 120 s / 28 s = 4 whole periods: 5 calls with the first.
-    expect(failed(facts({ accounts: [account(traffic(5))] }))).toEqual([]);
-    expect(failed(facts({ accounts: [account(traffic(6))] }))).toEqual([
-      'upstream calls within one per refresh period',
+  it('allow one fetch per refresh period, one more per call of unknown result, and the first', () => {
+    // 120 s / 28 s = 4 whole periods: 5 fetches with the first.
+    expect(failed(facts({ accounts: [account({ fetches: 5 })] }))).toEqual([]);
+    expect(failed(facts({ accounts: [account({ ...traffic(6), fetches: 6 })] }))).toEqual([
+      'fetches within one per refresh period',
     ]);
-    const retried = traffic(7, (i) => ({ 1: 'timeout', 2: 'errcode' })[i] ?? 'ok');
-    expect(failed(facts({ accounts: [account(retried)] }))).toEqual([]);
+    // A timeout that still issued, and its retry: one more.
+    const timedOut = traffic(6, (i) => (i === 1 ? 'timeout' : 'ok'));
+    expect(failed(facts({ accounts: [account({ ...timedOut, fetches: 6 })] }))).toEqual([]);
+    // A call answered with no row outcome at all (its replica killed) counts as unknown too.
+    const killed = traffic(6, (i) => (i === 1 ? null : 'ok'));
+    expect(failed(facts({ accounts: [account({ ...killed, fetches: 6 })] }))).toEqual([]);
+  });
+
+  it('count the new tokens, not the calls: a refused call issues none, and earns no allowance', () => {
+    // Errcodes and stable tokens handed back as they were are calls, not fetches.
+    const refused = traffic(7, (i) => ({ 1: 'errcode', 2: 'unchanged' })[i] ?? 'ok');
+    expect(failed(facts({ accounts: [account({ ...refused, fetches: 5 })] }))).toEqual([]);
+    const rows = judge(facts({ accounts: [account({ ...refused, fetches: 6 })] }));
+    expect(rows.filter((row) => !row.ok)).toEqual([
+      expect.objectContaining({
+        name: 'fetches within one per refresh period',
+        value: 'token: 6 new tokens (7 calls) <= 4 + 0 unknown + 1 = 5',
+      }),
+    ]);
   });
 
   it('want a fetch-log row of its own for every call that reached the sandbox, and say when the others came', () => {

@@ -233,10 +233,13 @@ async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
 
   const fetchLog = await probe.fetchLog();
   const sandboxLog = sandbox.stats().log;
+  const issued = sandbox.issuedTokens().map((token) => sandbox.tokenLife(token)!);
   const accountFacts = accounts.map((account): AccountFacts => ({
     mode: account.mode,
     calls: sandboxLog.filter((call) => call.appId === account.appId && call.endpoint === endpointOf(account)),
     attempts: fetchLog.get(account.appId) ?? [],
+    fetches: issued.filter((life) => life.appId === account.appId && life.endpoint === endpointOf(account))
+      .length,
     activeMs: endedAt - firstCallAt.get(account.appId)!,
   }));
   const rows = judge({
