@@ -4,6 +4,7 @@ import { sleep } from '../bench/support/report.js';
 import type { SandboxFault, WechatSandbox } from 'nestjs-wechat-token/testing';
 import type { SoakAccount } from './accounts.js';
 import type { DatabaseProbe } from './database-probe.js';
+import type { ChaosPlay } from './fault-coverage.js';
 import type { Monitor } from './monitor.js';
 import type { Prng } from './prng.js';
 import type { ReplicaSet, ReplicaSlot } from './replicas.js';
@@ -42,6 +43,9 @@ export interface ChaosCounts {
   /** Actions skipped: their replica was down, or their account did not get over the previous fault in time. */
   skipped: number;
 }
+
+/** How an action played out (see `ChaosPlay`). */
+type Played = Omit<ChaosPlay, 'action'>;
 
 /** Everything the chaos acts on. */
 export interface ChaosTargets {
@@ -93,6 +97,8 @@ export class Chaos {
     faults: new Map(),
     skipped: 0,
   };
+  /** Every action performed, and how it played out (fault-coverage.ts reads them). */
+  readonly plays: ChaosPlay[] = [];
   /** Per account with a fault waiting: its sandbox call count when the fault was queued. */
   private readonly waitingFaults = new Map<string, number>();
   private deck: ChaosAction[] = [];
@@ -111,7 +117,7 @@ export class Chaos {
       await sleep(step.gapMs);
       if (stopping()) break; // Ctrl-C
       this.counts.actions += 1;
-      await this.perform(step, until);
+      this.plays.push({ action: step.action, ...(await this.perform(step, until)) });
     }
   }
 
@@ -132,15 +138,15 @@ export class Chaos {
     };
   }
 
-  private async perform(step: ChaosStep, until: number): Promise<void> {
+  private async perform(step: ChaosStep, until: number): Promise<Played> {
     switch (step.action) {
       case 'kill':
       case 'freeze': {
         const slot = this.targets.replicas.slots[step.slot];
         if (!slot.available) return this.skip(step, `replica ${step.slot} is down`);
-        return step.action === 'kill'
-          ? this.killAndRestart(step, slot, 'at random')
-          : this.freezeAndThaw(step, slot, 'at random');
+        if (step.action === 'kill') await this.killAndRestart(step, slot, 'at random');
+        else await this.freezeAndThaw(step, slot, 'at random');
+        return { result: 'done' };
       }
       case 'kill-mid-fetch':
         return this.midFetch(step, 'kill', until);
@@ -167,12 +173,12 @@ export class Chaos {
    * holding that account's lock while the call is pending, and kills or
    * freezes it.
    */
-  private async midFetch(step: ChaosStep, kind: 'kill' | 'freeze', until: number): Promise<void> {
+  private async midFetch(step: ChaosStep, kind: 'kill' | 'freeze', until: number): Promise<Played> {
     const { sandbox, probe, replicas } = this.targets;
     const { account } = step;
-    if (!(await this.accountSettled(account, until))) {
-      return this.skip(step, `the ${account.mode} account is still disturbed`);
-    }
+    const settled = await this.accountSettled(account, until);
+    if (settled !== 'settled')
+      return this.skip(step, `the ${account.mode} account is still disturbed`, settled === 'cut');
     const calls = sandbox.fetchCount(account.appId);
     const queuedAt = Date.now();
     this.queue(account, { delayMs: SOAK.httpTimeoutMs - 200 });
@@ -180,8 +186,12 @@ export class Chaos {
     while (sandbox.fetchCount(account.appId) === calls) {
       if (Date.now() >= deadline) {
         this.counts.midFetchMissed += 1;
-        this.note(step, `${kind} mid-fetch: no ${account.mode} fetch came in time; nothing done`);
-        return;
+        const cut = deadline === until;
+        this.note(
+          step,
+          `${kind} mid-fetch: no ${account.mode} fetch came ${cut ? 'before the end' : 'in time'}; nothing done`,
+        );
+        return { result: cut ? 'cut' : 'missed' };
       }
       await sleep(10);
     }
@@ -199,7 +209,7 @@ export class Chaos {
         step,
         `${kind} mid-fetch: ${holderName ? `${holderName} holds the ${account.mode} lock but its call is no longer pending` : `no replica found holding the ${account.mode} lock`}; nothing done`,
       );
-      return;
+      return { result: 'missed' };
     }
     const what = `mid-fetch (holds the ${account.mode} account's lock, its call pending at the sandbox)`;
     if (kind === 'kill') {
@@ -209,6 +219,7 @@ export class Chaos {
       this.counts.midFetchFreezes += 1;
       await this.freezeAndThaw(step, slot, what);
     }
+    return { result: 'done' };
   }
 
   private async killAndRestart(step: ChaosStep, slot: ReplicaSlot, why: string): Promise<void> {
@@ -232,32 +243,37 @@ export class Chaos {
     this.note(step, `SIGCONT ${name}`);
   }
 
-  private async restartPostgres(step: ChaosStep): Promise<void> {
+  private async restartPostgres(step: ChaosStep): Promise<Played> {
     const { postgres } = this.targets;
     this.note(step, `Postgres stopped for ${(step.postgresDownMs / 1000).toFixed(1)} s`);
     await postgres.stopServer();
     await sleep(step.postgresDownMs);
     // After Ctrl-C a Postgres started now could outlive the soak.
-    if (stopping()) return;
+    if (stopping()) return { result: 'cut' };
     await postgres.startServer();
     this.counts.postgresRestarts += 1;
     this.note(step, 'Postgres started again');
+    return { result: 'done' };
   }
 
-  private async fault(step: ChaosStep, fault: SandboxFault, until: number): Promise<void> {
+  private async fault(step: ChaosStep, fault: SandboxFault, until: number): Promise<Played> {
     const { account } = step;
-    if (!(await this.accountSettled(account, until))) {
-      return this.skip(step, `the ${account.mode} account is still disturbed`);
-    }
-    this.queue(account, fault);
+    const settled = await this.accountSettled(account, until);
+    if (settled !== 'settled')
+      return this.skip(step, `the ${account.mode} account is still disturbed`, settled === 'cut');
+    const callIndex = this.queue(account, fault);
     this.counts.faults.set(step.action, (this.counts.faults.get(step.action) ?? 0) + 1);
     this.note(step, `sandbox: next ${account.mode} fetch gets ${JSON.stringify(fault)}`);
+    return { result: 'done', fault: { appId: account.appId, callIndex } };
   }
 
-  private queue(account: SoakAccount, fault: SandboxFault): void {
+  /** Queues a fault for the account's next call; returns the account's calls so far (that call's index). */
+  private queue(account: SoakAccount, fault: SandboxFault): number {
     const { sandbox } = this.targets;
     sandbox.injectFault({ ...fault, appId: account.appId, times: 1 });
-    this.waitingFaults.set(account.appId, sandbox.fetchCount(account.appId));
+    const calls = sandbox.fetchCount(account.appId);
+    this.waitingFaults.set(account.appId, calls);
+    return calls;
   }
 
   /**
@@ -265,9 +281,13 @@ export class Chaos {
    * taken by a call (faults apply to the next call, first in first out), and
    * the account's latest call brought a token. So each fault meets a replica
    * that holds a token, not one still retrying after the previous fault.
-   * False if that takes longer than a token's lifetime, or the run ends.
+   * `disturbed` if that takes longer than a token's lifetime, `cut` if the
+   * run ends first.
    */
-  private async accountSettled(account: SoakAccount, until: number): Promise<boolean> {
+  private async accountSettled(
+    account: SoakAccount,
+    until: number,
+  ): Promise<'settled' | 'disturbed' | 'cut'> {
     const { sandbox } = this.targets;
     const deadline = Math.min(Date.now() + SOAK.lifetimeSeconds * 1000, until);
     const settled = () => {
@@ -279,10 +299,10 @@ export class Chaos {
       return last === undefined || (last.httpStatus === 200 && last.errcode === 0);
     };
     while (!settled()) {
-      if (Date.now() >= deadline) return false;
+      if (Date.now() >= deadline) return deadline === until ? 'cut' : 'disturbed';
       await sleep(200);
     }
-    return true;
+    return 'settled';
   }
 
   /** Whether the account's newest call since `since` is still waiting for its answer at the sandbox. */
@@ -292,9 +312,11 @@ export class Chaos {
     return last !== undefined && last.at >= since && last.httpStatus === null && !last.dropped;
   }
 
-  private skip(step: ChaosStep, why: string): void {
+  /** Notes an action not done: missed when it had its chance, cut when the run ended first. */
+  private skip(step: ChaosStep, why: string, cut = false): Played {
     this.counts.skipped += 1;
-    this.note(step, `${step.action} skipped: ${why}`);
+    this.note(step, `${step.action} skipped: ${cut ? 'the run ends first' : why}`);
+    return { result: cut ? 'cut' : 'missed' };
   }
 
   private note(step: ChaosStep, text: string): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { FAULT_KINDS, type FaultCoverage, type FaultKind } from './fault-coverage.js';
 import { judge, renderInvariants, type AccountFacts, type SoakFacts } from './invariants.js';
 
 const START = Date.UTC(2025, 0, 1, 2, 0, 0);
@@ -25,6 +26,20 @@ const account = (facts: Partial<AccountFacts> = {}): AccountFacts => ({
   activeMs: 120_000,
   ...facts,
 });
+
+/** Every kind tried and exercised once, but `exercised` says otherwise for some; `untried` never came up. */
+function coverage(
+  exercised: Partial<Record<FaultKind, number>> = {},
+  untried: FaultKind[] = [],
+): FaultCoverage {
+  return {
+    exercised: new Map(
+      FAULT_KINDS.map((kind) => [kind, exercised[kind] ?? (untried.includes(kind) ? 0 : 1)]),
+    ),
+    tried: new Set(FAULT_KINDS.filter((kind) => !untried.includes(kind))),
+    midFetchFreezes: 0,
+  };
+}
 
 const facts = (overrides: Partial<SoakFacts> = {}): SoakFacts => ({
   startedAt: START,
@@ -54,6 +69,9 @@ const facts = (overrides: Partial<SoakFacts> = {}): SoakFacts => ({
   minAnsweredShare: 0.9,
   rssLimitMB: 400,
   clockSlackMs: 250,
+  seconds: 120,
+  faults: coverage(),
+  everyFaultFromSeconds: 600,
   ...overrides,
 });
 
@@ -119,6 +137,31 @@ describe('soak invariants', () => {
     expect(failed(facts({ accounts: [account({ calls, attempts: notSent })] }))).toEqual([
       'every upstream call has its own fetch-log row',
     ]);
+  });
+
+  it('want every kind of fault that had its chance to have happened', () => {
+    const rows = judge(facts({ faults: { ...coverage(), midFetchFreezes: 1 } }));
+    expect(rows.find((row) => row.name === 'faults exercised')?.value).toBe(
+      'kill 1, kill mid-fetch 1, freeze 1 (1 mid-fetch), Postgres restart 1, late answer 1, -1 1, HTTP 500 1, garbage 1, cut connection 1',
+    );
+    // Every mid-fetch kill missed (or every late answer came back without a token): the run proved nothing of it.
+    const missed = judge(facts({ faults: coverage({ 'kill mid-fetch': 0, 'late answer': 0 }) }));
+    expect(missed.filter((row) => !row.ok)).toEqual([
+      expect.objectContaining({
+        name: 'faults exercised',
+        value: expect.stringMatching(/; MISSING: kill mid-fetch, late answer$/),
+      }),
+    ]);
+  });
+
+  it('hold a short run only to the kinds its plan reached, a long one to all', () => {
+    const short = judge(facts({ faults: coverage({}, ['HTTP 500', 'cut connection']) }));
+    expect(short.filter((row) => !row.ok)).toEqual([]);
+    expect(short.find((row) => row.name === 'faults exercised')?.value).toMatch(
+      /; not reached in 120 s: HTTP 500, cut connection$/,
+    );
+    expect(failed(facts({ seconds: 600, faults: coverage({}, ['HTTP 500']) }))).toEqual(['faults exercised']);
+    expect(failed(facts({ seconds: 600, faults: coverage() }))).toEqual([]);
   });
 
   it('fail on a dead or short-lived token, and say how short', () => {

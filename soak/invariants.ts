@@ -1,4 +1,5 @@
 import { SEND_DEADLINE_MS, unmatchedCalls, type LoggedCall, type ReceivedCall } from './call-matching.js';
+import { FAULT_KINDS, type FaultCoverage } from './fault-coverage.js';
 import type { MonitorFindings } from './monitor.js';
 import type { ServedVerdict } from './served-tokens.js';
 
@@ -38,6 +39,12 @@ export interface SoakFacts {
   rssLimitMB: number;
   /** How far the replicas' clocks and the sandbox's may disagree when matching a call to its row. */
   clockSlackMs: number;
+  /** The run's length (`--seconds`). */
+  seconds: number;
+  /** The faults that happened, and the ones that had their chance. */
+  faults: FaultCoverage;
+  /** From this run length on, every fault kind must have happened, tried or not (settings.ts). */
+  everyFaultFromSeconds: number;
 }
 
 /** One row of the final table. */
@@ -62,6 +69,10 @@ export interface InvariantRow {
  *   first fetch. A call WeChat refused (errcode) issued nothing, so its
  *   retry needs no allowance; nor does a stable_token call answered with the
  *   token held.
+ * - The chaos did what the run claims to survive: each kind of fault that
+ *   had its chance (its action played before the end) happened at least
+ *   once, and in a run of `everyFaultFromSeconds` or more every kind did (a
+ *   shorter run may end before the plan reaches some of them).
  * - Replicas that are up answer ≥ 90 % of asks with a token; no advisory
  *   lock outlives its holder; memory stays bounded; no replica ends unless
  *   the chaos killed it.
@@ -84,6 +95,11 @@ export function judge(facts: SoakFacts): InvariantRow[] {
   );
   const at = (ms: number) => `${((ms - facts.startedAt) / 1000).toFixed(1)} s`;
   const share = facts.asksWhileUp === 0 ? 0 : facts.tokensWhileUp / facts.asksWhileUp;
+  const { exercised, tried, midFetchFreezes } = facts.faults;
+  const everyFault = facts.seconds >= facts.everyFaultFromSeconds;
+  const notExercised = FAULT_KINDS.filter((kind) => exercised.get(kind) === 0);
+  const missingFaults = notExercised.filter((kind) => everyFault || tried.has(kind));
+  const notReached = notExercised.filter((kind) => !missingFaults.includes(kind));
   return [
     {
       name: 'served token live at the sandbox at receipt',
@@ -121,6 +137,18 @@ export function judge(facts: SoakFacts): InvariantRow[] {
       }),
       limit: `periods of ${facts.refreshPeriodMs / 1000} s + unknown calls + 1`,
       ok: facts.accounts.every((a) => a.fetches <= budget(a).allowed),
+    },
+    {
+      name: 'faults exercised',
+      value:
+        FAULT_KINDS.map(
+          (kind) =>
+            `${kind} ${exercised.get(kind)}${kind === 'freeze' && midFetchFreezes > 0 ? ` (${midFetchFreezes} mid-fetch)` : ''}`,
+        ).join(', ') +
+        (missingFaults.length > 0 ? `; MISSING: ${missingFaults.join(', ')}` : '') +
+        (notReached.length > 0 ? `; not reached in ${facts.seconds} s: ${notReached.join(', ')}` : ''),
+      limit: `>= 1 of each kind tried; of all from ${facts.everyFaultFromSeconds} s`,
+      ok: missingFaults.length === 0,
     },
     {
       name: 'asks answered with a token (replica up)',

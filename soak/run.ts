@@ -33,15 +33,16 @@ import { startSandbox } from '../bench/support/sandbox.js';
 import type { SandboxStats } from 'nestjs-wechat-token/testing';
 import { endpointOf, soakAccounts, type SoakAccount } from './accounts.js';
 import { Chaos, type ChaosCounts } from './chaos.js';
+import { parseSoakArgs, USAGE, type SoakCommand } from './command-line.js';
 import { DatabaseProbe } from './database-probe.js';
 import { Driver, type DriverCounts } from './driver.js';
+import { faultCoverage } from './fault-coverage.js';
 import { judge, renderInvariants, type AccountFacts } from './invariants.js';
 import { Monitor } from './monitor.js';
 import { Prng } from './prng.js';
+import { pickRegressions, readRegressionSeeds, type PickedRegression } from './regression-seeds.js';
 import { ReplicaSet } from './replicas.js';
 import { ServedTokens } from './served-tokens.js';
-import { parseSoakArgs, USAGE, type SoakCommand } from './command-line.js';
-import { pickRegressions, readRegressionSeeds, type PickedRegression } from './regression-seeds.js';
 import { refreshPeriodMs, SOAK } from './settings.js';
 import { Timeline } from './timeline.js';
 import { printTrace } from './trace.js';
@@ -254,6 +255,9 @@ async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
     minAnsweredShare: SOAK.minAnsweredShare,
     rssLimitMB: SOAK.rssLimitMB,
     clockSlackMs: SOAK.clockSlackMs,
+    seconds,
+    faults: faultCoverage(chaos.plays, sandboxLog),
+    everyFaultFromSeconds: SOAK.everyFaultFromSeconds,
   });
 
   if (trace) await printTrace(accounts, sandbox, probe, replicas, timeline);

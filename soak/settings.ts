@@ -36,6 +36,13 @@ export const SOAK = {
   clockSlackMs: 250,
   /** A lock still held this long after its holder died counts as held by a dead process. */
   deadLockGraceMs: 2000,
+  /**
+   * From this run length on, the table wants every kind of fault to have happened. Each
+   * round of the plan plays every action once, but a fault on an account waits for its next
+   * fetch (one a refresh period), so a round can take minutes: the CI seed's 120 s reach 7
+   * of its 10 actions. Shorter runs are held to the kinds whose action came up.
+   */
+  everyFaultFromSeconds: 600,
   /** Pause between two chaos actions, drawn uniformly. */
   chaosGapMs: [2000, 9000],
   /** Postgres stays down this long on a restart. */
