@@ -1,13 +1,11 @@
-import { callSettleMs } from 'nestjs-wechat-token';
+import { SEND_DEADLINE_MS } from 'nestjs-wechat-token';
 
 /**
  * How long after its fetch-log row a call can still go out: a replica logs a
  * call (`attempted_at`) before it sends it, and gives it up unsent (outcome
- * `not_sent`) once this has passed. The library's SEND_DEADLINE_MS
- * (credential-refresher.ts), read through its public `callSettleMs`, which
- * adds the HTTP timeout and the late-answer time to it.
+ * `not_sent`) once this has passed (the library's send deadline).
  */
-export const SEND_DEADLINE_MS = callSettleMs({ httpTimeoutMs: 0, lateAnswerMs: 0 });
+export { SEND_DEADLINE_MS };
 
 /** A token-issuing call as WeChat (the sandbox) received it. */
 export interface ReceivedCall {
