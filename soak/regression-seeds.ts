@@ -10,6 +10,8 @@ export interface RegressionSeed {
   found: string;
   /** The entry `npm test` replays (`npm run soak:ci`); exactly one entry has it. */
   ci: boolean;
+  /** The replay must see every kind of fault happen, whatever its length (its seed is known to reach them all). */
+  everyFault: boolean;
 }
 
 /** An entry picked for a replay, with its number in the file (from 1). */
@@ -18,12 +20,12 @@ export interface PickedRegression {
   entry: RegressionSeed;
 }
 
-const KEYS = new Set(['seed', 'seconds', 'found', 'ci']);
+const KEYS = new Set(['seed', 'seconds', 'found', 'ci', 'everyFault']);
 
 /**
  * The entries of a regression-seeds file, checked: each has a 32-bit
- * `seed`, whole `seconds` the runner accepts, a `found` text and at most
- * `ci: true`, nothing else (a misspelt key is an error, not ignored), and
+ * `seed`, whole `seconds` the runner accepts, a `found` text, and at most
+ * `ci: true` and `everyFault: true`, nothing else (a misspelt key is an error, not ignored), and
  * exactly one entry is the CI one. Throws a one-line Error naming the file
  * and the entry.
  */
@@ -45,7 +47,7 @@ export function parseRegressionSeeds(text: string, file: string): RegressionSeed
     const entry = item as Record<string, unknown>;
     const unknown = Object.keys(entry).filter((key) => !KEYS.has(key));
     if (unknown.length > 0) throw new Error(`${where}: unknown key ${unknown.join(', ')}`);
-    const { seed, seconds, found, ci } = entry;
+    const { seed, seconds, found, ci, everyFault } = entry;
     if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > MAX_SEED) {
       throw new Error(`${where}: seed must be a whole number from 0 to ${MAX_SEED} (got ${String(seed)})`);
     }
@@ -61,7 +63,16 @@ export function parseRegressionSeeds(text: string, file: string): RegressionSeed
     if (ci !== undefined && typeof ci !== 'boolean') {
       throw new Error(`${where}: ci must be true or false (got ${String(ci)})`);
     }
-    return { seed: seed as number, seconds: seconds as number, found, ci: ci === true };
+    if (everyFault !== undefined && typeof everyFault !== 'boolean') {
+      throw new Error(`${where}: everyFault must be true or false (got ${String(everyFault)})`);
+    }
+    return {
+      seed: seed as number,
+      seconds: seconds as number,
+      found,
+      ci: ci === true,
+      everyFault: everyFault === true,
+    };
   });
   const ci = entries.flatMap((entry, index) => (entry.ci ? [index + 1] : []));
   if (ci.length !== 1) {

@@ -24,12 +24,14 @@
  * its number, the one marked `"ci": true`, or all of them, one process each.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupAll, installCleanupHandlers, onCleanup } from '../bench/support/cleanup.js';
 import { BenchPostgres } from '../bench/support/postgres.js';
 import { sleep } from '../bench/support/report.js';
 import { startSandbox } from '../bench/support/sandbox.js';
+import { callSettleMs } from 'nestjs-wechat-token';
 import type { SandboxStats } from 'nestjs-wechat-token/testing';
 import { endpointOf, soakAccounts, type SoakAccount } from './accounts.js';
 import { Chaos, type ChaosCounts } from './chaos.js';
@@ -127,6 +129,7 @@ async function replayAll(picked: PickedRegression[], trace: boolean): Promise<nu
   process.removeAllListeners('SIGINT');
   process.removeAllListeners('SIGTERM');
   // Ctrl-C reaches the child too (same process group); a SIGTERM is passed on.
+  // Ctrl-C reaches the child with the rest of the process group; a SIGTERM may be for this process only.
   process.on('SIGINT', () => (stopped = true));
   process.on('SIGTERM', () => {
     stopped = true;
@@ -150,7 +153,10 @@ async function replayAll(picked: PickedRegression[], trace: boolean): Promise<nu
         console.error(`soak: could not start the replay of entry ${number}: ${error.message}`);
         resolve(2);
       });
-      child.once('exit', (exitCode) => resolve(exitCode ?? 1));
+      // Ended by a signal: not an invariant failing (exit 1), but the shell's 128 + its number.
+      child.once('exit', (exitCode, signal) =>
+        resolve(exitCode ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
+      );
     });
     results.push({ number, code });
   }
@@ -165,7 +171,7 @@ async function replayAll(picked: PickedRegression[], trace: boolean): Promise<nu
   return Math.max(results.length < picked.length ? 130 : 0, ...results.map((result) => result.code));
 }
 
-async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
+async function soak({ seconds, seed, trace, regression }: SoakRun): Promise<number> {
   const timeline = new Timeline();
   const postgres = await BenchPostgres.start();
   const databaseUrl = await postgres.createDatabase('soak');
@@ -257,7 +263,8 @@ async function soak({ seconds, seed, trace }: SoakRun): Promise<number> {
     clockSlackMs: SOAK.clockSlackMs,
     seconds,
     faults: faultCoverage(chaos.plays, sandboxLog),
-    everyFaultFromSeconds: SOAK.everyFaultFromSeconds,
+    everyFaultFromSeconds: regression?.entry.everyFault ? 0 : SOAK.everyFaultFromSeconds,
+    callSettleMs: callSettleMs({ httpTimeoutMs: SOAK.httpTimeoutMs, lateAnswerMs: SOAK.lateAnswerMs }),
   });
 
   if (trace) await printTrace(accounts, sandbox, probe, replicas, timeline);
