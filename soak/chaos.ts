@@ -179,37 +179,42 @@ export class Chaos {
     const settled = await this.accountSettled(account, until);
     if (settled !== 'settled')
       return this.skip(step, `the ${account.mode} account is still disturbed`, settled === 'cut');
-    const calls = sandbox.fetchCount(account.appId);
-    const queuedAt = Date.now();
-    this.queue(account, { delayMs: SOAK.httpTimeoutMs - 200 });
-    const deadline = Math.min(queuedAt + SOAK.lifetimeSeconds * 1000, until);
-    while (sandbox.fetchCount(account.appId) === calls) {
-      if (Date.now() >= deadline) {
-        this.counts.midFetchMissed += 1;
-        const cut = deadline === until;
-        this.note(
-          step,
-          `${kind} mid-fetch: no ${account.mode} fetch came ${cut ? 'before the end' : 'in time'}; nothing done`,
-        );
-        return { result: cut ? 'cut' : 'missed' };
+    // A miss (no holder found in time, its call already answered) tries again on the
+    // account's next fetch, until a token's lifetime has passed: no random draw is made.
+    const deadline = Math.min(Date.now() + SOAK.lifetimeSeconds * 1000, until);
+    let slot: ReplicaSlot | undefined;
+    while (!slot) {
+      const calls = sandbox.fetchCount(account.appId);
+      const queuedAt = Date.now();
+      this.queue(account, { delayMs: SOAK.httpTimeoutMs - 200 });
+      while (sandbox.fetchCount(account.appId) === calls) {
+        if (Date.now() >= deadline) {
+          this.counts.midFetchMissed += 1;
+          const cut = deadline === until;
+          this.note(
+            step,
+            `${kind} mid-fetch: no ${account.mode} fetch came ${cut ? 'before the end' : 'in time'}; nothing done`,
+          );
+          return { result: cut ? 'cut' : 'missed' };
+        }
+        await sleep(10);
       }
-      await sleep(10);
-    }
-    let holderName: string | undefined;
-    const holderDeadline = Date.now() + 500;
-    while (holderName === undefined && Date.now() < holderDeadline) {
-      holderName = await probe.refreshLockHolder(account.appId).catch(() => undefined);
-      if (holderName === undefined) await sleep(10);
-    }
-    const holder = holderName === undefined ? undefined : replicas.byName(holderName);
-    const slot = holder && replicas.slots[holder.slot];
-    if (!slot || slot.current !== holder || !slot.available || !this.callPending(account, queuedAt)) {
-      this.counts.midFetchMissed += 1;
+      let holderName: string | undefined;
+      const holderDeadline = Date.now() + 500;
+      while (holderName === undefined && Date.now() < holderDeadline) {
+        holderName = await probe.refreshLockHolder(account.appId).catch(() => undefined);
+        if (holderName === undefined) await sleep(10);
+      }
+      const holder = holderName === undefined ? undefined : replicas.byName(holderName);
+      const found = holder && replicas.slots[holder.slot];
+      if (found && found.current === holder && found.available && this.callPending(account, queuedAt)) {
+        slot = found;
+        break;
+      }
       this.note(
         step,
-        `${kind} mid-fetch: ${holderName ? `${holderName} holds the ${account.mode} lock but its call is no longer pending` : `no replica found holding the ${account.mode} lock`}; nothing done`,
+        `${kind} mid-fetch: ${holderName ? `${holderName} holds the ${account.mode} lock but its call is no longer pending` : `no replica found holding the ${account.mode} lock`}; trying on the next fetch`,
       );
-      return { result: 'missed' };
     }
     const what = `mid-fetch (holds the ${account.mode} account's lock, its call pending at the sandbox)`;
     if (kind === 'kill') {

@@ -49,9 +49,10 @@ export interface ChaosPlay {
   action: ChaosAction;
   /**
    * `done`: it acted (a sandbox fault: queued; whether a call took it is read
-   * from the sandbox); `missed`: it had its chance and did nothing (no fetch
-   * or lock holder found mid-fetch, its replica down, its account still
-   * disturbed after a token's lifetime); `cut`: the run ended first.
+   * from the sandbox); `missed`: the harness found no chance (no fetch or lock
+   * holder mid-fetch within a token's lifetime, its replica down, its account
+   * still disturbed after a token's lifetime: the latter shows in the served
+   * tokens' rows if it is the server's doing); `cut`: the run ended first.
    */
   result: 'done' | 'missed' | 'cut';
   /** A queued sandbox fault: its account, and how many calls of that account came before (the next one takes it). */
@@ -62,7 +63,7 @@ export interface ChaosPlay {
 export interface FaultCoverage {
   /** How many times each kind happened. */
   exercised: Map<FaultKind, number>;
-  /** Kinds whose action acted before the end (not missed by the harness, not cut by the end). */
+  /** Kinds whose action acted before the end (not missed by the harness, not cut by the end): the run should have exercised them. */
   tried: Set<FaultKind>;
   /** Of the freezes, how many mid-fetch. */
   midFetchFreezes: number;
@@ -89,17 +90,20 @@ export function faultCoverage(
     callsOf.set(call.appId, calls);
   }
   for (const play of plays) {
+    // Cut off by the end, or missed by the harness (no fetch or lock holder came in time,
+    // its replica down, its account still disturbed): the kind had no chance in this play.
+    if (play.result !== 'done') continue;
     const kind = KIND_OF[play.action];
-    let result = play.result;
+    let result: 'done' | 'missed' | 'cut' = 'done';
     const check = TOOK_EFFECT[play.action];
-    if (result === 'done' && check) {
+    if (check) {
       const call = play.fault && callsOf.get(play.fault.appId)?.[play.fault.callIndex];
       const answered = call !== undefined && (call.httpStatus !== null || call.dropped);
+      // Still waiting for its call (or its answer) at the end: cut. Taken, but not shown: a miss
+      // of the sandbox or the chaos, held against the run.
       result = !answered ? 'cut' : call.faulted && check(call) ? 'done' : 'missed';
     }
-    // Cut off by the end, or missed by the harness (no lock holder found in time, a
-    // sandbox fault the next call did not show): the kind had no real chance.
-    if (result === 'cut' || result === 'missed') continue;
+    if (result === 'cut') continue;
     tried.add(kind);
     if (result !== 'done') continue;
     exercised.set(kind, exercised.get(kind)! + 1);

@@ -1,4 +1,4 @@
-import { unmatchedCalls, type LoggedCall, type ReceivedCall } from './call-matching.js';
+import { SEND_DEADLINE_MS, unmatchedCalls, type LoggedCall, type ReceivedCall } from './call-matching.js';
 import { FAULT_KINDS, type FaultCoverage } from './fault-coverage.js';
 import type { MonitorFindings } from './monitor.js';
 import type { ServedVerdict } from './served-tokens.js';
@@ -39,8 +39,6 @@ export interface SoakFacts {
   rssLimitMB: number;
   /** How far the replicas' clocks and the sandbox's may disagree when matching a call to its row. */
   clockSlackMs: number;
-  /** From a call's start until WeChat can no longer act on it (the replicas' settings): how long before its arrival its row may be. */
-  callSettleMs: number;
   /** The run's length (`--seconds`). */
   seconds: number;
   /** The faults that happened, and the ones that had their chance. */
@@ -64,10 +62,7 @@ export interface InvariantRow {
  * - Every token a replica hands out is live at the sandbox when the client
  *   gets it, and lives at least `expires_in` seconds from then.
  * - Every call that reached the sandbox has a fetch-log row of its own,
- *   logged before the call arrived and at most a call's settle time earlier
- *   (a frozen replica may send after its send deadline, and the replicas'
- *   clocks follow the database's by samples: the send deadline itself is
- *   too tight a window to tell a missing row from a late one).
+ *   logged before the call arrived and at most the send deadline earlier.
  * - Fetches (calls that issued a new token at the sandbox) stay within one
  *   per refresh period, plus one for every call of unknown result (WeChat
  *   may have issued a token nobody got, and a retry is legitimate), plus the
@@ -75,9 +70,10 @@ export interface InvariantRow {
  *   retry needs no allowance; nor does a stable_token call answered with the
  *   token held.
  * - The chaos did what the run claims to survive: each kind of fault that
- *   had its chance (its action played before the end) happened at least
+ *   had its chance (its action acted before the end) happened at least
  *   once, and in a run of `everyFaultFromSeconds` or more every kind did (a
- *   shorter run may end before the plan reaches some of them).
+ *   shorter run may end before the plan reaches some of them; a replay of an
+ *   `everyFault` entry passes 0).
  * - Replicas that are up answer ≥ 90 % of asks with a token; no advisory
  *   lock outlives its holder; memory stays bounded; no replica ends unless
  *   the chaos killed it.
@@ -95,10 +91,7 @@ export function judge(facts: SoakFacts): InvariantRow[] {
   const unmatched = new Map(
     facts.accounts.map((account) => [
       account,
-      unmatchedCalls(account.calls, account.attempts, {
-        slackMs: facts.clockSlackMs,
-        sendDeadlineMs: facts.callSettleMs,
-      }),
+      unmatchedCalls(account.calls, account.attempts, { slackMs: facts.clockSlackMs }),
     ]),
   );
   const at = (ms: number) => `${((ms - facts.startedAt) / 1000).toFixed(1)} s`;
@@ -134,7 +127,7 @@ export function judge(facts: SoakFacts): InvariantRow[] {
         const first = missing.slice(0, 4).map((call) => at(call.at));
         return `${matched}, without a row: ${first.join(', ')}${missing.length > first.length ? ', ...' : ''}`;
       }),
-      limit: `one row per call, logged 0-${facts.callSettleMs / 1000} s before it (+-${facts.clockSlackMs / 1000} s)`,
+      limit: `one row per call, logged 0-${SEND_DEADLINE_MS / 1000} s before it (+-${facts.clockSlackMs / 1000} s)`,
       ok: [...unmatched.values()].every((missing) => missing.length === 0),
     },
     {

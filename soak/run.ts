@@ -31,7 +31,6 @@ import { cleanupAll, installCleanupHandlers, onCleanup } from '../bench/support/
 import { BenchPostgres } from '../bench/support/postgres.js';
 import { sleep } from '../bench/support/report.js';
 import { startSandbox } from '../bench/support/sandbox.js';
-import { callSettleMs } from 'nestjs-wechat-token';
 import type { SandboxStats } from 'nestjs-wechat-token/testing';
 import { endpointOf, soakAccounts, type SoakAccount } from './accounts.js';
 import { Chaos, type ChaosCounts } from './chaos.js';
@@ -264,7 +263,6 @@ async function soak({ seconds, seed, trace, regression }: SoakRun): Promise<numb
     seconds,
     faults: faultCoverage(chaos.plays, sandboxLog),
     everyFaultFromSeconds: regression?.entry.everyFault ? 0 : SOAK.everyFaultFromSeconds,
-    callSettleMs: callSettleMs({ httpTimeoutMs: SOAK.httpTimeoutMs, lateAnswerMs: SOAK.lateAnswerMs }),
   });
 
   if (trace) await printTrace(accounts, sandbox, probe, replicas, timeline);

@@ -40,8 +40,9 @@ export const SOAK = {
    * From this run length on, the table wants every kind of fault to have happened. Each
    * round of the plan plays every action once, but a fault on an account waits for its next
    * fetch (one a refresh period), so a round can take minutes. Shorter runs are held to the
-   * kinds whose action came up, unless their regression entry says `everyFault` (the CI
-   * one: its seed reaches every kind well before its end).
+   * kinds whose action acted before the end (not cut by it, not missed by the harness),
+   * unless their regression entry says `everyFault` (the CI one: its seed reaches every
+   * kind well before its end).
    */
   everyFaultFromSeconds: 600,
   /** Pause between two chaos actions, drawn uniformly. */
