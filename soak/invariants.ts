@@ -1,3 +1,4 @@
+import { outcomeUnknown, type AttemptOutcome } from 'nestjs-wechat-token';
 import { SEND_DEADLINE_MS, unmatchedCalls, type LoggedCall, type ReceivedCall } from './call-matching.js';
 import { FAULT_KINDS, type FaultCoverage } from './fault-coverage.js';
 import type { MonitorFindings } from './monitor.js';
@@ -18,9 +19,6 @@ export interface AccountFacts {
   /** From the account's first upstream call to the end of the run, ms. */
   activeMs: number;
 }
-
-/** Outcomes of calls WeChat may have acted on without the replica knowing how (a NULL outcome too). */
-const UNKNOWN_OUTCOMES = new Set(['timeout', 'network', 'http', 'body']);
 
 /** Everything the verdict is drawn from. */
 export interface SoakFacts {
@@ -83,7 +81,7 @@ export function judge(facts: SoakFacts): InvariantRow[] {
   const byMode = (render: (account: AccountFacts) => string) =>
     facts.accounts.map((account) => `${account.mode}: ${render(account)}`).join('; ');
   const unknownCalls = (account: AccountFacts) =>
-    account.attempts.filter((row) => row.outcome === null || UNKNOWN_OUTCOMES.has(row.outcome)).length;
+    account.attempts.filter((row) => outcomeUnknown(row.outcome as AttemptOutcome | null)).length;
   const budget = (account: AccountFacts) => {
     const periods = Math.floor(account.activeMs / facts.refreshPeriodMs);
     return { periods, allowed: periods + unknownCalls(account) + 1 };

@@ -62,7 +62,7 @@ export { TOKEN_STORE, LockBusyError } from './core/token-store.js';
  */
 export { classifyFailure } from './core/refresh-policy.js';
 export type { FailureClass } from './core/refresh-policy.js';
-export { callSettleMs, SEND_DEADLINE_MS } from './core/token-life.js';
+export { callSettleMs, outcomeUnknown, SEND_DEADLINE_MS } from './core/token-life.js';
 export type {
   AttemptOutcome,
   StoredTicket,

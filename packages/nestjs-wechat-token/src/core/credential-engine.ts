@@ -19,7 +19,11 @@ import {
   WechatTokenError,
 } from './wechat-token.errors.js';
 import { WECHAT_TOKEN_OPTIONS } from './wechat-token.module-definition.js';
-import type { ResolvedWechatAccount, ResolvedWechatTokenOptions } from './wechat-token.options.js';
+import {
+  passesAtOnce,
+  type ResolvedWechatAccount,
+  type ResolvedWechatTokenOptions,
+} from './wechat-token.options.js';
 
 const SECOND = 1000;
 
@@ -67,7 +71,7 @@ export class CredentialEngine implements SyncTarget {
     private readonly refresher: CredentialRefresher,
   ) {
     this.sync = new CredentialSync(store, clock, this, refresher.timing.settleMs, this.logger);
-    this.passes = new Permits(Math.max(1, Math.floor(options.concurrency)));
+    this.passes = new Permits(passesAtOnce(options));
   }
 
   /** Starts keeping `spec`'s credential of `account`. */

@@ -214,13 +214,13 @@ export class CredentialRefresher {
     // A stable token WeChat rejects (reported now or before: the retries of its
     // replacement too) is replaced by forcing, since a normal call may hand it back.
     const deadValue = latest?.reportedDeadAt ? latest.value : undefined;
-    if (mode === 'stable' && deadValue !== undefined && !markedNow) {
-      // Its replacement was tried before (a report, or this is a retry): a normal
-      // call, which may hand it back, is not made again until a force may follow it.
-      const limited = stableForceRefusal(account.appId, summary, now);
-      if (limited) return { token: latest, calledWechat: false, refusal: limited, lastFailure };
-    }
     if (mode === 'stable' && deadValue !== undefined) {
+      if (!markedNow) {
+        // Its replacement was tried before (a report, or this is a retry): a normal
+        // call, which may hand it back, is not made again until a force may follow it.
+        const limited = stableForceRefusal(account.appId, summary, now);
+        if (limited) return { token: latest, calledWechat: false, refusal: limited, lastFailure };
+      }
       // A normal stable_token call first: after someone else's force_refresh it
       // already returns the new token, while forcing would use one of WeChat's
       // 20 forces a day.

@@ -9,11 +9,10 @@ import {
   type StoredCredential,
   type TicketType,
 } from './credential.js';
-import { outcomeUnknown } from './token-life.js';
+import { KNOWN_OUTCOMES } from './token-life.js';
 import {
   LockBusyError,
   tokenDigest,
-  type AttemptOutcome,
   type AttemptResult,
   type AttemptSummary,
   type CredentialView,
@@ -61,17 +60,8 @@ const TICKET_COLUMNS = `id, app_id, type AS kind, ticket AS value, fetched_at, e
 const FETCH_COLUMNS = `id, attempted_at, outcome, force_refresh, COALESCE(token_id, ticket_id) AS token_id`;
 /** The most calls of known outcome a view or `fetchesSince` reads (see `callsOfWindow`). */
 const FETCH_LIMIT = 50;
-/**
- * The outcomes that say what WeChat did with a call (`outcomeUnknown` is
- * false for them): the only calls a read of the fetch log may leave out. Any
- * other (none yet, a timeout, a cut connection…, or one added later) is read.
- */
-const KNOWN_OUTCOMES = (
-  ['ok', 'unchanged', 'errcode', 'not_sent'] as const satisfies readonly AttemptOutcome[]
-)
-  .filter((outcome) => !outcomeUnknown(outcome))
-  .map((outcome) => `'${outcome}'`)
-  .join(', ');
+/** The known outcomes as an SQL list: only calls with one of them may be left out of a read. */
+const KNOWN_OUTCOMES_SQL = KNOWN_OUTCOMES.map((outcome) => `'${outcome}'`).join(', ');
 
 /**
  * The calls of a credential's window (`where`: its account, kind and start)
@@ -81,11 +71,11 @@ const KNOWN_OUTCOMES = (
  * off, however long WeChat's trouble lasted.
  */
 function callsOfWindow(where: string): string {
-  return `(SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt WHERE ${where} AND outcome IN (${KNOWN_OUTCOMES})
+  return `(SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt WHERE ${where} AND outcome IN (${KNOWN_OUTCOMES_SQL})
            ORDER BY attempted_at DESC, id DESC LIMIT ${FETCH_LIMIT})
           UNION ALL
           SELECT ${FETCH_COLUMNS} FROM token_fetch_attempt
-          WHERE ${where} AND (outcome IS NULL OR outcome NOT IN (${KNOWN_OUTCOMES}))`;
+          WHERE ${where} AND (outcome IS NULL OR outcome NOT IN (${KNOWN_OUTCOMES_SQL}))`;
 }
 /** The account `$1`'s last quota reset (`quota_reset_at`, null when none): one probe of the index. */
 const LAST_QUOTA_RESET = `SELECT max(reset_at) AS quota_reset_at FROM token_quota_reset WHERE app_id = $1`;

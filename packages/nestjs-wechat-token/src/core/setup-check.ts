@@ -9,7 +9,7 @@ import {
   WECHAT_TOKEN_ENTITIES,
   WECHAT_TOKEN_OPTIONS,
 } from './wechat-token.module-definition.js';
-import type { ResolvedWechatTokenOptions } from './wechat-token.options.js';
+import { passesAtOnce, type ResolvedWechatTokenOptions } from './wechat-token.options.js';
 
 /** A table the module reads and writes, with the columns it must have. */
 export interface ExpectedTable {
@@ -85,7 +85,7 @@ export class SetupCheck implements OnModuleInit {
     // Each pass through a lock holds two connections (the lock's, and one to log its
     // call); the listener one; and one is left for reads.
     const poolMax = poolSizeOf(this.dataSource);
-    const passes = Math.max(1, Math.floor(this.options.concurrency));
+    const passes = passesAtOnce(this.options);
     const poolNeeded = 2 * passes + (this.options.listen ? 1 : 0) + 1;
     if (poolMax !== undefined && poolMax < poolNeeded) {
       this.logger.warn(MESSAGES.poolTooSmall(this.dataSourceName, poolMax, passes, poolNeeded));

@@ -73,17 +73,16 @@ export function callSettleMs(
   return SEND_DEADLINE_MS + options.httpTimeoutMs + options.lateAnswerMs;
 }
 
-const UNKNOWN_OUTCOMES: ReadonlySet<AttemptOutcome | null> = new Set([
-  null,
-  'timeout',
-  'network',
-  'http',
-  'body',
-]);
+/**
+ * The outcomes that say what WeChat did with a call: it answered (a token, the
+ * one held, an errcode), or the call never went out. Any other (none recorded
+ * yet, a timeout, a cut connection, an HTTP error, garbage) is unknown.
+ */
+export const KNOWN_OUTCOMES: readonly AttemptOutcome[] = ['ok', 'unchanged', 'errcode', 'not_sent'];
 
 /** Whether WeChat may have issued a token in a call that ended with this outcome, without us knowing it. */
 export function outcomeUnknown(outcome: AttemptOutcome | null): boolean {
-  return UNKNOWN_OUTCOMES.has(outcome);
+  return outcome === null || !KNOWN_OUTCOMES.includes(outcome);
 }
 
 /** The time until which calls of unknown outcome may still reach WeChat (0: none). */

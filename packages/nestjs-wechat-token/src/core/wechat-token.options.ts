@@ -182,6 +182,11 @@ export function resolveOptions(
   return resolved;
 }
 
+/** How many passes through a lock one replica makes at once (`concurrency`, a whole number, at least 1). */
+export function passesAtOnce(options: Pick<ResolvedWechatTokenOptions, 'concurrency'>): number {
+  return Math.max(1, Math.floor(options.concurrency));
+}
+
 /**
  * Why these timing options cannot recover from a lost call before WeChat may
  * kill the token served, if they cannot (logged as a warning at start). After
