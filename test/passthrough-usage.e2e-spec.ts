@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { PassthroughUsage } from '../src/passthrough/passthrough-usage.js';
 import { callAdmin as call } from './support/admin-http.js';
+import { waitFor } from './support/cluster.js';
 import { queryDatabase } from './support/database.js';
-import { startServerFixture, type ServerFixture } from './support/server-fixture.js';
+import { startServerFixture, waitForFirstTokens, type ServerFixture } from './support/server-fixture.js';
+import { WechatApiClient } from './support/wechat-api-client.js';
+import { sendWechat } from './support/wechat-http.js';
 
 // Issue 14: the pass-through's use per client, as GET /admin/passthrough shows it, on the real server.
 // The calls themselves are counted by the pass-through (its own e2e specs); here the counts go in
@@ -108,6 +111,34 @@ describe('GET /admin/passthrough', () => {
     const rows = await queryDatabase<{ forwarded: string }>(
       databaseUrl,
       "SELECT forwarded FROM passthrough_usage WHERE client_ip = '10.0.0.9'",
+    );
+    expect(rows).toEqual([{ forwarded: '1' }]);
+  });
+
+  it('counts a call still under way when the server shuts down (the last write follows the HTTP server)', async () => {
+    fixture = await startServerFixture();
+    await waitForFirstTokens(fixture);
+    const { sandbox, databaseUrl } = fixture;
+    const client = new WechatApiClient(
+      fixture.baseUrl,
+      fixture.accounts[0].appId,
+      fixture.accounts[0].secret,
+    );
+    const token = await client.token();
+    // WeChat answers late: the call is still under way when the shutdown begins.
+    sandbox.configure({ apiDelayMs: 1500 });
+    const answer = sendWechat(`${fixture.baseUrl}/cgi-bin/getcallbackip?access_token=${token}`);
+    await waitFor('the call to reach the sandbox', () =>
+      sandbox.apiCalls().some((c) => c.path === '/cgi-bin/getcallbackip'),
+    );
+    const closing = fixture.close();
+    fixture = undefined;
+    // The server waits for the call, and the client gets WeChat's answer.
+    expect(await answer).toMatchObject({ status: 200, body: { ip_list: expect.any(Array) } });
+    await closing;
+    const rows = await queryDatabase<{ forwarded: string }>(
+      databaseUrl,
+      "SELECT forwarded FROM passthrough_usage WHERE client_ip = '127.0.0.1'",
     );
     expect(rows).toEqual([{ forwarded: '1' }]);
   });

@@ -338,9 +338,16 @@ describe('PassthroughUsage timing', () => {
     expect(fake.batches).toHaveLength(2);
     expect(fake.batches[1].slice(0, 4)).toEqual([['2025-06-01'], ['10.0.0.2'], [null], ['']]);
 
-    // Stopped: no more writes.
+    // Stopped: no more periodic writes.
     timed.record({ ip: '10.0.0.3', kind: 'refused' });
     await jest.advanceTimersByTimeAsync(3 * USAGE_FLUSH_MS);
     expect(fake.batches).toHaveLength(2);
+    // What the requests the HTTP server waited for counted: written after it closed.
+    await timed.onApplicationShutdown();
+    expect(fake.batches).toHaveLength(3);
+    expect(fake.batches[2].slice(0, 2)).toEqual([['2025-06-01'], ['10.0.0.3']]);
+    // Nothing more counted: nothing sent.
+    await timed.onApplicationShutdown();
+    expect(fake.batches).toHaveLength(3);
   });
 });
