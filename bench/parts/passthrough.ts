@@ -26,16 +26,23 @@ const RSS_SAMPLE_MS = 20;
 const CHUNK_BYTES = 64 * 1024;
 
 type Target = 'through' | 'direct';
+/** The proxies that do nothing else (`bench/bare-proxy.ts`), under the same load: what any proxy gets here. */
+type Floor = 'replyFrom' | 'undici';
+type LoadTarget = Target | Floor;
+const FLOORS: Record<Floor, { kind: string; name: string }> = {
+  replyFrom: { kind: 'reply-from', name: 'Fastify + @fastify/reply-from' },
+  undici: { kind: 'undici', name: 'node:http + undici' },
+};
 /** Which process a transfer goes through: the center, or the bare node:http proxy (the baseline). */
 type Via = 'center' | 'bare';
 const VIAS: readonly Via[] = ['center', 'bare'];
 const KINDS: readonly Transfer['kind'][] = ['upload', 'download'];
 
 interface Round {
-  target: Target;
+  target: LoadTarget;
   result: LoadResult;
-  /** CPU of the center and of the sandbox during the round. */
-  center: CpuShare;
+  /** CPU of the process the calls went through (the center's, idle, for direct calls) and of the sandbox. */
+  proxy: CpuShare;
   sandbox: CpuShare;
 }
 
@@ -64,7 +71,11 @@ interface Transfer {
  * sandbox (its own process too, so both targets are reached the same way);
  * 64 connections from a load generator in a third process, rounds
  * alternating, ratio and added p99 per round pair, medians. Every answer must
- * be the sandbox's ip_list body. d: the same calls one at a time, for the
+ * be the sandbox's ip_list body. h: in the same rounds, the same calls
+ * through proxies that do nothing else (Fastify with `@fastify/reply-from`,
+ * as the center registers it; `node:http` with undici), each in its own
+ * process: on a machine where the three processes share the cores, the
+ * ratio a proxy can reach at all. d: the same calls one at a time, for the
  * hop's own latency without queueing. e/f: a 20 MiB multipart upload
  * (streamed from here, hashed as sent, checked against the sandbox's hash)
  * and a 20 MiB download through the center, its VmRSS sampled every 20 ms
@@ -84,6 +95,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     apiBaseUrl: sandbox.url,
   });
   let bare: Child | undefined;
+  const floors: Child[] = [];
   try {
     await waitHealthy(server);
     const tokenAnswer = await fetch(
@@ -159,66 +171,101 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     }
     const rssAfterTransfersMB = rssMB(server.child.pid);
 
-    const pids = { center: server.child.pid, sandbox: sandbox.child.pid };
-    const load = async (target: Target, duration: number): Promise<Round> => {
+    const floorProxies = {} as Record<Floor, { url: string; pid: number }>;
+    for (const floor of Object.keys(FLOORS) as Floor[]) {
+      const port = await freePort();
+      const child = Child.node(
+        `bare ${FLOORS[floor].name} proxy`,
+        join(ctx.root, 'dist', 'bench', 'bare-proxy.js'),
+        {
+          cleanEnv: true,
+          env: { BARE_PORT: String(port), BARE_TARGET: sandbox.url, BARE_KIND: FLOORS[floor].kind },
+        },
+      );
+      floors.push(child);
+      await child.waitForLine(/^listening/, 10_000);
+      floorProxies[floor] = { url: `http://127.0.0.1:${port}`, pid: child.pid };
+    }
+    const loadTargets: Record<LoadTarget, { url: string; pid: number }> = {
+      through: { url: targets.through, pid: server.child.pid },
+      direct: { url: targets.direct, pid: server.child.pid },
+      replyFrom: { url: `${floorProxies.replyFrom.url}${path}`, pid: floorProxies.replyFrom.pid },
+      undici: { url: `${floorProxies.undici.url}${path}`, pid: floorProxies.undici.pid },
+    };
+    const load = async (target: LoadTarget, duration: number): Promise<Round> => {
       const { result, cpu } = await loadRound(
         ctx,
-        { url: targets[target], connections: CONNECTIONS, duration, body: expected },
-        pids,
+        { url: loadTargets[target].url, connections: CONNECTIONS, duration, body: expected },
+        { proxy: loadTargets[target].pid, sandbox: sandbox.child.pid },
       );
-      return { target, result, center: rounded(cpu.center), sandbox: rounded(cpu.sandbox) };
+      return { target, result, proxy: rounded(cpu.proxy), sandbox: rounded(cpu.sandbox) };
     };
     const roundSeconds = ctx.quick ? 2 : 5;
     const roundCount = ctx.quick ? 2 : 5;
-    // Warm-up for both, not recorded.
-    await load('through', ctx.quick ? 1 : 3);
-    await load('direct', ctx.quick ? 1 : 3);
+    const order: LoadTarget[] = ['through', 'direct', 'replyFrom', 'undici'];
+    // Warm-up for each, not recorded.
+    for (const target of order) await load(target, ctx.quick ? 1 : 3);
     const rounds: Round[] = [];
-    const pairs: { through: Round; direct: Round; ratio: number; addedP99: number }[] = [];
+    /** Per round, each target's req/s over direct's and p99 less direct's. */
+    const pairs: { target: LoadTarget; ratio: number; addedP99: number }[] = [];
     for (let i = 0; i < roundCount; i++) {
-      const order: Target[] = i % 2 === 0 ? ['through', 'direct'] : ['direct', 'through'];
-      const got: Partial<Record<Target, Round>> = {};
-      for (const target of order) {
+      // Each target in each position in turn: none always runs after the same one.
+      const turn = [...order.slice(i % order.length), ...order.slice(0, i % order.length)];
+      const got: Partial<Record<LoadTarget, Round>> = {};
+      for (const target of turn) {
         const round = await load(target, roundSeconds);
         rounds.push(round);
         got[target] = round;
       }
-      const { through, direct } = got as Record<Target, Round>;
-      pairs.push({
-        through,
-        direct,
-        ratio: sig(through.result.requestsPerSecond / direct.result.requestsPerSecond),
-        addedP99: through.result.latencyMs.p99 - direct.result.latencyMs.p99,
-      });
+      const direct = got.direct!;
+      for (const target of order.filter((t) => t !== 'direct')) {
+        pairs.push({
+          target,
+          ratio: sig(got[target]!.result.requestsPerSecond / direct.result.requestsPerSecond),
+          addedP99: got[target]!.result.latencyMs.p99 - direct.result.latencyMs.p99,
+        });
+      }
     }
+    for (const child of floors) await child.stop();
     const rssAfterLoadMB = rssMB(server.child.pid);
     const single = await oneAtATime(targets, expected, ctx.quick ? 2 : 4);
 
-    const of = (target: Target) => rounds.filter((r) => r.target === target);
-    const med = (target: Target, pick: (r: Round) => number) => median(of(target).map(pick));
-    const ratio = median(pairs.map((p) => p.ratio));
-    const addedP99 = median(pairs.map((p) => p.addedP99));
+    const of = (target: LoadTarget) => rounds.filter((r) => r.target === target);
+    const med = (target: LoadTarget, pick: (r: Round) => number) => median(of(target).map(pick));
+    const pairsOf = (target: LoadTarget) => pairs.filter((p) => p.target === target);
+    const ratioOf = (target: LoadTarget) => median(pairsOf(target).map((p) => p.ratio));
+    const addedP99Of = (target: LoadTarget) => median(pairsOf(target).map((p) => p.addedP99));
+    const ratio = ratioOf('through');
+    const addedP99 = addedP99Of('through');
     const rps = med('through', (r) => r.result.requestsPerSecond);
     const directRps = med('direct', (r) => r.result.requestsPerSecond);
     const p50 = med('through', (r) => r.result.latencyMs.p50);
     const p99 = med('through', (r) => r.result.latencyMs.p99);
     const directP50 = med('direct', (r) => r.result.latencyMs.p50);
     const directP99 = med('direct', (r) => r.result.latencyMs.p99);
-    const failed = (target: Target) =>
+    const failed = (target: LoadTarget) =>
       of(target).reduce((sum, r) => sum + r.result.errors + r.result.non2xx + r.result.timeouts, 0);
-    const mismatched = (target: Target) => of(target).reduce((sum, r) => sum + r.result.mismatches, 0);
+    const mismatched = (target: LoadTarget) => of(target).reduce((sum, r) => sum + r.result.mismatches, 0);
     const throughWrong = failed('through') + mismatched('through') + single.through.wrong;
     const directWrong = failed('direct') + mismatched('direct') + single.direct.wrong;
     const failures = throughWrong + directWrong;
     const failureText = failures ? `; wrong answers: ${throughWrong} through, ${directWrong} direct` : '';
     // CPU per call: the center's own, and the sandbox's (which both targets pay).
-    const usPerCall = (target: Target, pick: (r: Round) => number) =>
+    const usPerCall = (target: LoadTarget, pick: (r: Round) => number) =>
       med(target, (r) => (pick(r) / r.result.requestsPerSecond) * 1e6);
-    const centerUs = usPerCall('through', (r) => r.center.total);
-    const centerSystemUs = usPerCall('through', (r) => r.center.system);
+    const centerUs = usPerCall('through', (r) => r.proxy.total);
+    const centerSystemUs = usPerCall('through', (r) => r.proxy.system);
     const sandboxUs = usPerCall('direct', (r) => r.sandbox.total);
     const sandboxSystemUs = usPerCall('direct', (r) => r.sandbox.system);
-    const busy = median(rounds.map((r) => r.center.total + r.sandbox.total + r.result.generatorCpuShare));
+    const busy = median(rounds.map((r) => r.proxy.total + r.sandbox.total + r.result.generatorCpuShare));
+    const floorWrong = (Object.keys(FLOORS) as Floor[]).reduce(
+      (sum, f) => sum + failed(f) + mismatched(f),
+      0,
+    );
+    const floorText = (floor: Floor) =>
+      `${FLOORS[floor].name}: ${int(med(floor, (r) => r.result.requestsPerSecond))}/s ` +
+      `(ratio ${ratioOf(floor).toFixed(2)}, added p99 ${signed(addedP99Of(floor), String)} ms, ` +
+      `${usPerCall(floor, (r) => r.proxy.total).toFixed(1)} µs CPU per call)`;
 
     const transferFigure = (id: string, kind: Transfer['kind'], name: string): Figure => {
       const growth = (via: Via) => {
@@ -305,6 +352,16 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
           goal: '(diagnostic: a body held whole adds 64 MB)',
           pass: null,
         },
+        {
+          id: '7h',
+          name: 'the same getcallbackip load through a proxy that does nothing else',
+          value:
+            `${floorText('replyFrom')}; ${floorText('undici')}` +
+            (floorWrong ? `; wrong answers: ${floorWrong}` : ''),
+          baseline: `the center: ratio ${ratio.toFixed(2)}, ${centerUs.toFixed(1)} µs CPU per call`,
+          goal: '(diagnostic: the ratio any proxy reaches on this machine)',
+          pass: null,
+        },
       ],
       raw: {
         connections: CONNECTIONS,
@@ -322,7 +379,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
           requestsPerSecond: rps,
           p50,
           p99,
-          centerCpuShare: med('through', (r) => r.center.total),
+          centerCpuShare: med('through', (r) => r.proxy.total),
           sandboxCpuShare: med('through', (r) => r.sandbox.total),
         },
         direct: {
@@ -334,6 +391,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
         oneAtATime: single,
         generatorCpuShare: median(rounds.map((r) => r.result.generatorCpuShare)),
         coresUsed: busy,
+        rounds,
         pairs,
         transferBytes: TRANSFER_BYTES,
         transfers,
@@ -344,6 +402,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     };
   } finally {
     await bare?.stop();
+    for (const child of floors) await child.stop();
     await server.child.stop();
     await sandbox.stop();
   }
