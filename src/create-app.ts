@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, type ResolvedServerConfig } from './app.module.js';
 import { configureHttpApp } from './http-api.module.js';
-import { httpServerOptions, limitConnections } from './http/server-limits.js';
+import { closeConnectionsOnShutdown, httpServerOptions, limitConnections } from './http/server-limits.js';
 import { createServerLogger } from './logging/server-logger.js';
 import { WechatPaths } from './passthrough/wechat-paths.js';
 
@@ -32,6 +32,7 @@ export async function createServerApp(
   });
   try {
     limitConnections(app.getHttpServer(), config.http);
+    closeConnectionsOnShutdown(app.getHttpAdapter().getInstance());
     configureHttpApp(app, config);
     // Every signal but SIGHUP, which reloads the admin keys (see `bootstrap`) instead of stopping.
     app.enableShutdownHooks(

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { Agent } from 'node:http';
 import { PassthroughUsage } from '../src/passthrough/passthrough-usage.js';
 import { callAdmin as call } from './support/admin-http.js';
 import { waitFor } from './support/cluster.js';
@@ -115,8 +116,9 @@ describe('GET /admin/passthrough', () => {
     expect(rows).toEqual([{ forwarded: '1' }]);
   });
 
-  it('counts a call still under way when the server shuts down (the last write follows the HTTP server)', async () => {
-    fixture = await startServerFixture();
+  it('counts a call still under way when the server shuts down, and closes its connection after the answer', async () => {
+    // Kept-alive connections idle for a minute (behind a load balancer): the shutdown must not wait that long.
+    fixture = await startServerFixture({ env: { HTTP_KEEPALIVE_TIMEOUT_MS: '60000' } });
     await waitForFirstTokens(fixture);
     const { sandbox, databaseUrl } = fixture;
     const client = new WechatApiClient(
@@ -127,15 +129,30 @@ describe('GET /admin/passthrough', () => {
     const token = await client.token();
     // WeChat answers late: the call is still under way when the shutdown begins.
     sandbox.configure({ apiDelayMs: 1500 });
-    const answer = sendWechat(`${fixture.baseUrl}/cgi-bin/getcallbackip?access_token=${token}`);
-    await waitFor('the call to reach the sandbox', () =>
-      sandbox.apiCalls().some((c) => c.path === '/cgi-bin/getcallbackip'),
-    );
-    const closing = fixture.close();
-    fixture = undefined;
-    // The server waits for the call, and the client gets WeChat's answer.
-    expect(await answer).toMatchObject({ status: 200, body: { ip_list: expect.any(Array) } });
-    await closing;
+    // A client that keeps its connection open as long as the server lets it.
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const answer = sendWechat(`${fixture.baseUrl}/cgi-bin/getcallbackip?access_token=${token}`, { agent });
+      await waitFor('the call to reach the sandbox', () =>
+        sandbox.apiCalls().some((c) => c.path === '/cgi-bin/getcallbackip'),
+      );
+      const closing = fixture.close();
+      fixture = undefined;
+      try {
+        // The server waits for the call, and the client gets WeChat's answer…
+        expect(await answer).toMatchObject({ status: 200, body: { ip_list: expect.any(Array) } });
+      } finally {
+        // …then closes the connection instead of keeping it for a minute.
+        let timer: NodeJS.Timeout | undefined;
+        const stillOpen = new Promise<string>(
+          (resolve) => (timer = setTimeout(resolve, 20_000, 'still open')),
+        );
+        expect(await Promise.race([closing.then(() => 'closed'), stillOpen])).toBe('closed');
+        clearTimeout(timer);
+      }
+    } finally {
+      agent.destroy();
+    }
     const rows = await queryDatabase<{ forwarded: string }>(
       databaseUrl,
       "SELECT forwarded FROM passthrough_usage WHERE client_ip = '127.0.0.1'",

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
 
 /** The rid WeChat appends to every errmsg (" rid: 5f386c70-441d34a9-7baebd7c"). */
 export const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
@@ -26,12 +26,24 @@ export interface WechatHttpAnswer {
  */
 export function sendWechat(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    localAddress?: string;
+    /** Default Node's global agent. */
+    agent?: Agent;
+  } = {},
 ): Promise<WechatHttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
-      { method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress },
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        localAddress: options.localAddress,
+        agent: options.agent,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
