@@ -2,22 +2,20 @@
  * The baselines of the pass-through figures (part 7): a proxy that does
  * nothing but proxy, in its own process like the center, sending each request
  * to BARE_TARGET (the sandbox's base URL) and the answer back. BARE_KIND picks
- * which:
+ * which (each loads only what it uses):
  *
  * - `node-http` (default): `node:http` server and client, bodies `pipe`d both
  *   ways. What its RSS does during a 20 MiB transfer is what Node itself costs
  *   (chunks are freed only when V8 next collects garbage).
  * - `undici`: `node:http` server, undici `Pool` client (the client the center
- *   uses): the cheapest proxy Node offers, the floor of the req/s figures.
+ *   uses), hop-by-hop headers dropped both ways.
  * - `reply-from`: Fastify with `@fastify/reply-from` and nothing else, as the
  *   center registers it (128 connections): the center less its own work.
  *
  * Prints `listening` once it listens on 127.0.0.1:BARE_PORT.
  */
-import replyFrom from '@fastify/reply-from';
-import Fastify from 'fastify';
-import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -26,10 +24,22 @@ const port = Number(process.env.BARE_PORT);
 const kind = process.env.BARE_KIND ?? 'node-http';
 /** As the center keeps to WeChat. */
 const CONNECTIONS = 128;
+/** RFC 9110 §7.6.1's hop-by-hop headers (and the names a `Connection` header lists): not passed on. */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
 
 async function main(): Promise<void> {
   let close: () => Promise<void>;
   if (kind === 'reply-from') {
+    const { default: Fastify } = await import('fastify');
+    const { default: replyFrom } = await import('@fastify/reply-from');
     const app = Fastify();
     await app.register(replyFrom, { base: target.origin, undici: { connections: CONNECTIONS } });
     app.removeAllContentTypeParsers();
@@ -38,7 +48,7 @@ async function main(): Promise<void> {
     await app.listen({ port, host: '127.0.0.1' });
     close = () => app.close();
   } else {
-    const handler = kind === 'undici' ? undiciHandler() : nodeHttpHandler();
+    const handler = kind === 'undici' ? await undiciHandler() : await nodeHttpHandler();
     const server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     close = () => {
@@ -52,7 +62,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
 }
 
-function nodeHttpHandler(): Handler {
+async function nodeHttpHandler(): Promise<Handler> {
+  const { Agent, request } = await import('node:http');
   const agent = new Agent({ keepAlive: true });
   return (req, res) => {
     const upstream = request(
@@ -74,23 +85,33 @@ function nodeHttpHandler(): Handler {
   };
 }
 
-function undiciHandler(): Handler {
+async function undiciHandler(): Promise<Handler> {
+  const { Pool } = await import('undici');
   const pool = new Pool(target.origin, { connections: CONNECTIONS });
   return (req, res) => {
-    const { connection: _hopByHop, ...headers } = req.headers;
     pool
       .request({
         path: req.url ?? '/',
         method: req.method === 'POST' ? 'POST' : 'GET',
-        headers: { ...headers, host: target.host },
+        headers: { ...endToEnd(req.headers), host: target.host },
         body: req.method === 'POST' ? req : null,
       })
       .then((answer) => {
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.body.pipe(res);
+        res.writeHead(answer.statusCode, endToEnd(answer.headers));
+        pipeline(answer.body, res, () => undefined);
       })
       .catch(() => res.destroy());
   };
+}
+
+/** `headers` without the hop-by-hop ones. */
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const listed = String(headers.connection ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase());
+  const kept = { ...headers };
+  for (const name of [...HOP_BY_HOP, ...listed]) delete kept[name];
+  return kept;
 }
 
 void main();
