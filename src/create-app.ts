@@ -32,7 +32,7 @@ export async function createServerApp(
   });
   try {
     limitConnections(app.getHttpServer(), config.http);
-    closeConnectionsOnShutdown(app.getHttpAdapter().getInstance());
+    closeConnectionsOnShutdown(app.getHttpAdapter().getInstance(), config.http);
     configureHttpApp(app, config);
     // Every signal but SIGHUP, which reloads the admin keys (see `bootstrap`) instead of stopping.
     app.enableShutdownHooks(

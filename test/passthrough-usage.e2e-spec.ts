@@ -138,17 +138,22 @@ describe('GET /admin/passthrough', () => {
       );
       const closing = fixture.close();
       fixture = undefined;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        // The server waits for the call, and the client gets WeChat's answer…
-        expect(await answer).toMatchObject({ status: 200, body: { ip_list: expect.any(Array) } });
+        // The server waits for the call, and the client gets WeChat's answer, the connection
+        // closed after it instead of kept for a minute.
+        const got = await answer;
+        expect(got).toMatchObject({ status: 200, body: { ip_list: expect.any(Array) } });
+        expect(got.httpHeaders.connection).toBe('close');
       } finally {
-        // …then closes the connection instead of keeping it for a minute.
-        let timer: NodeJS.Timeout | undefined;
         const stillOpen = new Promise<string>(
           (resolve) => (timer = setTimeout(resolve, 20_000, 'still open')),
         );
-        expect(await Promise.race([closing.then(() => 'closed'), stillOpen])).toBe('closed');
-        clearTimeout(timer);
+        try {
+          expect(await Promise.race([closing.then(() => 'closed'), stillOpen])).toBe('closed');
+        } finally {
+          clearTimeout(timer);
+        }
       }
     } finally {
       agent.destroy();

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyHttpOptions, FastifyInstance, FastifyServerOptions } from 'fastify';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Throttle } from '../common/throttle.js';
 import type { HttpLimits } from '../config/server-config.js';
 import { WechatPaths } from '../passthrough/wechat-paths.js';
@@ -14,7 +15,7 @@ const MIN_CHECK_INTERVAL_MS = 100;
 const MAX_CHECK_INTERVAL_MS = 1000;
 /** At most one warning about refused connections per this many ms. */
 const DROP_WARN_INTERVAL_MS = 60_000;
-/** How long a connection stays open after its answer once the server is closing (0 would mean forever). */
+/** The server's `keepAliveTimeout` once it is closing (0 would mean no timeout at all). */
 const SHUTDOWN_KEEP_ALIVE_MS = 1;
 
 /**
@@ -76,20 +77,53 @@ export function connectionsCheckingInterval(limits: Pick<HttpLimits, 'headersTim
 }
 
 /**
- * Once the server starts closing, a connection closes as soon as its last
- * answer is sent. Node closes the connections idle at that moment only, and
- * Fastify asks for `Connection: close` only on requests that arrive later:
- * a connection still answering would stay open for `keepAliveTimeoutMs`
- * afterwards (a minute behind a load balancer), holding the shutdown (and
- * the last writes of the counts, and the database's close) up to its
- * deadline. Node reads the server's `keepAliveTimeout` each time an answer
- * ends, so it is shortened then, at no cost to a request before.
+ * Once the server starts closing (Fastify's `preClose`, before Node's
+ * `server.close()`), every connection closes as soon as it has nothing to
+ * answer. Node closes only the connections idle at that moment, and Fastify
+ * asks for `Connection: close` only on requests that arrive later, so
+ * otherwise a connection still answering would stay open for
+ * `keepAliveTimeoutMs` afterwards (a minute behind a load balancer), and one
+ * whose request never completes for ever (Node stops its request timeouts
+ * once closing): either holds the shutdown (and the last writes of the
+ * counts, and the database's close) up to its deadline. So:
+ *
+ * - an answer not yet started is sent with `Connection: close` (Node closes
+ *   the connection right after it);
+ * - one already streaming ends its connection about a second after it ends
+ *   (the server's `keepAliveTimeout`, read by Node as each answer ends, is
+ *   shortened; Node adds a second to it);
+ * - a connection with no answer under way `requestTimeoutMs` later is cut.
+ *
+ * Connections are tracked as they open: nothing is added to a request.
  */
-export function closeConnectionsOnShutdown(fastify: Pick<FastifyInstance, 'addHook' | 'server'>): void {
+export function closeConnectionsOnShutdown(
+  fastify: Pick<FastifyInstance, 'addHook' | 'server'>,
+  limits: Pick<HttpLimits, 'requestTimeoutMs'>,
+): void {
+  const server = fastify.server;
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
   fastify.addHook('preClose', (done) => {
-    fastify.server.keepAliveTimeout = SHUTDOWN_KEEP_ALIVE_MS;
+    server.keepAliveTimeout = SHUTDOWN_KEEP_ALIVE_MS;
+    for (const socket of open) {
+      const answer = answerOf(socket);
+      if (answer && !answer.headersSent) answer.setHeader('connection', 'close');
+    }
+    const cut = setTimeout(() => {
+      for (const socket of open) if (!answerOf(socket)) socket.destroy();
+    }, limits.requestTimeoutMs);
+    cut.unref();
+    server.once('close', () => clearTimeout(cut));
     done();
   });
+}
+
+/** The answer a connection is sending (Node's `socket._httpMessage`), if any. */
+function answerOf(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
 }
 
 /**

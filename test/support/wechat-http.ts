@@ -1,4 +1,4 @@
-import { request as httpRequest, type Agent } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 
 /** The rid WeChat appends to every errmsg (" rid: 5f386c70-441d34a9-7baebd7c"). */
 export const RID = / rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
@@ -18,6 +18,8 @@ export interface WechatHttpAnswer {
   contentType: string;
   body: WechatAnswer;
   text: string;
+  /** All the answer's headers, as Node parsed them. */
+  httpHeaders: IncomingHttpHeaders;
 }
 
 /**
@@ -54,6 +56,7 @@ export function sendWechat(
             contentType: String(res.headers['content-type']),
             body: JSON.parse(text) as WechatAnswer,
             text,
+            httpHeaders: res.headers,
           }),
         );
       },
