@@ -60,14 +60,16 @@ describe('transient WeChat failures (3 server processes)', () => {
     expect(tally.asks - tally.tokens).toBeGreaterThan(10);
 
     // From the planned refresh (~4 s before expiry) to 4 s after it: back-off 1, 2, 4 s (each jittered
-    // down to half), for the cluster as a whole; without it, 3 replicas × 1 tick a second.
+    // down to half), for the cluster as a whole; without it, 3 replicas × 1 tick a second. Upper
+    // bound: the back-off, the next tick (1 s), and slack for 3 replicas and Jest's workers sharing
+    // 2 cores (3.6 s after the first failure was seen on such a machine).
     const calls = cluster.calls().slice(1);
     expect(calls.map((call) => call.errcode)).toEqual(calls.map(() => -1));
     expect(calls.length).toBeGreaterThanOrEqual(3);
     expect(calls.length).toBeLessThanOrEqual(6);
     const early = gapsOf(calls).flatMap((gap, i) => {
       const base = Math.min(2 ** i, 180);
-      return gap >= base / 2 - 0.1 && gap <= base + 2.5 ? [] : [{ afterFailures: i + 1, gap }];
+      return gap >= base / 2 - 0.1 && gap <= base + 4 ? [] : [{ afterFailures: i + 1, gap }];
     });
     expect(early).toEqual([]);
     // Every call is in the fetch log as a known failure; none is of unknown outcome.
