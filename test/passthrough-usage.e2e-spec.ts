@@ -127,8 +127,9 @@ describe('GET /admin/passthrough', () => {
       fixture.accounts[0].secret,
     );
     const token = await client.token();
-    // WeChat answers late: the call is still under way when the shutdown begins.
-    sandbox.configure({ apiDelayMs: 1500 });
+    // WeChat answers late: the call is still under way when the HTTP server starts closing (after
+    // Nest's shutdown hooks, which take a while on a busy machine).
+    sandbox.configure({ apiDelayMs: 4000 });
     // A client that keeps its connection open as long as the server lets it.
     const agent = new Agent({ keepAlive: true });
     try {
