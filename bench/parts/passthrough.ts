@@ -33,9 +33,9 @@ const FLOORS: Record<Floor, { kind: string; name: string }> = {
   replyFrom: { kind: 'reply-from', name: 'Fastify + @fastify/reply-from' },
   undici: { kind: 'undici', name: 'node:http + undici' },
 };
-/** Which process a transfer goes through: the center, or the bare node:http proxy (the baseline). */
-type Via = 'center' | 'bare';
-const VIAS: readonly Via[] = ['center', 'bare'];
+/** Which process a transfer goes through: the center, or a bare proxy (the bare node:http one, or a floor). */
+type Via = 'center' | 'bare' | Floor;
+const VIAS: readonly Via[] = ['center', 'bare', 'replyFrom', 'undici'];
 const KINDS: readonly Transfer['kind'][] = ['upload', 'download'];
 
 interface Round {
@@ -81,9 +81,9 @@ interface Transfer {
  * (streamed from here, hashed as sent, checked against the sandbox's hash)
  * and a 20 MiB download through the center, its VmRSS sampled every 20 ms
  * against the median of the 500 ms before, after a warm-up transfer; beside
- * the same transfers through a bare `node:http` proxy (its own process):
- * Node frees spent chunks only when V8 next collects garbage, so even a
- * proxy that holds nothing may grow by up to the transfer's size. g: a
+ * the same transfers through the bare proxies (a `node:http` one, and h's
+ * two): Node frees spent chunks only when V8 next collects garbage, so even
+ * a proxy that holds nothing may grow by up to the transfer's size. g: a
  * 64 MiB download, to tell that from a body held whole.
  */
 export async function passthrough(ctx: BenchContext): Promise<PartResult> {
@@ -119,7 +119,22 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
       throw new Error(`getcallbackip through the center answered ${first.status} ${firstBody.slice(0, 300)}`);
     }
 
-    // The baseline of the memory figures only: stopped before the load rounds.
+    const floorProxies = {} as Record<Floor, { url: string; pid: number }>;
+    for (const floor of Object.keys(FLOORS) as Floor[]) {
+      const port = await freePort();
+      const child = Child.node(
+        `bare ${FLOORS[floor].name} proxy`,
+        join(ctx.root, 'dist', 'bench', 'bare-proxy.js'),
+        {
+          cleanEnv: true,
+          env: { BARE_PORT: String(port), BARE_TARGET: sandbox.url, BARE_KIND: FLOORS[floor].kind },
+        },
+      );
+      floors.push(child);
+      await child.waitForLine(/^listening/, 10_000);
+      floorProxies[floor] = { url: `http://127.0.0.1:${port}`, pid: child.pid };
+    }
+    // A baseline of the memory figures only: stopped before the load rounds.
     const barePort = await freePort();
     bare = Child.node('bare node:http proxy', join(ctx.root, 'dist', 'bench', 'bare-proxy.js'), {
       cleanEnv: true,
@@ -129,6 +144,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     const proxies: Record<Via, { url: string; pid: number }> = {
       center: { url: server.url, pid: server.child.pid },
       bare: { url: `http://127.0.0.1:${barePort}`, pid: bare.pid },
+      ...floorProxies,
     };
     const download = (via: Via, bytes: number, sha256: string) =>
       downloadThrough(
@@ -172,21 +188,6 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     }
     const rssAfterTransfersMB = rssMB(server.child.pid);
 
-    const floorProxies = {} as Record<Floor, { url: string; pid: number }>;
-    for (const floor of Object.keys(FLOORS) as Floor[]) {
-      const port = await freePort();
-      const child = Child.node(
-        `bare ${FLOORS[floor].name} proxy`,
-        join(ctx.root, 'dist', 'bench', 'bare-proxy.js'),
-        {
-          cleanEnv: true,
-          env: { BARE_PORT: String(port), BARE_TARGET: sandbox.url, BARE_KIND: FLOORS[floor].kind },
-        },
-      );
-      floors.push(child);
-      await child.waitForLine(/^listening/, 10_000);
-      floorProxies[floor] = { url: `http://127.0.0.1:${port}`, pid: child.pid };
-    }
     const loadTargets: Record<LoadTarget, { url: string; pid: number }> = {
       through: { url: targets.through, pid: server.child.pid },
       direct: { url: targets.direct, pid: server.child.pid },
@@ -284,15 +285,19 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
         };
       };
       const center = growth('center');
-      const bare = growth('bare');
       const of = (g: typeof center) =>
         `+${g.median.toFixed(1)} MB (worst +${g.worst.toFixed(1)} of ${g.count}, ${g.ms.toFixed(0)} ms each` +
         (g.problems.length ? `; ${g.problems.length} failed: ${g.problems[0]})` : ')');
+      const ofBare = (name: string, g: typeof center) =>
+        `${name} +${g.median.toFixed(1)} (worst +${g.worst.toFixed(1)})` +
+        (g.problems.length ? ` ${g.problems.length} failed: ${g.problems[0]}` : '');
       return {
         id,
         name,
         value: `${of(center)} from ${center.baselineMB.toFixed(0)} MB${center.problems.length ? '' : ', sha256 ok'}`,
-        baseline: `bare node:http proxy: ${of(bare)}`,
+        baseline:
+          `bare proxies, MB: ${ofBare('node:http', growth('bare'))}; ` +
+          `${ofBare('reply-from', growth('replyFrom'))}; ${ofBare('undici', growth('undici'))}`,
         goal: `median < ${RSS_GROWTH_CEILING_MB} MB, same sha256`,
         pass: center.problems.length === 0 && center.median < RSS_GROWTH_CEILING_MB,
       };
