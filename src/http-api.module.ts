@@ -113,5 +113,5 @@ export function configureHttpApp(app: NestFastifyApplication, config: ServerConf
   registerBodyParsers(app, paths);
   if (config.passthrough.enabled) app.get(PassthroughProxy).register(app);
   if (config.adminUi) registerAdminUi(app);
-  setupOpenApi(app);
+  setupOpenApi(app, config.passthrough.enabled ? config.passthrough.prefixes : []);
 }

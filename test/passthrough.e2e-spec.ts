@@ -645,3 +645,39 @@ describe('pass-through: what is answered locally, and what never reaches WeChat'
     expect((await client.get('/cgi-bin/getcallbackip')).body).toEqual(IP_LIST);
   });
 });
+
+describe('pass-through: the OpenAPI document', () => {
+  /** `/docs-json` of a fixture started with `env`. */
+  async function docsOf(env: Record<string, string> = {}): Promise<{
+    paths: Record<string, Record<string, { tags?: string[]; parameters?: { name: string }[] }>>;
+    tags?: { name: string }[];
+  }> {
+    fixture = await startServerFixture({ env });
+    const docs = await fetch(`${fixture.baseUrl}/docs-json`);
+    expect(docs.status).toBe(200);
+    return (await docs.json()) as Awaited<ReturnType<typeof docsOf>>;
+  }
+
+  it('describes a GET and a POST under every WeChat path prefix, PASSTHROUGH_PREFIXES included', async () => {
+    const docs = await docsOf({ PASSTHROUGH_PREFIXES: '/newapi' });
+    for (const prefix of ['/cgi-bin', '/sns', '/wxa', '/media', '/newapi']) {
+      const path = docs.paths[`${prefix}/{path}`];
+      expect({ prefix, methods: Object.keys(path ?? {}).sort() }).toEqual({
+        prefix,
+        methods: ['get', 'post'],
+      });
+      expect(path.get.tags).toEqual(['WeChat pass-through']);
+      expect(path.get.parameters?.map((parameter) => parameter.name)).toEqual(['path', 'access_token']);
+    }
+    expect(docs.tags?.map((tag) => tag.name)).toContain('WeChat pass-through');
+    // The center's own routes keep their own description.
+    expect(docs.paths['/cgi-bin/token'].get.tags).not.toEqual(['WeChat pass-through']);
+  });
+
+  it('describes none with PASSTHROUGH=false', async () => {
+    const docs = await docsOf({ PASSTHROUGH: 'false' });
+    expect(Object.keys(docs.paths).filter((path) => path.endsWith('/{path}'))).toEqual([]);
+    expect(docs.tags?.map((tag) => tag.name) ?? []).not.toContain('WeChat pass-through');
+    expect(docs.paths['/cgi-bin/token']).toBeDefined();
+  });
+});

@@ -2,6 +2,7 @@ import { Logger, type INestApplication } from '@nestjs/common';
 import { loadPackage } from '@nestjs/common/utils/load-package.util.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { addPassthroughToOpenApi } from '../passthrough/passthrough-openapi.js';
 
 /** Name of the admin bearer scheme in the OpenAPI description. */
 export const ADMIN_BEARER_SCHEME = 'admin';
@@ -10,13 +11,18 @@ export const DOCS_PATH = 'docs';
 /** Where the OpenAPI JSON is served. */
 export const DOCS_JSON_PATH = 'docs-json';
 
-/** Serves the OpenAPI description of the routes, built from the controllers, at `/docs` and `/docs-json`. */
-export function setupOpenApi(app: NestFastifyApplication): void {
+/**
+ * Serves the OpenAPI description of the routes, built from the controllers,
+ * at `/docs` and `/docs-json`; with the pass-through's routes under
+ * `passthroughPrefixes` (none when it is off).
+ */
+export function setupOpenApi(app: NestFastifyApplication, passthroughPrefixes: readonly string[] = []): void {
   const config = new DocumentBuilder()
     .setTitle('WeChat access_token central server')
     .setDescription(
       'One access_token per WeChat account for the whole cluster. `/cgi-bin/*` answers exactly like ' +
-        "WeChat's own endpoints (point a WeChat SDK's base URL here); `/admin/*` is for operators " +
+        "WeChat's own endpoints (point a WeChat SDK's base URL here: every other WeChat API call passes through " +
+        'to WeChat unless PASSTHROUGH=false); `/admin/*` is for operators ' +
         '(`Authorization: Bearer <admin key>`: ADMIN_TOKEN or a key of ADMIN_TOKENS); `/health` for load balancers.',
     )
     .setVersion('1')
@@ -32,7 +38,9 @@ export function setupOpenApi(app: NestFastifyApplication): void {
   // Registered before SwaggerModule's own plugin, so it loads first.
   void app.getHttpAdapter().getInstance().register(preloadStaticPlugin);
   // The document is built on the first request, not at start.
-  SwaggerModule.setup(DOCS_PATH, app as INestApplication, () => SwaggerModule.createDocument(app, config), {
+  const document = () =>
+    addPassthroughToOpenApi(SwaggerModule.createDocument(app, config), passthroughPrefixes);
+  SwaggerModule.setup(DOCS_PATH, app as INestApplication, document, {
     jsonDocumentUrl: DOCS_JSON_PATH,
     raw: ['json'],
     customSiteTitle: 'WeChat token server API',
