@@ -1,5 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { WechatErrcode } from 'nestjs-wechat-token';
+import { STALE_TOKEN_ERRCODES, WechatErrcode } from 'nestjs-wechat-token';
+import { REPLAY_MAX_BODY_BYTES } from './passthrough-proxy.js';
 
 /** The tag of the pass-through's operations in the OpenAPI description. */
 export const PASSTHROUGH_OPENAPI_TAG = 'WeChat pass-through';
@@ -21,7 +22,14 @@ const LOCAL_ANSWERS: readonly [number, string][] = [
 ];
 
 const DESCRIPTION =
-  "Every WeChat API call the center does not answer itself is forwarded to WECHAT_API_BASE_URL as it is (method, query, body, streamed both ways), so a WeChat SDK pointed at the center with its one base URL works unchanged. Only for clients inside TOKEN_CLIENT_ALLOWLIST; a call with an access_token goes only with a token the center issued, which is replaced by the account's current one on the way; a call with appid and secret (or a client key as the secret) only for a configured account. When WeChat answers 40001, 40014 or 42001, the center refreshes the token once for the cluster and sends the call again once, when its body was kept (up to 1 MiB). PASSTHROUGH=false turns it off.";
+  'Every WeChat API call the center does not answer itself is forwarded to WECHAT_API_BASE_URL as it is ' +
+  '(method, query, body, streamed both ways), so a WeChat SDK pointed at the center with its one base URL ' +
+  'works unchanged. Only for clients inside TOKEN_CLIENT_ALLOWLIST; a call with an access_token goes only ' +
+  "with a token the center issued, which is replaced by the account's current one on the way; a call with " +
+  'appid and secret (or a client key as the secret) only for a configured account. When WeChat answers ' +
+  `${[...STALE_TOKEN_ERRCODES].join(', ')}, the center refreshes the token once for the cluster and sends the ` +
+  `call again once, when its body was kept (up to ${REPLAY_MAX_BODY_BYTES / 1024 / 1024} MiB). ` +
+  'PASSTHROUGH=false turns it off.';
 
 /**
  * Adds the pass-through's routes to the OpenAPI description: for each WeChat
@@ -54,7 +62,8 @@ function operation(prefix: string, method: 'get' | 'post'): Operation {
         in: 'path',
         required: true,
         description:
-          "The rest of WeChat's path, slashes included (e.g. `getcallbackip`, `message/custom/send`).",
+          "The rest of WeChat's path, slashes included (e.g. `getcallbackip`, `message/custom/send`). " +
+          'Sent as it is: a slash encoded as %2F (as a form may send it) is refused with 40066.',
         schema: { type: 'string' },
       },
       {
