@@ -212,7 +212,8 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     const pairs: { target: LoadTarget; ratio: number; addedP99: number }[] = [];
     for (let i = 0; i < roundCount; i++) {
       // Through and direct side by side (the gated ratio compares them), the order mirrored every
-      // other round, so a machine getting slower or faster over the run favours none of them.
+      // other round, so a machine getting slower or faster over the run hardly favours any of them
+      // (an odd number of rounds leaves one order once more).
       const turn = i % 2 === 0 ? order : [...order].reverse();
       const got: Partial<Record<LoadTarget, Round>> = {};
       for (const target of turn) {
