@@ -14,7 +14,14 @@
  *
  * Prints `listening` once it listens on 127.0.0.1:BARE_PORT.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { pipeline } from 'node:stream';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -48,7 +55,7 @@ async function main(): Promise<void> {
     await app.listen({ port, host: '127.0.0.1' });
     close = () => app.close();
   } else {
-    const handler = kind === 'undici' ? await undiciHandler() : await nodeHttpHandler();
+    const handler = kind === 'undici' ? await undiciHandler() : nodeHttpHandler();
     const server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     close = () => {
@@ -62,8 +69,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
 }
 
-async function nodeHttpHandler(): Promise<Handler> {
-  const { Agent, request } = await import('node:http');
+function nodeHttpHandler(): Handler {
   const agent = new Agent({ keepAlive: true });
   return (req, res) => {
     const upstream = request(

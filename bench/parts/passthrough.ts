@@ -95,8 +95,8 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
     accounts: [account],
     apiBaseUrl: sandbox.url,
   });
-  let bare: Child | undefined;
-  const floors: Child[] = [];
+  /** Every bare proxy started (`bench/bare-proxy.ts`). */
+  const bares: Child[] = [];
   try {
     await waitHealthy(server);
     const tokenAnswer = await fetch(
@@ -119,31 +119,29 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
       throw new Error(`getcallbackip through the center answered ${first.status} ${firstBody.slice(0, 300)}`);
     }
 
+    /** A `bench/bare-proxy.js` of `kind` in its own process, stopped with the part. */
+    const startBare = async (
+      name: string,
+      kind: string,
+    ): Promise<{ url: string; pid: number; child: Child }> => {
+      const port = await freePort();
+      const child = Child.node(`bare ${name} proxy`, join(ctx.root, 'dist', 'bench', 'bare-proxy.js'), {
+        cleanEnv: true,
+        env: { BARE_PORT: String(port), BARE_TARGET: sandbox.url, BARE_KIND: kind },
+      });
+      bares.push(child);
+      await child.waitForLine(/^listening/, 10_000);
+      return { url: `http://127.0.0.1:${port}`, pid: child.pid, child };
+    };
     const floorProxies = {} as Record<Floor, { url: string; pid: number }>;
     for (const floor of Object.keys(FLOORS) as Floor[]) {
-      const port = await freePort();
-      const child = Child.node(
-        `bare ${FLOORS[floor].name} proxy`,
-        join(ctx.root, 'dist', 'bench', 'bare-proxy.js'),
-        {
-          cleanEnv: true,
-          env: { BARE_PORT: String(port), BARE_TARGET: sandbox.url, BARE_KIND: FLOORS[floor].kind },
-        },
-      );
-      floors.push(child);
-      await child.waitForLine(/^listening/, 10_000);
-      floorProxies[floor] = { url: `http://127.0.0.1:${port}`, pid: child.pid };
+      floorProxies[floor] = await startBare(FLOORS[floor].name, FLOORS[floor].kind);
     }
     // A baseline of the memory figures only: stopped before the load rounds.
-    const barePort = await freePort();
-    bare = Child.node('bare node:http proxy', join(ctx.root, 'dist', 'bench', 'bare-proxy.js'), {
-      cleanEnv: true,
-      env: { BARE_PORT: String(barePort), BARE_TARGET: sandbox.url },
-    });
-    await bare.waitForLine(/^listening/, 10_000);
+    const nodeHttp = await startBare('node:http', 'node-http');
     const proxies: Record<Via, { url: string; pid: number }> = {
       center: { url: server.url, pid: server.child.pid },
-      bare: { url: `http://127.0.0.1:${barePort}`, pid: bare.pid },
+      bare: nodeHttp,
       ...floorProxies,
     };
     const download = (via: Via, bytes: number, sha256: string) =>
@@ -175,7 +173,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
         }
       }
     }
-    await bare.stop();
+    await nodeHttp.child.stop();
     // Whether the growth is the body held, or spent chunks not yet collected: the first would be 64 MB here.
     const expectedLarge = expectedMediaSha256(LARGE_DOWNLOAD_BYTES);
     const large: Transfer[] = [];
@@ -230,7 +228,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
         });
       }
     }
-    for (const child of floors) await child.stop();
+    for (const child of bares) await child.stop();
     const rssAfterLoadMB = rssMB(server.child.pid);
     const single = await oneAtATime(targets, expected, ctx.quick ? 2 : 4);
 
@@ -410,8 +408,7 @@ export async function passthrough(ctx: BenchContext): Promise<PartResult> {
       },
     };
   } finally {
-    await bare?.stop();
-    for (const child of floors) await child.stop();
+    for (const child of bares) await child.stop();
     await server.child.stop();
     await sandbox.stop();
   }

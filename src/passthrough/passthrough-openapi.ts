@@ -50,8 +50,10 @@ export function addPassthroughToOpenApi(document: OpenAPIObject, prefixes: reado
   return document;
 }
 
+/** `LOCAL_ANSWERS` as the words of a response's description. */
+const LOCAL_ANSWERS_TEXT = LOCAL_ANSWERS.map(([errcode, when]) => `${errcode}: ${when}`).join('; ');
+
 function operation(prefix: string, method: 'get' | 'post'): Operation {
-  const localAnswers = LOCAL_ANSWERS.map(([errcode, when]) => `${errcode}: ${when}`).join('; ');
   return {
     tags: [PASSTHROUGH_OPENAPI_TAG],
     operationId: `passthrough_${method}_${prefix.slice(1).replace(/[^A-Za-z0-9]/g, '_')}`,
@@ -91,7 +93,7 @@ function operation(prefix: string, method: 'get' | 'post'): Operation {
       : {}),
     responses: {
       '200': {
-        description: `WeChat's answer as it is (any content type, e.g. a media file); or the center's own, in WeChat's shape, when the call is not forwarded: ${localAnswers}.`,
+        description: `WeChat's answer as it is (any content type, e.g. a media file); or the center's own, in WeChat's shape, when the call is not forwarded: ${LOCAL_ANSWERS_TEXT}.`,
         content: { 'application/json': { schema: { $ref: '#/components/schemas/WechatErrorAnswerDto' } } },
       },
       '413': {
