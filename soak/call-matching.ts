@@ -22,6 +22,16 @@ export interface LoggedCall {
   outcome: string | null;
 }
 
+/**
+ * How far a call's arrival at the sandbox may be from the window its fetch-log
+ * row allows (logged before it, at most the send deadline earlier). The
+ * replicas' clock is the database's (ClusterClock: an offset measured over
+ * loopback) and the sandbox's is the test's, on one machine; the rest is the
+ * way from the send-deadline check to the sandbox's handler through several
+ * busy event loops on a small machine.
+ */
+export const CALL_CLOCK_SLACK_MS = 250;
+
 /** How far apart a call and its row may be. */
 export interface MatchWindow {
   /** How much the replica's clock (`attempted_at`) and WeChat's (`at`) may disagree, plus the way to WeChat. */

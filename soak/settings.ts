@@ -1,3 +1,5 @@
+import { CALL_CLOCK_SLACK_MS } from './call-matching.js';
+
 /**
  * The soak's fixed figures. Tokens live 40 s so a run of minutes sees many
  * refreshes; the timeouts are short so every chaos action plays out in seconds.
@@ -26,14 +28,8 @@ export const SOAK = {
   rssLimitMB: 400,
   /** Share of the asks (to replicas up at the time) that must come back with a token. */
   minAnsweredShare: 0.9,
-  /**
-   * How far a call's arrival at the sandbox may be from the window its fetch-log row allows
-   * (logged before it, at most the send deadline earlier). The replicas' clock is the
-   * database's (ClusterClock: an offset measured over loopback) and the sandbox's is this
-   * process's, on one machine; the rest is the way from the deadline check to the sandbox's
-   * handler through four busy event loops on a small machine.
-   */
-  clockSlackMs: 250,
+  /** How far a call's arrival may be from its fetch-log row's window (see CALL_CLOCK_SLACK_MS). */
+  clockSlackMs: CALL_CLOCK_SLACK_MS,
   /** A lock still held this long after its holder died counts as held by a dead process. */
   deadLockGraceMs: 2000,
   /**

@@ -10,7 +10,7 @@ import {
   type Replica,
 } from '../support/cluster.js';
 import { driveTokens, PromiseCheck } from '../support/promise-check.js';
-import { unmatchedCalls } from '../../soak/call-matching.js';
+import { CALL_CLOCK_SLACK_MS, unmatchedCalls } from '../../soak/call-matching.js';
 
 const SECOND = 1000;
 
@@ -65,7 +65,7 @@ function attempts(cluster: Cluster) {
 
 /**
  * Every call the sandbox received has its own row in the fetch log, logged before the call went
- * out (within the send deadline; 100 ms for the clocks): the soak's matcher.
+ * out (within the send deadline, give or take the soak's clock slack): the soak's matcher.
  */
 async function expectEveryCallLogged(cluster: Cluster, outcomes: (string | null)[]): Promise<void> {
   const rows = await attempts(cluster);
@@ -73,7 +73,7 @@ async function expectEveryCallLogged(cluster: Cluster, outcomes: (string | null)
   expect(rows.map((row) => row.outcome)).toEqual(outcomes);
   expect(calls).toHaveLength(rows.length);
   const logged = rows.map((row) => ({ ...row, attemptedAt: new Date(row.attempted_at).getTime() }));
-  expect(unmatchedCalls(calls, logged, { slackMs: 100 })).toEqual([]);
+  expect(unmatchedCalls(calls, logged, { slackMs: CALL_CLOCK_SLACK_MS })).toEqual([]);
 }
 
 /** When the first token stopped working at WeChat, from the recovery call's arrival (WeChat issues a moment later). */
